@@ -1,0 +1,452 @@
+//! The raft step logic of one member, free of threads, clocks and sockets.
+//!
+//! `RaftCore` owns raft-rs's `RawNode`, the pending proposals and the pending quorum reads.
+//! The production thread (`thread.rs`) and the deterministic simulator both drive it through
+//! the same three calls: `handle(input)`, `tick(now)` and `on_ready()`. Time arrives as a
+//! parameter; storage and network are the `LogStorage` and `Transport` it was built with.
+//!
+//! Invariants (asserted in release builds): applied ≤ committed ≤ last index after each ready;
+//! the term never decreases.
+
+use crate::command::{Command, CommandBody, MemberAttributes};
+use crate::handle::Progress;
+use crate::ids::{NodeId, RaftIndex, RequestId, Term};
+use crate::limits;
+use crate::state::{ApplyOutcome, StateMachine};
+use crate::storage::{LogStorage, StorageError};
+use crate::transport::Transport;
+use raft::eraftpb::{Message, MessageType};
+use raft::{RawNode, StateRole};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use thiserror::Error;
+use tokio::sync::oneshot;
+use v2store::Time;
+
+/// Settings of one member's raft loop. Durations are counted in ticks; only the thread that
+/// drives the core knows how long a tick is.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// This member's raft id.
+    pub id: NodeId,
+    /// `--name`, published to the cluster.
+    pub name: String,
+    /// `--advertise-client-urls`, published to the cluster.
+    pub client_urls: Vec<String>,
+    /// Ticks without a leader before a follower campaigns.
+    pub election_ticks: usize,
+    /// Ticks between leader heartbeats.
+    pub heartbeat_ticks: usize,
+    /// Ticks a proposal or quorum read may wait before it is answered `Timeout`.
+    pub request_timeout_ticks: u64,
+    /// Ticks between the leader's expiry proposals (etcd's SYNC interval, 500 ms).
+    pub expire_interval_ticks: u64,
+    /// Ticks between attempts to publish this member's attributes, and between re-issues of a
+    /// quorum read whose ReadIndex request may have been lost.
+    pub retry_ticks: u64,
+    /// First proposal counter of this process lifetime. It must exceed every counter used by
+    /// an earlier lifetime of this member, since replayed entries carry those: the thread uses
+    /// the wall clock in nanoseconds at start, the simulator a restart count shifted high.
+    pub first_seq: u64,
+}
+
+/// A completed proposal.
+#[derive(Debug)]
+pub struct Applied {
+    /// What apply produced.
+    pub reply: ApplyReply,
+    /// The raft index of the entry.
+    pub raft_index: RaftIndex,
+    /// The term of the entry.
+    pub raft_term: Term,
+}
+
+/// What apply produced for a proposal.
+pub type ApplyReply = ApplyOutcome;
+
+/// Why a proposal has no result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ProposeError {
+    /// Too many requests are queued; not applied, retry later.
+    #[error("too many requests in flight")]
+    Busy,
+    /// No leader is known; not applied, retry after an election.
+    #[error("no leader")]
+    NoLeader,
+    /// The raft loop is not running; not applied.
+    #[error("member is not running")]
+    NotRunning,
+    /// The deadline passed; the entry may still commit. Outcome unknown.
+    #[error("request timed out")]
+    Timeout,
+    /// The raft loop stopped while the proposal was in flight. Outcome unknown.
+    #[error("member stopped")]
+    Stopped,
+}
+
+impl ProposeError {
+    /// True when the command may have been applied.
+    #[must_use]
+    pub fn is_indeterminate(self) -> bool {
+        matches!(self, ProposeError::Timeout | ProposeError::Stopped)
+    }
+}
+
+/// Why a quorum read has no read point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ReadError {
+    /// Too many requests queued.
+    #[error("too many requests in flight")]
+    Busy,
+    /// No read index in time (no leader, or no quorum).
+    #[error("request timed out")]
+    Timeout,
+    /// The raft loop stopped.
+    #[error("member stopped")]
+    Stopped,
+}
+
+/// What the raft loop takes in.
+pub enum Input {
+    /// Replicate a command and answer when it is applied here.
+    Propose {
+        /// The command.
+        body: CommandBody,
+        /// The proposer's clock.
+        now: Time,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Result<Applied, ProposeError>>,
+    },
+    /// Find a linearizable read point.
+    ReadIndex {
+        /// Where the applied read index goes.
+        reply: oneshot::Sender<Result<RaftIndex, ReadError>>,
+    },
+    /// A message from a peer.
+    Step(Box<Message>),
+    /// A peer could not be reached.
+    ReportUnreachable(NodeId),
+    /// Stop the loop; pending requests get `Stopped`.
+    Shutdown,
+}
+
+/// A fatal condition: the loop must stop and the process abort.
+#[derive(Debug, Error)]
+pub enum FatalError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A committed entry does not decode.
+    #[error("committed entry {index} cannot be decoded: {source}")]
+    Command {
+        /// Raft index of the entry.
+        index: u64,
+        /// Why.
+        source: crate::command::CommandDecodeError,
+    },
+    /// A received snapshot does not decode.
+    #[error("snapshot cannot be recovered: {source}")]
+    Snapshot {
+        /// Why.
+        source: v2store::StoreError,
+    },
+    /// A committed configuration change does not decode.
+    #[error("committed configuration change {index} cannot be decoded")]
+    ConfChange {
+        /// Raft index of the entry.
+        index: u64,
+    },
+    /// raft-rs refused something that must not fail.
+    #[error("raft: {0}")]
+    Raft(#[from] raft::Error),
+}
+
+pub(crate) struct PendingRead {
+    pub(crate) reply: oneshot::Sender<Result<RaftIndex, ReadError>>,
+    deadline_tick: u64,
+    issued_tick: u64,
+}
+
+/// One member's raft state machine driver.
+pub struct RaftCore<S: LogStorage, T: Transport> {
+    pub(crate) config: NodeConfig,
+    pub(crate) raw: RawNode<S>,
+    pub(crate) transport: T,
+    pub(crate) state: Arc<RwLock<StateMachine>>,
+    pub(crate) progress: Arc<Progress>,
+    pub(crate) proposals: HashMap<u64, (oneshot::Sender<Result<Applied, ProposeError>>, u64)>,
+    proposal_deadlines: VecDeque<(u64, u64)>,
+    pub(crate) reads: HashMap<u64, PendingRead>,
+    pub(crate) reads_ready: BTreeMap<u64, Vec<oneshot::Sender<Result<RaftIndex, ReadError>>>>,
+    next_seq: u64,
+    ticks: u64,
+    last_expire_tick: u64,
+    last_publish_tick: Option<u64>,
+    pub(crate) now: Time,
+}
+
+/// Most deadline records kept before completed ones are swept out.
+const PROPOSAL_DEADLINES_MAX: usize = 2 * limits::PENDING_PROPOSALS_MAX;
+
+impl<S: LogStorage, T: Transport> RaftCore<S, T> {
+    /// Build the core over storage that already holds this member's log. `applied` is the
+    /// raft index that `state` reflects (the snapshot's index, or 0).
+    ///
+    /// # Errors
+    /// raft-rs refuses the configuration or the storage's initial state.
+    pub fn new(
+        config: NodeConfig,
+        storage: S,
+        transport: T,
+        state: Arc<RwLock<StateMachine>>,
+        progress: Arc<Progress>,
+        applied: u64,
+    ) -> Result<Self, raft::Error> {
+        let raft_config = raft::Config {
+            id: config.id.0,
+            election_tick: config.election_ticks,
+            heartbeat_tick: config.heartbeat_ticks,
+            applied,
+            max_size_per_msg: limits::APPEND_BYTES_MAX,
+            max_inflight_msgs: limits::INFLIGHT_APPENDS_MAX,
+            // An isolated leader steps down after an election timeout without a quorum, so a
+            // partitioned old leader stops accepting writes (thesis §6.2).
+            check_quorum: true,
+            // Pre-vote keeps a rejoining member from disrupting a healthy leader (thesis §9.6).
+            pre_vote: true,
+            read_only_option: raft::ReadOnlyOption::Safe,
+            max_committed_size_per_ready: limits::COMMITTED_BYTES_PER_READY_MAX,
+            ..raft::Config::default()
+        };
+        raft_config.validate()?;
+        let hard_state = storage.hard_state();
+        let raw = RawNode::new(&raft_config, storage, &crate::logging::raft_logger())?;
+        progress.set_term(hard_state.term);
+        progress.set_commit(hard_state.commit);
+        progress.set_applied(applied);
+        let next_seq = config.first_seq;
+        Ok(RaftCore {
+            config,
+            raw,
+            transport,
+            state,
+            progress,
+            proposals: HashMap::new(),
+            proposal_deadlines: VecDeque::new(),
+            reads: HashMap::new(),
+            reads_ready: BTreeMap::new(),
+            next_seq,
+            ticks: 0,
+            last_expire_tick: 0,
+            last_publish_tick: None,
+            now: Time::default(),
+        })
+    }
+
+    /// raft-rs's node, for inspection (the simulator checks invariants through it).
+    pub fn raw(&self) -> &RawNode<S> {
+        &self.raw
+    }
+
+    /// Take one input. Returns false when the loop must stop.
+    pub fn handle(&mut self, input: Input) -> bool {
+        match input {
+            Input::Propose { body, now, reply } => self.propose(body, now, reply),
+            Input::ReadIndex { reply } => self.start_read(reply),
+            Input::Step(message) => {
+                if message.get_msg_type() == MessageType::MsgAppend {
+                    self.progress
+                        .append_received
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                if let Err(error) = self.raw.step(*message) {
+                    tracing::debug!(%error, "raft message ignored");
+                }
+            }
+            Input::ReportUnreachable(peer) => self.raw.report_unreachable(peer.0),
+            Input::Shutdown => {
+                self.fail_all();
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Advance logical time by one tick; `now` is the wall time to stamp leader proposals.
+    pub fn tick(&mut self, now: Time) {
+        self.now = now;
+        self.ticks += 1;
+        self.raw.tick();
+        while let Some(&(deadline, seq)) = self.proposal_deadlines.front() {
+            if deadline > self.ticks {
+                break;
+            }
+            self.proposal_deadlines.pop_front();
+            if let Some((reply, _)) = self.proposals.remove(&seq) {
+                // The entry may still commit later: the outcome is unknown, not failed.
+                let _ = reply.send(Err(ProposeError::Timeout));
+            }
+        }
+        self.tick_reads();
+        self.maybe_propose_expire();
+        self.maybe_publish();
+    }
+
+    fn propose(
+        &mut self,
+        body: CommandBody,
+        now: Time,
+        reply: oneshot::Sender<Result<Applied, ProposeError>>,
+    ) {
+        if self.proposals.len() >= limits::PENDING_PROPOSALS_MAX {
+            let _ = reply.send(Err(ProposeError::Busy));
+            return;
+        }
+        let Some(seq) = self.propose_command(body, now) else {
+            let _ = reply.send(Err(ProposeError::NoLeader));
+            return;
+        };
+        let deadline = self.ticks + self.config.request_timeout_ticks;
+        self.proposals.insert(seq, (reply, deadline));
+        if self.proposal_deadlines.len() >= PROPOSAL_DEADLINES_MAX {
+            let proposals = &self.proposals;
+            self.proposal_deadlines
+                .retain(|(_, seq)| proposals.contains_key(seq));
+        }
+        self.proposal_deadlines.push_back((deadline, seq));
+    }
+
+    /// Hand a command to raft; `None` when raft dropped it (no leader, or a transfer).
+    fn propose_command(&mut self, body: CommandBody, now: Time) -> Option<u64> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let command = Command {
+            request_id: RequestId {
+                node: self.config.id,
+                seq,
+            },
+            now,
+            body,
+        };
+        match self.raw.propose(Vec::new(), command.encode()) {
+            Ok(()) => Some(seq),
+            Err(error) => {
+                tracing::debug!(%error, "proposal dropped");
+                None
+            }
+        }
+    }
+
+    fn start_read(&mut self, reply: oneshot::Sender<Result<RaftIndex, ReadError>>) {
+        if self.reads.len() >= limits::PENDING_READS_MAX {
+            let _ = reply.send(Err(ReadError::Busy));
+            return;
+        }
+        let id = self.next_seq;
+        self.next_seq += 1;
+        self.raw.read_index(id.to_be_bytes().to_vec());
+        let deadline_tick = self.ticks + self.config.request_timeout_ticks;
+        self.reads.insert(
+            id,
+            PendingRead {
+                reply,
+                deadline_tick,
+                issued_tick: self.ticks,
+            },
+        );
+    }
+
+    /// Time out old reads, and re-issue reads whose ReadIndex request may have been dropped:
+    /// raft-rs silently drops one that reaches a leader that has not yet committed an entry
+    /// in its term, or a follower with no leader.
+    fn tick_reads(&mut self) {
+        let ticks = self.ticks;
+        let retry = self.config.retry_ticks;
+        let mut reissue = Vec::new();
+        let mut expired = Vec::new();
+        for (id, read) in &mut self.reads {
+            if read.deadline_tick <= ticks {
+                expired.push(*id);
+            } else if ticks - read.issued_tick >= retry {
+                read.issued_tick = ticks;
+                reissue.push(*id);
+            }
+        }
+        for id in expired {
+            if let Some(read) = self.reads.remove(&id) {
+                let _ = read.reply.send(Err(ReadError::Timeout));
+            }
+        }
+        for id in reissue {
+            self.raw.read_index(id.to_be_bytes().to_vec());
+        }
+    }
+
+    fn maybe_propose_expire(&mut self) {
+        if self.raw.raft.state != StateRole::Leader
+            || self.ticks - self.last_expire_tick < self.config.expire_interval_ticks
+        {
+            return;
+        }
+        let due = self
+            .read_state()
+            .store
+            .next_expiry()
+            .is_some_and(|expiry| expiry <= self.now);
+        if due {
+            self.last_expire_tick = self.ticks;
+            let _ = self.propose_command(CommandBody::Expire, self.now);
+        }
+    }
+
+    /// Announce this member's name and client URLs until the cluster has them (etcd's
+    /// publish), retrying every `retry_ticks` while a leader is known.
+    fn maybe_publish(&mut self) {
+        if self.raw.raft.leader_id == raft::INVALID_ID {
+            return;
+        }
+        if let Some(last) = self.last_publish_tick {
+            if self.ticks - last < self.config.retry_ticks {
+                return;
+            }
+        }
+        let published = self
+            .read_state()
+            .members
+            .get(self.config.id)
+            .is_none_or(|member| {
+                member.name == self.config.name && member.client_urls == self.config.client_urls
+            });
+        if published {
+            return;
+        }
+        self.last_publish_tick = Some(self.ticks);
+        let attributes = MemberAttributes {
+            id: self.config.id,
+            name: self.config.name.clone(),
+            client_urls: self.config.client_urls.clone(),
+        };
+        let _ = self.propose_command(CommandBody::Publish(attributes), self.now);
+    }
+
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, StateMachine> {
+        self.state
+            .read()
+            .expect("state lock poisoned: apply panicked and the member is broken")
+    }
+
+    fn fail_all(&mut self) {
+        for (_, (reply, _)) in self.proposals.drain() {
+            let _ = reply.send(Err(ProposeError::Stopped));
+        }
+        for (_, read) in self.reads.drain() {
+            let _ = read.reply.send(Err(ReadError::Stopped));
+        }
+        for (_, replies) in std::mem::take(&mut self.reads_ready) {
+            for reply in replies {
+                let _ = reply.send(Err(ReadError::Stopped));
+            }
+        }
+        self.progress.set_stopped();
+    }
+}

@@ -1,0 +1,202 @@
+//! The `Ready` handling of `RaftCore`, in raft-rs's documented order.
+
+use crate::command::Command;
+use crate::core::{Applied, FatalError, RaftCore};
+use crate::handle::Role;
+use crate::ids::{RaftIndex, Term};
+use crate::storage::LogStorage;
+use crate::transport::Transport;
+use protobuf::Message as _;
+use raft::eraftpb::{ConfChange, ConfChangeV2, Entry, EntryType, Message, MessageType};
+use raft::{ReadState, StateRole};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl<S: LogStorage, T: Transport> RaftCore<S, T> {
+    /// Handle raft-rs's pending `Ready`, if any. Every step follows the order of raft-rs's
+    /// crate documentation; the numbers match STYLE §2.3.
+    ///
+    /// # Errors
+    /// `FatalError`: the member must stop (storage failure, undecodable entry).
+    pub fn on_ready(&mut self) -> Result<(), FatalError> {
+        if !self.raw.has_ready() {
+            return Ok(());
+        }
+        let mut ready = self.raw.ready();
+        // 1. Publish soft-state changes (leader, role) and the term.
+        if let Some(soft) = ready.ss() {
+            self.publish_soft_state(soft.leader_id, soft.raft_state);
+        }
+        if let Some(hard) = ready.hs() {
+            self.progress.set_term(hard.term);
+            self.progress.set_commit(hard.commit);
+        }
+        // 2. Send messages. A leader may send before its own disk write (thesis §10.2.1).
+        self.send(ready.take_messages());
+        // 3. Install a received snapshot.
+        if !ready.snapshot().is_empty() {
+            self.install_snapshot(ready.snapshot().clone())?;
+        }
+        self.take_read_states(ready.take_read_states());
+        // 4. Apply committed entries.
+        self.apply(ready.take_committed_entries())?;
+        // 5. Persist entries and hard state in one atomic write, synced when raft requires.
+        let sync = ready.must_sync();
+        self.raw
+            .mut_store()
+            .persist(ready.entries(), ready.hs(), sync)?;
+        // 6. Messages that may only leave after the write above (votes, append responses).
+        self.send(ready.take_persisted_messages());
+        // 7. Advance; persist the new commit index before applying what it commits.
+        let mut light = self.raw.advance(ready);
+        if let Some(commit) = light.commit_index() {
+            let mut hard = self.raw.store().hard_state();
+            hard.commit = commit;
+            self.raw.mut_store().persist(&[], Some(&hard), false)?;
+            self.progress.set_commit(commit);
+        }
+        self.send(light.take_messages());
+        self.apply(light.take_committed_entries())?;
+        // 8. Tell raft-rs everything handed out has been applied.
+        self.raw.advance_apply();
+        self.assert_log_invariants();
+        self.complete_reads();
+        Ok(())
+    }
+
+    fn publish_soft_state(&mut self, leader: u64, role: StateRole) {
+        let role = match role {
+            StateRole::Leader => Role::Leader,
+            StateRole::Candidate | StateRole::PreCandidate => Role::Candidate,
+            StateRole::Follower => Role::Follower,
+        };
+        if self.progress.leader().map_or(0, |id| id.0) != leader {
+            tracing::info!(
+                leader = format_args!("{leader:x}"),
+                term = self.raw.raft.term,
+                "leader changed"
+            );
+        }
+        self.progress.set_soft(leader, role, self.now);
+    }
+
+    fn send(&mut self, messages: Vec<Message>) {
+        if messages.is_empty() {
+            return;
+        }
+        let appends = messages
+            .iter()
+            .filter(|m| m.get_msg_type() == MessageType::MsgAppend)
+            .count();
+        self.progress
+            .append_sent
+            .fetch_add(appends as u64, Ordering::Relaxed);
+        self.transport.send(messages);
+    }
+
+    fn install_snapshot(&mut self, snapshot: raft::eraftpb::Snapshot) -> Result<(), FatalError> {
+        let recovered = crate::state::StateMachine::recover(&snapshot.data)
+            .map_err(|source| FatalError::Snapshot { source })?;
+        self.raw.mut_store().install_snapshot(&snapshot)?;
+        let index = snapshot.get_metadata().index;
+        *self
+            .state
+            .write()
+            .expect("state lock poisoned: apply panicked") = recovered;
+        self.progress.set_applied(index);
+        Ok(())
+    }
+
+    fn take_read_states(&mut self, states: Vec<ReadState>) {
+        for state in states {
+            let Ok(bytes) = <[u8; 8]>::try_from(state.request_ctx.as_slice()) else {
+                continue;
+            };
+            if let Some(read) = self.reads.remove(&u64::from_be_bytes(bytes)) {
+                self.reads_ready
+                    .entry(state.index)
+                    .or_default()
+                    .push(read.reply);
+            }
+        }
+    }
+
+    fn complete_reads(&mut self) {
+        let applied = self.progress.applied().0;
+        let waiting = self.reads_ready.split_off(&(applied + 1));
+        let ready = std::mem::replace(&mut self.reads_ready, waiting);
+        for (index, replies) in ready {
+            for reply in replies {
+                let _ = reply.send(Ok(RaftIndex(index)));
+            }
+        }
+    }
+
+    /// Apply a batch of committed entries under one write lock, then answer local proposers.
+    fn apply(&mut self, entries: Vec<Entry>) -> Result<(), FatalError> {
+        let Some(last_index) = entries.last().map(|e| e.index) else {
+            return Ok(());
+        };
+        let mut replies = Vec::new();
+        let state = Arc::clone(&self.state);
+        {
+            let mut state = state.write().expect("state lock poisoned: apply panicked");
+            for entry in &entries {
+                match entry.get_entry_type() {
+                    EntryType::EntryNormal if entry.data.is_empty() => {}
+                    EntryType::EntryNormal => {
+                        let command =
+                            Command::decode(&entry.data).map_err(|source| FatalError::Command {
+                                index: entry.index,
+                                source,
+                            })?;
+                        let outcome = state.apply(&command);
+                        if command.request_id.node == self.config.id {
+                            let position = (RaftIndex(entry.index), Term(entry.term));
+                            replies.push((command.request_id.seq, outcome, position));
+                        }
+                    }
+                    EntryType::EntryConfChange => {
+                        let mut change = ConfChange::default();
+                        change
+                            .merge_from_bytes(&entry.data)
+                            .map_err(|_| FatalError::ConfChange { index: entry.index })?;
+                        let conf_state = self.raw.apply_conf_change(&change)?;
+                        self.raw.mut_store().persist_conf_state(&conf_state)?;
+                    }
+                    EntryType::EntryConfChangeV2 => {
+                        let mut change = ConfChangeV2::default();
+                        change
+                            .merge_from_bytes(&entry.data)
+                            .map_err(|_| FatalError::ConfChange { index: entry.index })?;
+                        let conf_state = self.raw.apply_conf_change(&change)?;
+                        self.raw.mut_store().persist_conf_state(&conf_state)?;
+                    }
+                }
+            }
+        }
+        self.progress.set_applied(last_index);
+        for (seq, reply, (raft_index, raft_term)) in replies {
+            if let Some((sender, _)) = self.proposals.remove(&seq) {
+                let _ = sender.send(Ok(Applied {
+                    reply,
+                    raft_index,
+                    raft_term,
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    fn assert_log_invariants(&self) {
+        let log = &self.raw.raft.raft_log;
+        assert!(
+            log.applied <= log.committed,
+            "applied index must not pass the commit index"
+        );
+        assert!(
+            log.committed <= log.last_index(),
+            "commit index must not pass the last index"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! The cluster's members as the state machine knows them.
+
+use crate::command::MemberAttributes;
+use crate::ids::NodeId;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One member: its raft id, and what it announced of itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Raft id.
+    pub id: NodeId,
+    /// `--name`; empty until the member has published itself (etcd shows `""` too).
+    pub name: String,
+    /// Peer URLs, from the initial cluster or a membership change.
+    pub peer_urls: Vec<String>,
+    /// Client URLs; empty until published.
+    pub client_urls: Vec<String>,
+}
+
+/// All members, ordered by id (etcd lists members sorted by numeric id).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    by_id: BTreeMap<NodeId, Member>,
+}
+
+impl Members {
+    /// Members known from the initial cluster: ids and peer URLs only.
+    #[must_use]
+    pub fn from_initial(members: impl IntoIterator<Item = (NodeId, Vec<String>)>) -> Members {
+        let by_id = members
+            .into_iter()
+            .map(|(id, peer_urls)| {
+                let member = Member {
+                    id,
+                    name: String::new(),
+                    peer_urls,
+                    client_urls: Vec::new(),
+                };
+                (id, member)
+            })
+            .collect();
+        Members { by_id }
+    }
+
+    /// Record what a member published. Unknown ids are ignored: a removed member's late
+    /// publish must not bring it back.
+    pub fn publish(&mut self, attributes: &MemberAttributes) {
+        if let Some(member) = self.by_id.get_mut(&attributes.id) {
+            member.name.clone_from(&attributes.name);
+            member.client_urls.clone_from(&attributes.client_urls);
+        }
+    }
+
+    /// One member.
+    #[must_use]
+    pub fn get(&self, id: NodeId) -> Option<&Member> {
+        self.by_id.get(&id)
+    }
+
+    /// All members, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.by_id.values()
+    }
+
+    /// Number of members.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True when there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: publish fills in name and client URLs of known members only.
+    #[test]
+    fn publish_updates_known_members_only() {
+        let mut members = Members::from_initial([(NodeId(2), vec!["http://p:2".to_string()])]);
+        let attributes = |id| MemberAttributes {
+            id: NodeId(id),
+            name: "n".to_string(),
+            client_urls: vec!["http://c:1".to_string()],
+        };
+        members.publish(&attributes(2));
+        members.publish(&attributes(9));
+        assert_eq!(members.len(), 1);
+        let member = members.get(NodeId(2)).unwrap();
+        assert_eq!(member.name, "n");
+        assert_eq!(member.client_urls, vec!["http://c:1".to_string()]);
+        assert!(members.get(NodeId(9)).is_none());
+    }
+}

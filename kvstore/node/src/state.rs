@@ -1,0 +1,98 @@
+//! The replicated state machine: the v2 store plus the members' published attributes.
+
+use crate::command::{Command, CommandBody};
+use crate::members::Members;
+use v2store::{Event, Store, StoreError};
+
+/// Everything a committed entry can change. Applying the same commands in the same order gives
+/// the same state on every member.
+pub struct StateMachine {
+    /// The etcd v2 tree.
+    pub store: Store,
+    /// Members and what they published.
+    pub members: Members,
+}
+
+/// What applying one command produced for its proposer.
+#[derive(Debug)]
+pub enum ApplyOutcome {
+    /// A store mutation: its event or its domain error (boxed: events are large and this
+    /// travels through channels).
+    Store(Box<Result<Event, StoreError>>),
+    /// A command with no client-visible result (expire, publish).
+    Done,
+}
+
+impl StateMachine {
+    /// A fresh state with the initial members.
+    #[must_use]
+    pub fn new(members: Members) -> StateMachine {
+        StateMachine {
+            store: Store::new(),
+            members,
+        }
+    }
+
+    /// Apply one command. Pure: the only time used is the one the command carries.
+    pub fn apply(&mut self, command: &Command) -> ApplyOutcome {
+        match &command.body {
+            CommandBody::Mutation(mutation) => {
+                ApplyOutcome::Store(Box::new(self.store.apply(mutation, command.now)))
+            }
+            CommandBody::Expire => {
+                self.store.expire(command.now);
+                ApplyOutcome::Done
+            }
+            CommandBody::Publish(attributes) => {
+                self.members.publish(attributes);
+                ApplyOutcome::Done
+            }
+        }
+    }
+}
+
+/// First byte of saved state machine bytes.
+const STATE_FORMAT_VERSION: u8 = 1;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedState {
+    store: Vec<u8>,
+    members: Members,
+}
+
+impl StateMachine {
+    /// Serialise the whole state (for raft snapshots): version byte, then postcard.
+    ///
+    /// # Panics
+    /// Never in practice: every field is plain data that postcard encodes.
+    #[must_use]
+    pub fn save(&self) -> Vec<u8> {
+        let saved = SavedState {
+            store: self.store.save(),
+            members: self.members.clone(),
+        };
+        let mut bytes = vec![STATE_FORMAT_VERSION];
+        postcard::to_io(&saved, &mut bytes)
+            .expect("saved state is plain data that postcard encodes");
+        bytes
+    }
+
+    /// Rebuild from `save` output.
+    ///
+    /// # Errors
+    /// `StoreError::InvalidSaveData` for unknown versions or damaged bytes.
+    pub fn recover(bytes: &[u8]) -> Result<StateMachine, StoreError> {
+        let invalid = |reason: &str| StoreError::InvalidSaveData {
+            reason: reason.to_string(),
+        };
+        let (version, body) = bytes.split_first().ok_or_else(|| invalid("empty"))?;
+        if *version != STATE_FORMAT_VERSION {
+            return Err(invalid("unknown state format version"));
+        }
+        let saved: SavedState = postcard::from_bytes(body).map_err(|_| invalid("damaged state"))?;
+        Ok(StateMachine {
+            store: Store::recover(&saved.store)?,
+            members: saved.members,
+        })
+    }
+}

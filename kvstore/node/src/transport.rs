@@ -1,0 +1,10 @@
+//! How the raft loop hands messages to peers.
+
+use raft::eraftpb::Message;
+
+/// Sends raft messages to other members. Called on the raft thread, so `send` must never
+/// block: an implementation queues with a bound and drops what does not fit (raft retries).
+pub trait Transport: Send + 'static {
+    /// Queue messages for delivery, each to its `to` member.
+    fn send(&mut self, messages: Vec<Message>);
+}

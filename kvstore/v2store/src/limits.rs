@@ -1,0 +1,16 @@
+//! Every bound the store keeps, in one place.
+//!
+//! Owns: the size of the event history and the number of registered watchers. Nothing here
+//! depends on other modules; the relations between limits are checked at compile time.
+
+/// Events kept for `waitIndex` replay. etcd keeps 1000 (`newEventHistory(1000)` in
+/// `v2store/store.go`); every index is one event, so after index `I` the oldest answerable
+/// `waitIndex` is `I - 999` and an older one gets error 401.
+pub const WATCH_HISTORY_MAX: usize = 1000;
+
+/// Watchers registered at once across all paths. etcd has no such bound; ours keeps the hub's
+/// memory finite. Over it, `watch` answers `WatcherLimitReached` and the client retries.
+pub const WATCHERS_MAX: usize = 100_000;
+
+const _: () = assert!(WATCH_HISTORY_MAX > 0);
+const _: () = assert!(WATCHERS_MAX > 0);
