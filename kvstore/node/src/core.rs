@@ -220,7 +220,12 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         };
         raft_config.validate()?;
         let hard_state = storage.hard_state();
-        let raw = RawNode::new(&raft_config, storage, &crate::logging::raft_logger())?;
+        let mut raw = RawNode::new(&raft_config, storage, &crate::logging::raft_logger())?;
+        // A one-member cluster need not wait an election timeout to lead itself.
+        let voters = raw.raft.prs().conf().voters().ids();
+        if voters.len() == 1 && voters.contains(config.id.0) {
+            raw.campaign()?;
+        }
         progress.set_term(hard_state.term);
         progress.set_commit(hard_state.commit);
         progress.set_applied(applied);

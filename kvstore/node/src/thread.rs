@@ -99,7 +99,7 @@ fn run<S: LogStorage, T: Transport>(
     receiver: &Receiver<Input>,
     tick_interval: Duration,
 ) {
-    let span = tracing::info_span!("raft", node_id = %core.raw().raft.id);
+    let span = tracing::info_span!("raft", node_id = %crate::NodeId(core.raw().raft.id));
     let _entered = span.enter();
     let mut next_tick = Instant::now() + tick_interval;
     loop {

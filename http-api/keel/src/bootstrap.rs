@@ -1,0 +1,139 @@
+//! Opening the data directory: first-start initialisation, and refusing data of another member
+//! or another cluster.
+
+use crate::config::Config;
+use anyhow::{bail, Context};
+use kvstore::eraftpb::ConfState;
+use kvstore::ids::{cluster_id, member_id};
+use kvstore::{ClusterId, Members, NodeId, StateMachine};
+use kvstore_rocks::{MemberIdentity, RocksStorage};
+use raft::Storage;
+
+/// What the server needs to start its raft loop.
+pub struct Opened {
+    pub storage: RocksStorage,
+    pub identity: MemberIdentity,
+    pub state: StateMachine,
+    pub applied: u64,
+}
+
+impl Opened {
+    pub fn node_id(&self) -> NodeId {
+        NodeId(self.identity.node_id)
+    }
+    pub fn cluster_id(&self) -> ClusterId {
+        ClusterId(self.identity.cluster_id)
+    }
+}
+
+/// The identity the flags describe.
+fn identity_from_flags(config: &Config) -> MemberIdentity {
+    let token = &config.cluster_token;
+    let initial_members: Vec<(u64, Vec<String>)> = config
+        .initial_cluster
+        .iter()
+        .map(|(_, urls)| (member_id(urls, token).0, urls.clone()))
+        .collect();
+    let ids: Vec<NodeId> = initial_members.iter().map(|(id, _)| NodeId(*id)).collect();
+    MemberIdentity {
+        node_id: member_id(&config.advertise_peer_urls, token).0,
+        cluster_id: cluster_id(&ids, token).0,
+        name: config.name.clone(),
+        cluster_token: token.clone(),
+        initial_members,
+    }
+}
+
+/// Open the data directory, initialising it on first start.
+///
+/// # Errors
+/// When the directory cannot be opened, is damaged, or belongs to another member or cluster.
+pub fn open(config: &Config) -> anyhow::Result<Opened> {
+    let path = &config.data_dir;
+    let mut storage = RocksStorage::open(path)?;
+    let wanted = identity_from_flags(config);
+    let identity = match storage
+        .identity()
+        .with_context(|| format!("reading {}", path.display()))?
+    {
+        Some(stored) => {
+            check_identity(&stored, &wanted, config)?;
+            stored
+        }
+        None => {
+            if storage.last_index()? > 0 {
+                bail!(
+                    "data directory {} has a raft log but no member identity: it is damaged",
+                    path.display()
+                );
+            }
+            if config.join_existing {
+                bail!("--initial-cluster-state=existing (joining a running cluster) is not supported yet: start all members with --initial-cluster-state=new");
+            }
+            let voters = wanted.initial_members.iter().map(|(id, _)| *id).collect();
+            let conf_state = ConfState {
+                voters,
+                ..ConfState::default()
+            };
+            storage.initialize(&wanted, &conf_state)?;
+            wanted
+        }
+    };
+    let (state, applied) = recover_state(&storage, &identity)?;
+    Ok(Opened {
+        storage,
+        identity,
+        state,
+        applied,
+    })
+}
+
+fn check_identity(
+    stored: &MemberIdentity,
+    wanted: &MemberIdentity,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let path = config.data_dir.display();
+    if stored.cluster_token != wanted.cluster_token
+        || (!config.join_existing && stored.cluster_id != wanted.cluster_id)
+    {
+        bail!(
+            "data directory {path} belongs to cluster {:x} (token {:?}), not to the cluster described by --initial-cluster and --initial-cluster-token (cluster {:x}): refusing to start",
+            stored.cluster_id,
+            stored.cluster_token,
+            wanted.cluster_id
+        );
+    }
+    if stored.name != wanted.name || stored.node_id != wanted.node_id {
+        bail!(
+            "data directory {path} belongs to member {:?} (id {:x}), not to --name {:?} with peer URLs {}: refusing to start",
+            stored.name,
+            stored.node_id,
+            wanted.name,
+            config.advertise_peer_urls.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// The applied state at start: the latest raft snapshot if there is one, else empty (the log
+/// is then replayed by raft from index 1).
+fn recover_state(
+    storage: &RocksStorage,
+    identity: &MemberIdentity,
+) -> anyhow::Result<(StateMachine, u64)> {
+    let snapshot = storage.snapshot(0, 0)?;
+    let index = snapshot.get_metadata().index;
+    if index == 0 {
+        let members = Members::from_initial(
+            identity
+                .initial_members
+                .iter()
+                .map(|(id, urls)| (NodeId(*id), urls.clone())),
+        );
+        return Ok((StateMachine::new(members), 0));
+    }
+    let state = StateMachine::recover(&snapshot.data)
+        .context("the stored snapshot does not decode: the data directory is damaged")?;
+    Ok((state, index))
+}

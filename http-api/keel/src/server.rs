@@ -1,0 +1,161 @@
+//! Wiring a member together: storage, raft thread, peer transport, client API; and shutdown.
+
+use crate::bootstrap;
+use crate::config::{host_port, Config};
+use anyhow::Context;
+use kv_http::{peer, Api, ApiConfig};
+use kvstore::core::NodeConfig;
+use kvstore::NodeId;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long in-flight requests may finish after a shutdown signal.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+/// etcd's request timeout is 5 s plus twice the election timeout.
+const REQUEST_TIMEOUT_BASE: Duration = Duration::from_secs(5);
+/// etcd proposes its TTL sweep (SYNC) every 500 ms.
+const EXPIRE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Run the member until SIGINT or SIGTERM.
+///
+/// # Errors
+/// Any startup step that fails, with its context.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let opened = bootstrap::open(&config)?;
+    let (id, cluster_id) = (opened.node_id(), opened.cluster_id());
+    tracing::info!(name = %config.name, id = %id, cluster = %cluster_id, data_dir = %config.data_dir.display(), "starting member");
+    let peers: Vec<NodeId> = opened
+        .identity
+        .initial_members
+        .iter()
+        .map(|(p, _)| NodeId(*p))
+        .filter(|p| *p != id)
+        .collect();
+    let addresses = peer_addresses(&opened.identity.initial_members)?;
+    let client_listeners = bind_all(&config.listen_client, "client").await?;
+    let peer_listeners = bind_all(&config.listen_peer, "peer").await?;
+    let (transport, queues, peer_stats) = peer::transport(&peers);
+    let request_timeout = REQUEST_TIMEOUT_BASE
+        + 2 * config.tick_interval * u32::try_from(config.election_ticks).unwrap_or(u32::MAX);
+    let ticks = |duration: Duration| {
+        (duration.as_millis() / config.tick_interval.as_millis().max(1)).max(1) as u64
+    };
+    let node_config = NodeConfig {
+        id,
+        name: config.name.clone(),
+        client_urls: config.advertise_client_urls.clone(),
+        election_ticks: config.election_ticks,
+        heartbeat_ticks: 1,
+        request_timeout_ticks: ticks(request_timeout),
+        expire_interval_ticks: ticks(EXPIRE_INTERVAL),
+        retry_ticks: ticks(Duration::from_secs(1)),
+        first_seq: 0,
+    };
+    let (node, raft_thread) = kvstore::thread::spawn(
+        node_config,
+        config.tick_interval,
+        opened.storage,
+        transport,
+        opened.state,
+        opened.applied,
+    )
+    .context("starting the raft loop")?;
+
+    let tracker = TaskTracker::new();
+    let shutdown = CancellationToken::new();
+    let sender_config = peer::SenderConfig {
+        from: id,
+        cluster_id,
+        addresses,
+    };
+    peer::run_senders(
+        queues,
+        &sender_config,
+        &node,
+        &peer_stats,
+        &tracker,
+        &shutdown,
+    );
+    for listener in peer_listeners {
+        tracker.spawn(peer::serve_peers(
+            listener,
+            node.clone(),
+            cluster_id,
+            tracker.clone(),
+            shutdown.clone(),
+        ));
+    }
+    let api_config = ApiConfig {
+        name: config.name.clone(),
+        cluster_id,
+        max_request_bytes: config.max_request_bytes,
+        request_timeout,
+        start_time: kvstore::thread::wall_now(),
+    };
+    let router = kv_http::client_router(Api::new(node.clone(), api_config, peer_stats));
+    for listener in client_listeners {
+        let router = router.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "client listener failed");
+            }
+        });
+    }
+    tracing::info!(urls = %config.advertise_client_urls.join(","), "ready to serve client requests");
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_DRAIN, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some requests did not finish before the shutdown deadline");
+    }
+    tokio::task::spawn_blocking(move || raft_thread.stop())
+        .await
+        .context("stopping the raft loop")?;
+    Ok(())
+}
+
+fn peer_addresses(members: &[(u64, Vec<String>)]) -> anyhow::Result<HashMap<NodeId, String>> {
+    let mut addresses = HashMap::new();
+    for (id, urls) in members {
+        let url = urls.first().context("a member without peer URLs")?;
+        addresses.insert(NodeId(*id), host_port(url)?);
+    }
+    Ok(addresses)
+}
+
+async fn bind_all(
+    addresses: &[std::net::SocketAddr],
+    what: &str,
+) -> anyhow::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    for address in addresses {
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen for {what} traffic on {address}"))?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

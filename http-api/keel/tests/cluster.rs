@@ -1,0 +1,208 @@
+//! Real-process tests of a 3-member keel cluster on loopback: replication through every
+//! member, leader failure, `kill -9` of every member mid-load, and refusing foreign data.
+
+// A test crate: a failed unwrap is a failed check.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{run_to_exit, wait_for, Cluster, READY_DEADLINE};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Every key in `keys` reads back with its own name as value from member `index`, with a
+/// quorum read (linearizable, so no waiting for replication is needed).
+fn assert_all_readable(cluster: &Cluster, index: usize, keys: &BTreeSet<String>) {
+    for key in keys {
+        let reply = cluster
+            .get(cluster.url(index), &format!("/v2/keys{key}?quorum=true"))
+            .unwrap();
+        assert_eq!(
+            reply.status, 200,
+            "member {index} lost acknowledged {key}: {}",
+            reply.body
+        );
+        assert_eq!(reply.json()["node"]["value"], key.as_str());
+    }
+}
+
+// Goal: a write sent to any member (leader or follower) succeeds and is visible on every
+// member. Method: write one key through each member, read all keys from all members.
+#[test]
+fn writes_through_every_member_replicate_to_all() {
+    let cluster = Cluster::start(3, &[]);
+    let mut keys = BTreeSet::new();
+    for index in 0..3 {
+        let key = format!("/via{index}");
+        let reply = cluster
+            .put(
+                cluster.url(index),
+                &format!("/v2/keys{key}"),
+                &[("value", &key)],
+            )
+            .unwrap();
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_eq!(reply.json()["action"], "set");
+        keys.insert(key);
+    }
+    for index in 0..3 {
+        assert_all_readable(&cluster, index, &keys);
+        // Plain reads are local: wait (with a deadline) until this member has applied them.
+        for key in &keys {
+            wait_for(READY_DEADLINE, "a follower to apply", || {
+                let reply = cluster
+                    .get(cluster.url(index), &format!("/v2/keys{key}"))
+                    .ok()?;
+                (reply.status == 200).then_some(())
+            });
+        }
+    }
+    // Every member reports the same members with their published client URLs.
+    let members = cluster.get(cluster.url(1), "/v2/members").unwrap().json();
+    let members = members["members"].as_array().unwrap().clone();
+    assert_eq!(members.len(), 3);
+    wait_for(
+        READY_DEADLINE,
+        "every member to publish its client URL",
+        || {
+            let list = cluster.get(cluster.url(2), "/v2/machines").ok()?.body;
+            (list.split(", ").count() == 3).then_some(())
+        },
+    );
+}
+
+// Goal: killing the leader elects a new one and loses no acknowledged write (Raft §5.4).
+// Method: acknowledged writes, kill -9 the leader, check the survivors, write again, restart.
+#[test]
+fn leader_killed_new_leader_keeps_acknowledged_writes() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.wait_leader();
+    let mut keys = BTreeSet::new();
+    for n in 0..20 {
+        let key = format!("/before{n}");
+        let reply = cluster
+            .put(
+                cluster.url(n % 3),
+                &format!("/v2/keys{key}"),
+                &[("value", &key)],
+            )
+            .unwrap();
+        assert!(reply.status == 201, "{}", reply.body);
+        keys.insert(key);
+    }
+    cluster.kill(leader);
+    let new_leader = cluster.wait_leader();
+    assert_ne!(new_leader, leader);
+    let survivor = (0..3).find(|i| *i != leader && *i != new_leader).unwrap();
+    assert_all_readable(&cluster, new_leader, &keys);
+    assert_all_readable(&cluster, survivor, &keys);
+    let reply = cluster
+        .put(
+            cluster.url(survivor),
+            "/v2/keys/after",
+            &[("value", "/after")],
+        )
+        .unwrap();
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    keys.insert("/after".to_string());
+    cluster.spawn(leader);
+    cluster.wait_leader();
+    assert_all_readable(&cluster, leader, &keys);
+}
+
+// Goal: kill -9 of every member while clients write loses no acknowledged write.
+// Method: writers on every member record acknowledged keys; all members are killed mid-load,
+// restarted, and every acknowledged key is read back from every member.
+#[test]
+fn every_member_killed_mid_load_keeps_acknowledged_writes() {
+    let mut cluster = Cluster::start(3, &[]);
+    let acknowledged = Arc::new(Mutex::new(BTreeSet::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let urls: Vec<String> = (0..3).map(|i| cluster.url(i).to_string()).collect();
+    let writers: Vec<_> = (0..6)
+        .map(|writer| {
+            let (acknowledged, stop, url) = (
+                Arc::clone(&acknowledged),
+                Arc::clone(&stop),
+                urls[writer % 3].clone(),
+            );
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(2))
+                    .build();
+                // Bounded: at most 10 000 writes per writer, and it stops when told.
+                for n in 0..10_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let key = format!("/load/w{writer}-{n}");
+                    let sent = agent
+                        .put(&format!("{url}/v2/keys{key}"))
+                        .send_form(&[("value", &key)]);
+                    if sent.is_ok_and(|r| r.status() == 201) {
+                        acknowledged.lock().unwrap().insert(key);
+                    }
+                }
+            })
+        })
+        .collect();
+    wait_for(READY_DEADLINE, "some acknowledged writes", || {
+        (acknowledged.lock().unwrap().len() >= 200).then_some(())
+    });
+    for index in 0..3 {
+        cluster.kill(index);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    for index in 0..3 {
+        cluster.spawn(index);
+    }
+    cluster.wait_leader();
+    let keys = acknowledged.lock().unwrap().clone();
+    for index in 0..3 {
+        assert_all_readable(&cluster, index, &keys);
+    }
+}
+
+// Goal: a member refuses to start on another member's data directory, on another cluster's,
+// and on a damaged one, with a clear message and no change to the data.
+#[test]
+fn foreign_or_damaged_data_dir_is_refused() {
+    let mut cluster = Cluster::start(3, &[]);
+    cluster.kill(0);
+    cluster.kill(1);
+    // Member 1 started on member 0's data directory.
+    let mut args = cluster.members[1].args.clone();
+    let data_dir_flag = args.iter().position(|a| a == "--data-dir").unwrap();
+    args[data_dir_flag + 1] = cluster.members[0].data_dir.display().to_string();
+    let (code, stderr) = run_to_exit(&args, READY_DEADLINE);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("belongs to member"), "{stderr}");
+    // Member 0 with another cluster token.
+    let mut args = cluster.members[0].args.clone();
+    let token = args
+        .iter()
+        .position(|a| a == "--initial-cluster-token")
+        .unwrap();
+    args[token + 1] = "another-cluster".into();
+    let (code, stderr) = run_to_exit(&args, READY_DEADLINE);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("belongs to cluster"), "{stderr}");
+    // A damaged directory: every file overwritten with garbage.
+    for entry in std::fs::read_dir(&cluster.members[0].data_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() && path.file_name().is_some_and(|n| n != "LOCK") {
+            std::fs::write(&path, b"garbage").unwrap();
+        }
+    }
+    let (code, stderr) = run_to_exit(&cluster.members[0].args, READY_DEADLINE);
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("cannot open the data directory") || stderr.contains("damaged"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,266 @@
+//! Real `keel` processes on loopback for tests: start a cluster on free ports in a temporary
+//! directory, wait on conditions with deadlines, kill and restart members by PID, and clean up
+//! (kill every process this harness started, remove the data) also when a test fails.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a cluster may take to elect a leader and answer.
+pub const READY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A member process and how to start it again.
+pub struct Member {
+    pub name: String,
+    pub client_url: String,
+    pub peer_url: String,
+    pub data_dir: PathBuf,
+    pub args: Vec<String>,
+    pub child: Option<Child>,
+    log: PathBuf,
+}
+
+/// A cluster of real processes.
+pub struct Cluster {
+    pub members: Vec<Member>,
+    pub dir: tempfile::TempDir,
+    agent: ureq::Agent,
+}
+
+/// Ports from the OS: bind port 0 and release it. Another process could take it meanwhile; the
+/// start then fails and the test says so.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn keel_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_keel")
+}
+
+/// Poll `condition` until it returns `Some`, or fail after `deadline` with `what`.
+pub fn wait_for<T>(deadline: Duration, what: &str, mut condition: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(value) = condition() {
+            return value;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// An HTTP reply: status, headers we care about, body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub etcd_index: Option<u64>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+impl Cluster {
+    /// Start `size` members with `extra` flags each, and wait for a leader.
+    pub fn start(size: usize, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let mut members: Vec<Member> = (0..size)
+            .map(|i| {
+                let name = format!("m{i}");
+                Member {
+                    client_url: format!("http://127.0.0.1:{}", free_port()),
+                    peer_url: format!("http://127.0.0.1:{}", free_port()),
+                    data_dir: dir.path().join(format!("{name}.keel")),
+                    log: dir.path().join(format!("{name}.log")),
+                    name,
+                    args: Vec::new(),
+                    child: None,
+                }
+            })
+            .collect();
+        let initial: Vec<String> = members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url))
+            .collect();
+        for member in &mut members {
+            member.args = vec![
+                "--name".into(),
+                member.name.clone(),
+                "--data-dir".into(),
+                member.data_dir.display().to_string(),
+                "--listen-client-urls".into(),
+                member.client_url.clone(),
+                "--advertise-client-urls".into(),
+                member.client_url.clone(),
+                "--listen-peer-urls".into(),
+                member.peer_url.clone(),
+                "--initial-advertise-peer-urls".into(),
+                member.peer_url.clone(),
+                "--initial-cluster".into(),
+                initial.join(","),
+                "--initial-cluster-token".into(),
+                "keel-test".into(),
+            ];
+            member.args.extend(extra.iter().map(ToString::to_string));
+        }
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(20))
+            .build();
+        let mut cluster = Cluster {
+            members,
+            dir,
+            agent,
+        };
+        for index in 0..size {
+            cluster.spawn(index);
+        }
+        cluster.wait_leader();
+        cluster
+    }
+
+    pub fn spawn(&mut self, index: usize) {
+        let member = &mut self.members[index];
+        assert!(member.child.is_none(), "member {index} already runs");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&member.log)
+            .unwrap();
+        let child = Command::new(keel_binary())
+            .args(&member.args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("keel starts");
+        member.child = Some(child);
+    }
+
+    /// `kill -9` a member.
+    pub fn kill(&mut self, index: usize) {
+        if let Some(mut child) = self.members[index].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The leader's index, once every running member agrees on one.
+    pub fn wait_leader(&self) -> usize {
+        wait_for(
+            READY_DEADLINE,
+            "an elected leader known to every running member",
+            || self.leader(),
+        )
+    }
+
+    /// The leader's index if every running member names the same one.
+    pub fn leader(&self) -> Option<usize> {
+        let mut leader = None;
+        for member in self.members.iter().filter(|m| m.child.is_some()) {
+            let reply = self.get(&member.client_url, "/v2/stats/self").ok()?;
+            let id = reply.json()["leaderInfo"]["leader"].as_str()?.to_string();
+            if leader.as_ref().is_some_and(|l| *l != id) || id.is_empty() || id == "0" {
+                return None;
+            }
+            leader = Some(id);
+        }
+        let leader = leader?;
+        self.members.iter().position(|m| {
+            m.child.is_some()
+                && self
+                    .get(&m.client_url, "/v2/stats/self")
+                    .ok()
+                    .is_some_and(|r| r.json()["id"] == leader.as_str())
+        })
+    }
+
+    pub fn url(&self, index: usize) -> &str {
+        &self.members[index].client_url
+    }
+
+    pub fn log(&self, index: usize) -> String {
+        std::fs::read_to_string(&self.members[index].log).unwrap_or_default()
+    }
+
+    fn reply(result: Result<ureq::Response, ureq::Error>) -> Result<Reply, String> {
+        let response = match result {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(error) => return Err(error.to_string()),
+        };
+        let status = response.status();
+        let etcd_index = response.header("X-Etcd-Index").and_then(|v| v.parse().ok());
+        let body = response.into_string().map_err(|e| e.to_string())?;
+        Ok(Reply {
+            status,
+            body,
+            etcd_index,
+        })
+    }
+
+    pub fn get(&self, base: &str, path: &str) -> Result<Reply, String> {
+        Self::reply(self.agent.get(&format!("{base}{path}")).call())
+    }
+
+    /// PUT with a form body.
+    pub fn put(&self, base: &str, path: &str, form: &[(&str, &str)]) -> Result<Reply, String> {
+        Self::reply(self.agent.put(&format!("{base}{path}")).send_form(form))
+    }
+
+    pub fn delete(&self, base: &str, path: &str) -> Result<Reply, String> {
+        Self::reply(self.agent.delete(&format!("{base}{path}")).call())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for index in 0..self.members.len() {
+            self.kill(index);
+        }
+    }
+}
+
+/// Run `keel` with `args` to completion (for start-up refusals); returns (exit code, stderr).
+/// A keel that does not exit by the deadline is killed, and the test fails.
+pub fn run_to_exit(args: &[String], deadline: Duration) -> (Option<i32>, String) {
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(
+        Command::new(keel_binary())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("keel starts"),
+    );
+    let status = wait_for(deadline, "keel to exit", || {
+        child.0.try_wait().ok().flatten()
+    });
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    (status.code(), stderr)
+}
+
+pub fn data_dir_exists(path: &Path) -> bool {
+    path.join("CURRENT").exists()
+}

@@ -1,0 +1,231 @@
+//! Cluster endpoints: `/v2/members`, `/v2/machines`, `/v2/stats/*`, `/health`, `/version`,
+//! and the 404 for every unknown path. None of them carry `X-Etcd-Index` (spec §9).
+
+use crate::error::ApiError;
+use crate::keys::render::encode;
+use crate::{rfc3339, Api};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use kv_wire::{
+    format_go_duration, Body, CountsStats, FollowerStats, Health, LatencyStats, LeaderInfo,
+    LeaderStats, Member, MemberList, MemberState, SelfStats, StoreStats, Version,
+};
+use kvstore::{NodeId, Role};
+use std::time::Duration;
+
+/// The etcd cluster version reported beside `ETCD_SERVER_VERSION`.
+const ETCD_CLUSTER_VERSION: &str = "3.4.0";
+/// The etcd server version reported by `/version` (clients parse it: spec §9.6).
+pub const ETCD_SERVER_VERSION: &str = "3.4.23";
+/// How long `/health` waits for a linearizable read before answering unhealthy.
+const HEALTH_READ_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub(crate) fn routes() -> Router<Api> {
+    Router::new()
+        .route("/v2/members", any(members))
+        .route("/v2/members/{id}", any(member))
+        .route("/v2/machines", get(machines))
+        .route("/v2/stats/self", get(stats_self))
+        .route("/v2/stats/leader", get(stats_leader))
+        .route("/v2/stats/store", get(stats_store))
+        .route("/health", get(health))
+        .route("/version", get(version))
+}
+
+/// Every path no route serves: Go's plain `404 page not found`.
+pub(crate) async fn page_not_found() -> Response {
+    ApiError::RouteNotFound.into_response()
+}
+
+fn json<T: Body>(status: StatusCode, body: &T) -> Response {
+    let mut response = (status, encode(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn text(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn wire_member(member: &kvstore::Member) -> Member {
+    Member {
+        id: member.id.to_string(),
+        name: member.name.clone(),
+        peer_urls: member.peer_urls.clone(),
+        client_urls: member.client_urls.clone(),
+    }
+}
+
+async fn members(State(api): State<Api>, method: axum::http::Method) -> Response {
+    if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
+        // Membership changes belong to the cluster-operations work; until then only listing.
+        return ApiError::MethodNotAllowed { allow: "GET, HEAD" }.into_response();
+    }
+    let list = MemberList {
+        members: api.node.state().members.iter().map(wire_member).collect(),
+    };
+    json(StatusCode::OK, &list)
+}
+
+async fn member(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    method: axum::http::Method,
+) -> Response {
+    if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
+        return ApiError::MethodNotAllowed { allow: "GET, HEAD" }.into_response();
+    }
+    if id != "leader" {
+        return ApiError::short(404, "Not found").into_response();
+    }
+    let Some(leader) = api.node.progress().leader() else {
+        return ApiError::short(503, "During election").into_response();
+    };
+    match api.node.state().members.get(leader) {
+        Some(member) => json(StatusCode::OK, &wire_member(member)),
+        None => ApiError::short(503, "During election").into_response(),
+    }
+}
+
+async fn machines(State(api): State<Api>) -> Response {
+    let mut urls: Vec<String> = api
+        .node
+        .state()
+        .members
+        .iter()
+        .flat_map(|m| m.client_urls.clone())
+        .collect();
+    urls.sort();
+    text(StatusCode::OK, urls.join(", ").into_bytes())
+}
+
+fn member_state(role: Role) -> MemberState {
+    match role {
+        Role::Leader => MemberState::Leader,
+        Role::Candidate => MemberState::Candidate,
+        Role::Follower => MemberState::Follower,
+    }
+}
+
+async fn stats_self(State(api): State<Api>) -> Response {
+    let progress = api.node.progress();
+    let now = kvstore::thread::wall_now();
+    let since = progress.leader_since();
+    let uptime_nanos = u64::try_from(now.0.saturating_sub(since.0)).unwrap_or(0);
+    let stats = SelfStats {
+        name: api.config.name.clone(),
+        id: api.node.id().to_string(),
+        state: member_state(progress.role()),
+        start_time: rfc3339::format(api.config.start_time),
+        leader_info: LeaderInfo {
+            leader: progress
+                .leader()
+                .map_or_else(String::new, |l| l.to_string()),
+            uptime: format_go_duration(Duration::from_nanos(uptime_nanos)),
+            start_time: rfc3339::format(since),
+        },
+        received_append_request_count: progress
+            .append_received
+            .load(std::sync::atomic::Ordering::Relaxed),
+        received_package_rate: 0.0,
+        received_bandwidth_rate: 0.0,
+        sent_append_request_count: progress
+            .append_sent
+            .load(std::sync::atomic::Ordering::Relaxed),
+        sent_package_rate: 0.0,
+        sent_bandwidth_rate: 0.0,
+    };
+    json(StatusCode::OK, &stats)
+}
+
+async fn stats_leader(State(api): State<Api>) -> Response {
+    if api.node.progress().role() != Role::Leader {
+        return ApiError::short(403, "not current leader").into_response();
+    }
+    let own = api.node.id();
+    let peers: Vec<NodeId> = api
+        .node
+        .state()
+        .members
+        .iter()
+        .map(|m| m.id)
+        .filter(|id| *id != own)
+        .collect();
+    let followers = peers
+        .into_iter()
+        .map(|peer| {
+            let (success, fail) = api.peers.counts(peer);
+            let counts = CountsStats { fail, success };
+            (
+                peer.to_string(),
+                FollowerStats {
+                    latency: LatencyStats::default(),
+                    counts,
+                },
+            )
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &LeaderStats {
+            leader: own.to_string(),
+            followers,
+        },
+    )
+}
+
+async fn stats_store(State(api): State<Api>) -> Response {
+    let stats = api.node.state().store.stats();
+    let wire = StoreStats {
+        gets_success: stats.gets_success,
+        gets_fail: stats.gets_fail,
+        sets_success: stats.sets_success,
+        sets_fail: stats.sets_fail,
+        delete_success: stats.delete_success,
+        delete_fail: stats.delete_fail,
+        update_success: stats.update_success,
+        update_fail: stats.update_fail,
+        create_success: stats.create_success,
+        create_fail: stats.create_fail,
+        compare_and_swap_success: stats.compare_and_swap_success,
+        compare_and_swap_fail: stats.compare_and_swap_fail,
+        compare_and_delete_success: stats.compare_and_delete_success,
+        compare_and_delete_fail: stats.compare_and_delete_fail,
+        expire_count: stats.expire_count,
+        watchers: stats.watchers,
+    };
+    json(StatusCode::OK, &wire)
+}
+
+/// Healthy when a leader is known and a linearizable read succeeds (etcd 3.4 does a QGET).
+async fn health(State(api): State<Api>) -> Response {
+    let healthy = api.node.progress().leader().is_some()
+        && tokio::time::timeout(HEALTH_READ_TIMEOUT, api.node.read_index())
+            .await
+            .is_ok_and(|r| r.is_ok());
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    text(status, encode(&Health::new(healthy)))
+}
+
+async fn version() -> Response {
+    let body = Version {
+        etcdserver: ETCD_SERVER_VERSION.to_string(),
+        etcdcluster: ETCD_CLUSTER_VERSION.to_string(),
+    };
+    json(StatusCode::OK, &body)
+}

@@ -1,0 +1,82 @@
+//! The etcd v2 HTTP API of a Keel member: client routes (keys, members, stats, health,
+//! version) and the peer raft transport.
+//!
+//! Owns: request parsing, mapping domain results and errors to etcd's JSON, status codes and
+//! headers, watch streaming, and the member-to-member message transport. Must not depend on
+//! RocksDB; knows the store only through `kvstore::NodeHandle`.
+
+mod cluster;
+pub mod error;
+pub mod keys;
+pub mod peer;
+mod propose;
+mod rfc3339;
+
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use kvstore::{ClusterId, NodeHandle};
+use std::sync::Arc;
+use std::time::Duration;
+use v2store::Time;
+
+/// Settings of the client API.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// `--name`.
+    pub name: String,
+    /// The cluster id, sent as `X-Etcd-Cluster-Id`.
+    pub cluster_id: ClusterId,
+    /// Largest request body accepted (`--max-request-bytes`).
+    pub max_request_bytes: usize,
+    /// How long a write or quorum read may wait, including waiting for a leader.
+    pub request_timeout: Duration,
+    /// When this member started (for `/v2/stats/self`).
+    pub start_time: Time,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct Api {
+    pub(crate) node: NodeHandle,
+    pub(crate) config: Arc<ApiConfig>,
+    pub(crate) peers: Arc<peer::PeerStats>,
+}
+
+impl Api {
+    /// Handlers' state over a running member.
+    #[must_use]
+    pub fn new(node: NodeHandle, config: ApiConfig, peers: Arc<peer::PeerStats>) -> Api {
+        Api {
+            node,
+            config: Arc::new(config),
+            peers,
+        }
+    }
+}
+
+/// The client router: `/v2/keys`, `/v2/members`, `/v2/machines`, `/v2/stats/*`, `/health`,
+/// `/version`. Every response carries `X-Etcd-Cluster-Id`, set here and nowhere else.
+pub fn client_router(api: Api) -> Router {
+    let cluster_id = HeaderValue::from_str(&api.config.cluster_id.to_string())
+        .expect("a hex number is a valid header value");
+    Router::new()
+        .route("/v2/keys", any(keys::handler::keys))
+        .route("/v2/keys/", any(keys::handler::keys))
+        .route("/v2/keys/{*path}", any(keys::handler::keys))
+        .merge(cluster::routes())
+        .fallback(cluster::page_not_found)
+        .with_state(api)
+        .layer(axum::middleware::map_response(
+            move |mut response: Response| {
+                let cluster_id = cluster_id.clone();
+                async move {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static("x-etcd-cluster-id"), cluster_id);
+                    response
+                }
+            },
+        ))
+}

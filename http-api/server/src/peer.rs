@@ -1,0 +1,339 @@
+//! The member-to-member raft transport on the peer URL.
+//!
+//! One TCP connection per ordered pair of members, opened by the sender. The connection starts
+//! with a handshake (magic, version, cluster id, sender id, receiver id) that the receiver
+//! checks, so that members of different clusters never exchange messages. Then it carries
+//! length-prefixed protobuf raft messages. The sender drains everything queued into one write,
+//! so many messages share one syscall under load (batching on top of raft's own).
+//!
+//! Bounds: each peer's queue holds `PEER_QUEUE_MAX` messages; when it is full the message is
+//! dropped (raft retransmits). A frame is at most `FRAME_BYTES_MAX`.
+
+use kvstore::eraftpb::Message;
+use kvstore::{ClusterId, NodeHandle, NodeId, Transport};
+use protobuf::Message as _;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Messages queued per peer.
+const PEER_QUEUE_MAX: usize = 8_192;
+/// Largest frame accepted or sent.
+const FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Bytes gathered into one write before it is flushed.
+const WRITE_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Reconnect backoff bounds.
+const RECONNECT_BACKOFF_MIN: Duration = Duration::from_millis(20);
+const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// Handshake prefix and version.
+const MAGIC: &[u8; 4] = b"KEEL";
+const PROTOCOL_VERSION: u8 = 1;
+/// Handshake answers.
+const ACCEPTED: u8 = 0;
+const WRONG_CLUSTER: u8 = 1;
+const WRONG_MEMBER: u8 = 2;
+
+/// Per-peer delivery counters (for `/v2/stats/leader`).
+#[derive(Debug, Default)]
+pub struct PeerStats {
+    counters: HashMap<NodeId, (AtomicU64, AtomicU64)>,
+}
+
+impl PeerStats {
+    /// (messages written, messages dropped) for a peer.
+    #[must_use]
+    pub fn counts(&self, peer: NodeId) -> (u64, u64) {
+        self.counters.get(&peer).map_or((0, 0), |(sent, dropped)| {
+            (
+                sent.load(Ordering::Relaxed),
+                dropped.load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    fn sent(&self, peer: NodeId, count: u64) {
+        if let Some((sent, _)) = self.counters.get(&peer) {
+            sent.fetch_add(count, Ordering::Relaxed);
+        }
+    }
+
+    fn dropped(&self, peer: NodeId) {
+        if let Some((_, dropped)) = self.counters.get(&peer) {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The raft thread's side: routes each message to its peer's queue without blocking.
+pub struct PeerTransport {
+    queues: HashMap<u64, mpsc::Sender<Message>>,
+    stats: Arc<PeerStats>,
+}
+
+/// The queues' other ends, to be handed to `run_senders` once the node is running.
+pub struct PeerQueues {
+    receivers: Vec<(NodeId, mpsc::Receiver<Message>)>,
+}
+
+/// Build the transport for the given peers (not including this member).
+#[must_use]
+pub fn transport(peers: &[NodeId]) -> (PeerTransport, PeerQueues, Arc<PeerStats>) {
+    let mut queues = HashMap::new();
+    let mut receivers = Vec::new();
+    let mut counters = HashMap::new();
+    for peer in peers {
+        let (sender, receiver) = mpsc::channel(PEER_QUEUE_MAX);
+        queues.insert(peer.0, sender);
+        receivers.push((*peer, receiver));
+        counters.insert(*peer, (AtomicU64::new(0), AtomicU64::new(0)));
+    }
+    let stats = Arc::new(PeerStats { counters });
+    (
+        PeerTransport {
+            queues,
+            stats: Arc::clone(&stats),
+        },
+        PeerQueues { receivers },
+        stats,
+    )
+}
+
+impl Transport for PeerTransport {
+    fn send(&mut self, messages: Vec<Message>) {
+        for message in messages {
+            let to = message.to;
+            match self.queues.get(&to) {
+                Some(queue) => {
+                    if queue.try_send(message).is_err() {
+                        self.stats.dropped(NodeId(to));
+                    }
+                }
+                None => tracing::debug!(
+                    to = format_args!("{to:x}"),
+                    "message to unknown peer dropped"
+                ),
+            }
+        }
+    }
+}
+
+/// Where and as whom the senders connect.
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// This member.
+    pub from: NodeId,
+    /// The cluster.
+    pub cluster_id: ClusterId,
+    /// Each peer's `host:port`, from its peer URL.
+    pub addresses: HashMap<NodeId, String>,
+}
+
+/// Run one sender task per peer until `shutdown`.
+pub fn run_senders(
+    queues: PeerQueues,
+    config: &SenderConfig,
+    node: &NodeHandle,
+    stats: &Arc<PeerStats>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    for (peer, receiver) in queues.receivers {
+        let Some(address) = config.addresses.get(&peer).cloned() else {
+            tracing::warn!(peer = %peer, "no peer URL for member; its messages are dropped");
+            continue;
+        };
+        let handshake = handshake(config.cluster_id, config.from, peer);
+        let sender = Sender {
+            peer,
+            address,
+            handshake,
+            node: node.clone(),
+            stats: Arc::clone(stats),
+        };
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            tokio::select! {
+                () = sender.run(receiver) => {}
+                () = shutdown.cancelled() => {}
+            }
+        });
+    }
+}
+
+fn handshake(cluster_id: ClusterId, from: NodeId, to: NodeId) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(29);
+    bytes.extend_from_slice(MAGIC);
+    bytes.push(PROTOCOL_VERSION);
+    bytes.extend_from_slice(&cluster_id.0.to_be_bytes());
+    bytes.extend_from_slice(&from.0.to_be_bytes());
+    bytes.extend_from_slice(&to.0.to_be_bytes());
+    bytes
+}
+
+struct Sender {
+    peer: NodeId,
+    address: String,
+    handshake: Vec<u8>,
+    node: NodeHandle,
+    stats: Arc<PeerStats>,
+}
+
+impl Sender {
+    async fn run(self, mut receiver: mpsc::Receiver<Message>) {
+        let mut backoff = RECONNECT_BACKOFF_MIN;
+        loop {
+            match self.connect().await {
+                Ok(stream) => {
+                    backoff = RECONNECT_BACKOFF_MIN;
+                    if self.pump(stream, &mut receiver).await.is_none() {
+                        return;
+                    }
+                }
+                Err(error) => tracing::debug!(peer = %self.peer, %error, "peer unreachable"),
+            }
+            self.node.report_unreachable(self.peer);
+            // Messages queued while disconnected are stale; raft resends what matters.
+            while receiver.try_recv().is_ok() {}
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
+        }
+    }
+
+    async fn connect(&self) -> std::io::Result<TcpStream> {
+        let mut stream = TcpStream::connect(&self.address).await?;
+        stream.set_nodelay(true)?;
+        stream.write_all(&self.handshake).await?;
+        let mut answer = [0u8; 1];
+        stream.read_exact(&mut answer).await?;
+        match answer[0] {
+            ACCEPTED => Ok(stream),
+            WRONG_CLUSTER => Err(std::io::Error::other("peer belongs to another cluster")),
+            _ => Err(std::io::Error::other("peer is not the member we expected")),
+        }
+    }
+
+    /// Write queued messages until the connection fails (`Some`) or the queue closes (`None`).
+    async fn pump(
+        &self,
+        mut stream: TcpStream,
+        receiver: &mut mpsc::Receiver<Message>,
+    ) -> Option<()> {
+        let mut buffer = Vec::new();
+        loop {
+            let first = receiver.recv().await?;
+            let mut count = 1;
+            encode_frame(&first, &mut buffer);
+            while buffer.len() < WRITE_BATCH_BYTES_MAX {
+                let Ok(message) = receiver.try_recv() else {
+                    break;
+                };
+                encode_frame(&message, &mut buffer);
+                count += 1;
+            }
+            if let Err(error) = stream.write_all(&buffer).await {
+                tracing::debug!(peer = %self.peer, %error, "peer connection lost");
+                return Some(());
+            }
+            self.stats.sent(self.peer, count);
+            buffer.clear();
+        }
+    }
+}
+
+fn encode_frame(message: &Message, buffer: &mut Vec<u8>) {
+    let Ok(bytes) = message.write_to_bytes() else {
+        return;
+    };
+    let Ok(length) = u32::try_from(bytes.len()) else {
+        return;
+    };
+    buffer.extend_from_slice(&length.to_be_bytes());
+    buffer.extend_from_slice(&bytes);
+}
+
+/// Accept peer connections until `shutdown`, handing their messages to `node`.
+pub async fn serve_peers(
+    listener: TcpListener,
+    node: NodeHandle,
+    cluster_id: ClusterId,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.cancelled() => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of descriptors or similar: pause instead of spinning.
+            tokio::time::sleep(RECONNECT_BACKOFF_MIN).await;
+            continue;
+        };
+        let node = node.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            tokio::select! {
+                result = receive(stream, &node, cluster_id) => {
+                    if let Err(error) = result {
+                        tracing::debug!(%error, "peer connection closed");
+                    }
+                }
+                () = shutdown.cancelled() => {}
+            }
+        });
+    }
+}
+
+async fn receive(
+    stream: TcpStream,
+    node: &NodeHandle,
+    cluster_id: ClusterId,
+) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut stream = BufReader::with_capacity(256 * 1024, stream);
+    let mut hello = [0u8; 29];
+    stream.read_exact(&mut hello).await?;
+    if &hello[0..4] != MAGIC || hello[4] != PROTOCOL_VERSION {
+        return Err(std::io::Error::other("not a keel peer"));
+    }
+    let field = |at: usize| u64::from_be_bytes(hello[at..at + 8].try_into().unwrap_or([0; 8]));
+    let (their_cluster, from, to) = (field(5), field(13), field(21));
+    let answer = if their_cluster != cluster_id.0 {
+        WRONG_CLUSTER
+    } else if to != node.id().0 {
+        WRONG_MEMBER
+    } else {
+        ACCEPTED
+    };
+    stream.get_mut().write_all(&[answer]).await?;
+    if answer != ACCEPTED {
+        tracing::warn!(
+            from = format_args!("{from:x}"),
+            cluster = format_args!("{their_cluster:x}"),
+            "refused a peer of another cluster or member"
+        );
+        return Ok(());
+    }
+    let mut frame = Vec::new();
+    loop {
+        let length = stream.read_u32().await? as usize;
+        if length > FRAME_BYTES_MAX {
+            return Err(std::io::Error::other("frame too large"));
+        }
+        frame.resize(length, 0);
+        stream.read_exact(&mut frame).await?;
+        let message = Message::parse_from_bytes(&frame).map_err(std::io::Error::other)?;
+        if message.from != from {
+            return Err(std::io::Error::other(
+                "message sender does not match the handshake",
+            ));
+        }
+        node.step(message);
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Fails when a workspace crate depends on another workspace crate outside the allowed edges
+(docs/architecture.md, "Crate graph"). Dev-dependencies follow the same table."""
+import json
+import subprocess
+import sys
+
+ALLOWED = {
+    "v2store": set(),
+    "kvstore": {"v2store"},
+    "kvstore-rocks": {"kvstore"},
+    "kv-wire": set(),
+    "kv-client": {"kv-wire"},
+    "kv-http": {"kvstore", "v2store", "kv-wire"},
+    "keel": {"kv-http", "kvstore", "kvstore-rocks", "v2store"},
+}
+
+metadata = json.loads(subprocess.check_output(
+    ["cargo", "metadata", "--format-version", "1", "--no-deps"]))
+workspace = {p["name"] for p in metadata["packages"]}
+failed = False
+for package in metadata["packages"]:
+    name = package["name"]
+    deps = {d["name"] for d in package["dependencies"] if d["name"] in workspace}
+    allowed = ALLOWED.get(name)
+    if allowed is None:
+        print(f"crate graph: {name} is not in the allowed-edges table")
+        failed = True
+        continue
+    for dep in sorted(deps - allowed):
+        print(f"crate graph: {name} must not depend on {dep}")
+        failed = True
+    if name != "kvstore-rocks" and any(d["name"] == "rocksdb" for d in package["dependencies"]):
+        print(f"crate graph: only kvstore-rocks may depend on rocksdb, not {name}")
+        failed = True
+sys.exit(1 if failed else 0)
