@@ -184,3 +184,41 @@ async fn watches_deliver_live_stream_and_history_events() {
         .unwrap()
         .contains("\"modifiedIndex\":1,"));
 }
+
+// Goal: a stuck watcher (a client that never reads) neither blocks apply nor other clients:
+// its bounded buffer fills, the hub evicts it, and writes and other watches go on.
+// Method: open a stream watch and never poll it, write far more events than its buffer holds,
+// then check a fresh watch from history and the store's watcher count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stuck_watcher_is_evicted_without_stalling_writes() {
+    let harness = start(1024);
+    let request = Request::builder()
+        .uri("/v2/keys/s?wait=true&stream=true")
+        .body(Body::empty())
+        .unwrap();
+    let stuck = harness.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(stuck.status(), StatusCode::OK);
+    for n in 0..300 {
+        let (status, _, _) =
+            send(&harness.router, "PUT", "/v2/keys/s", &format!("value={n}")).await;
+        assert!(status.is_success());
+    }
+    let (_, _, body) = send(&harness.router, "GET", "/v2/stats/store", "").await;
+    let stats: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        stats["watchers"], 0,
+        "the stuck watcher must have been evicted"
+    );
+    let (status, _, body) = send(
+        &harness.router,
+        "GET",
+        "/v2/keys/s?wait=true&waitIndex=300",
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(std::str::from_utf8(&body)
+        .unwrap()
+        .contains("\"value\":\"299\""));
+    drop(stuck);
+}
