@@ -48,6 +48,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         name: config.name.clone(),
         client_urls: config.advertise_client_urls.clone(),
         election_ticks: config.election_ticks,
+        election_ticks_max: 2 * config.election_ticks,
         heartbeat_ticks: 1,
         request_timeout_ticks: ticks(request_timeout),
         expire_interval_ticks: ticks(EXPIRE_INTERVAL),

@@ -36,6 +36,7 @@ fn start(max_request_bytes: usize) -> Harness {
         name: "solo".to_string(),
         client_urls: vec!["http://127.0.0.1:1".to_string()],
         election_ticks: 10,
+        election_ticks_max: 20,
         heartbeat_ticks: 1,
         request_timeout_ticks: 100,
         expire_interval_ticks: 1,

@@ -33,8 +33,13 @@ pub struct NodeConfig {
     pub name: String,
     /// `--advertise-client-urls`, published to the cluster.
     pub client_urls: Vec<String>,
-    /// Ticks without a leader before a follower campaigns.
+    /// Ticks without a leader before a follower campaigns, at the least.
     pub election_ticks: usize,
+    /// Exclusive upper bound of the randomized election timeout (raft-rs draws it in
+    /// `election_ticks..election_ticks_max` after every term change; thesis §3.4). Production
+    /// uses twice `election_ticks`; the simulator uses `election_ticks + 1`, which makes the
+    /// draw deterministic, and varies `election_ticks` per member from its seed instead.
+    pub election_ticks_max: usize,
     /// Ticks between leader heartbeats.
     pub heartbeat_ticks: usize,
     /// Ticks a proposal or quorum read may wait before it is answered `Timeout`.
@@ -205,6 +210,8 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         let raft_config = raft::Config {
             id: config.id.0,
             election_tick: config.election_ticks,
+            min_election_tick: config.election_ticks,
+            max_election_tick: config.election_ticks_max,
             heartbeat_tick: config.heartbeat_ticks,
             applied,
             max_size_per_msg: limits::APPEND_BYTES_MAX,

@@ -32,11 +32,9 @@ fn run_seed(seed: u64, config: &SimConfig) {
         cluster.acknowledged(),
         cluster.indeterminate()
     );
-    // Not vacuous: the cluster made progress through the faults.
-    assert!(
-        cluster.acknowledged() > cluster.proposed() / 4,
-        "seed {seed}: too little progress"
-    );
+    // Not vacuous: the cluster made progress through the faults, so the end-state check had
+    // acknowledged writes to look for.
+    assert!(cluster.acknowledged() >= 50, "seed {seed}: too little progress");
 }
 
 fn seeds() -> Vec<u64> {
@@ -76,6 +74,18 @@ fn five_members_under_faults_stay_safe() {
             },
         );
     }
+}
+
+// Goal: one seed drives everything, so a printed seed really replays a failure.
+// Method: run the same seed twice and compare the outcomes and the final stores.
+#[test]
+fn a_seed_replays_exactly() {
+    let run = || {
+        let mut cluster = Cluster::new(5, SimConfig::default());
+        cluster.run().unwrap();
+        cluster.fingerprint()
+    };
+    assert_eq!(run(), run());
 }
 
 // Goal: a fault-free run commits every proposal (the simulator itself is not vacuous: writes

@@ -92,12 +92,15 @@ pub struct Cluster {
 
 const TICK_NANOS: i64 = 100_000_000;
 
-fn node_config(id: u64, incarnation: u64) -> NodeConfig {
+/// raft-rs draws election timeouts from its own unseeded RNG; a range of one value makes the
+/// draw deterministic, and the seeded RNG picks that value per member and incarnation instead.
+fn node_config(id: u64, incarnation: u64, election_ticks: usize) -> NodeConfig {
     NodeConfig {
         id: NodeId(id),
         name: format!("m{id}"),
         client_urls: vec![format!("http://m{id}:2379")],
-        election_ticks: 10,
+        election_ticks,
+        election_ticks_max: election_ticks + 1,
         heartbeat_ticks: 1,
         request_timeout_ticks: 50,
         expire_interval_ticks: 5,
@@ -109,14 +112,18 @@ fn node_config(id: u64, incarnation: u64) -> NodeConfig {
 impl Cluster {
     pub fn new(seed: u64, config: SimConfig) -> Cluster {
         let voters: Vec<u64> = (1..=config.members).collect();
+        let mut rng = Rng::new(seed);
         let members = voters
             .iter()
-            .map(|id| Self::start_member(*id, MemoryStorage::new(&voters), 0, &voters))
+            .map(|id| {
+                let election_ticks = Self::election_ticks(&mut rng);
+                Self::start_member(*id, MemoryStorage::new(&voters), 0, &voters, election_ticks)
+            })
             .collect();
         Cluster {
             network: Network::new(config.members),
             checks: Checks::new(config.members),
-            rng: Rng::new(seed),
+            rng,
             config,
             members,
             writes: Vec::new(),
@@ -124,7 +131,18 @@ impl Cluster {
         }
     }
 
-    fn start_member(id: u64, storage: MemoryStorage, incarnation: u64, voters: &[u64]) -> Member {
+    /// An election timeout in 10..20 ticks, as raft-rs would draw it (thesis §3.4).
+    fn election_ticks(rng: &mut Rng) -> usize {
+        10 + usize::try_from(rng.below(10)).unwrap()
+    }
+
+    fn start_member(
+        id: u64,
+        storage: MemoryStorage,
+        incarnation: u64,
+        voters: &[u64],
+        election_ticks: usize,
+    ) -> Member {
         let initial = Members::from_initial(
             voters
                 .iter()
@@ -134,7 +152,7 @@ impl Cluster {
         let outbox = Outbox::default();
         let progress = Arc::new(Progress::default());
         let core = RaftCore::new(
-            node_config(id, incarnation),
+            node_config(id, incarnation, election_ticks),
             storage,
             outbox.clone(),
             Arc::clone(&state),
@@ -157,6 +175,21 @@ impl Cluster {
 
     pub fn acknowledged(&self) -> usize {
         self.count(Outcome::Acknowledged)
+    }
+
+    /// Everything a run's outcome consists of, to compare two runs of one seed.
+    pub fn fingerprint(&self) -> (usize, usize, usize, Vec<u64>) {
+        let hashes = self
+            .members
+            .iter()
+            .map(|m| m.state.read().unwrap().store.content_hash())
+            .collect();
+        (
+            self.proposed(),
+            self.acknowledged(),
+            self.indeterminate(),
+            hashes,
+        )
     }
 
     /// Writes whose outcome is unknown (timeout, member stopped).
@@ -226,13 +259,20 @@ impl Cluster {
 
     fn restart(&mut self, index: usize) {
         let voters: Vec<u64> = (1..=self.config.members).collect();
+        let election_ticks = Self::election_ticks(&mut self.rng);
         let member = &mut self.members[index];
         let storage = member
             .stopped_storage
             .take()
             .expect("restart is only called on a stopped member");
         let incarnation = member.incarnation + 1;
-        *member = Self::start_member(index as u64 + 1, storage, incarnation, &voters);
+        *member = Self::start_member(
+            index as u64 + 1,
+            storage,
+            incarnation,
+            &voters,
+            election_ticks,
+        );
     }
 
     /// One tick of simulated time: deliver due messages, tick every member, handle readies,
