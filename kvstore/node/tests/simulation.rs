@@ -34,7 +34,10 @@ fn run_seed(seed: u64, config: &SimConfig) {
     );
     // Not vacuous: the cluster made progress through the faults, so the end-state check had
     // acknowledged writes to look for.
-    assert!(cluster.acknowledged() >= 50, "seed {seed}: too little progress");
+    assert!(
+        cluster.acknowledged() >= 50,
+        "seed {seed}: too little progress"
+    );
 }
 
 fn seeds() -> Vec<u64> {

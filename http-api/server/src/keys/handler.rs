@@ -45,8 +45,11 @@ async fn serve(
             recursive,
             sorted,
             quorum,
-            head,
-        } => get(api, &path, recursive, sorted, quorum, head).await,
+            // A HEAD is answered as the GET, body included: hyper sends the body's length as
+            // `Content-Length` and never the bytes, as Go's server does for etcd (a HEAD of a
+            // key got `Content-Length: 88` and no body on etcd 3.4.23).
+            head: _,
+        } => get(api, &path, recursive, sorted, quorum).await,
         KeysRequest::Watch(request) => watch::watch(api, request),
         KeysRequest::Write {
             mutation,
@@ -72,7 +75,6 @@ async fn get(
     recursive: bool,
     sorted: bool,
     quorum: bool,
-    head: bool,
 ) -> Result<Response, ApiError> {
     if quorum {
         api.read_index().await?;
@@ -87,11 +89,7 @@ async fn get(
     };
     let event = result?;
     let progress = api.node.progress();
-    let body = if head {
-        Vec::new()
-    } else {
-        render::event_body(&event, false)
-    };
+    let body = render::event_body(&event, false);
     Ok(json_response(
         StatusCode::OK,
         index,

@@ -6,7 +6,8 @@
 //! DELETE becomes. Relative TTLs become absolute expiries here, with the caller's `now`.
 //!
 //! Invariants: the first failure wins, in etcd's order (redirect → 405 → form 210 → 203 →
-//! 209 → wait 209 → 201 → 209 → 202 → 209 → 211 → 212), and every parse error carries index 0.
+//! 209 → wait 209 → 201 → 209 → 202 → 209 → 211 → 212), then Keel's own key depth bound (209),
+//! and every parse error carries index 0.
 //! Paths handed to the store are clean and absolute (`/`, `/a`, `/a/b`).
 //!
 //! Must not depend on: the store's state, a clock, or I/O; it is a pure function of its input.
@@ -14,6 +15,7 @@
 use crate::error::ApiError;
 use axum::http::Method;
 use kv_wire::code;
+use v2store::limits::KEY_SEGMENTS_MAX;
 use v2store::{Mutation, StoreIndex, Time, WatchRequest};
 
 /// The largest form body etcd reads: Go's `ParseForm` limit (10 MiB). One byte more gives
@@ -63,7 +65,8 @@ pub enum KeysRequest {
 ///
 /// [`ApiError::MalformedUri`] for a bad escape in the path, [`ApiError::Redirect`] for an
 /// unclean path, [`ApiError::MethodNotAllowed`] for other methods, and [`ApiError::Etcd`]
-/// with codes 201, 202, 203, 209, 210, 211 or 212 (index 0) for bad parameters.
+/// with codes 201, 202, 203, 209, 210, 211 or 212 (index 0) for bad parameters, and 209 for
+/// a key path deeper than `KEY_SEGMENTS_MAX` segments.
 pub fn parse(
     method: &Method,
     raw_path: &str,
@@ -78,7 +81,28 @@ pub fn parse(
     })?;
     let form = Form::read(verb, query, content_type, body)?;
     let params = Params::validate(&form, verb)?;
+    check_depth(&path)?;
     Ok(params.into_request(verb, path, now))
+}
+
+/// Keel's bound on key depth (`v2store::limits::KEY_SEGMENTS_MAX`), checked after every
+/// check etcd makes so that any request etcd refuses is refused the same way.
+///
+/// etcd has no such limit, so no code is made for it. 209 `Invalid field` fits best: the
+/// request itself is malformed (a 400, like every other parse error, with index 0), nothing in
+/// the store is wrong, and clients already map it to a bad-input error (python-etcd's
+/// `EtcdValueError` for 200-210). 104 or 107 would describe store state that does not exist,
+/// and 300 (500) would tell clients to retry.
+fn check_depth(path: &str) -> Result<(), ApiError> {
+    let segments = path
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .count();
+    if segments > KEY_SEGMENTS_MAX {
+        let cause = format!("key path has more than {KEY_SEGMENTS_MAX} segments");
+        return Err(ApiError::request(code::INVALID_FIELD, cause));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,7 +484,11 @@ impl Params {
         let prev_index = (self.prev_index > 0).then_some(StoreIndex(self.prev_index));
         let no_value_on_success = self.no_value_on_success;
         let mutation = match verb {
-            Verb::Get | Verb::Head if self.wait => {
+            // etcd's `RequestV2.Handle` turns a GET with `quorum=true` into a QGET before it
+            // looks at `wait`, so a quorum "watch" is a quorum read (seen on etcd 3.4.23:
+            // `?wait=true&quorum=true` answers `get` at once). HEAD never gets here with
+            // `wait`: that is 209 during validation.
+            Verb::Get if self.wait && !self.quorum => {
                 return KeysRequest::Watch(WatchRequest {
                     path,
                     recursive: self.recursive,

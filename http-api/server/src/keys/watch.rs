@@ -9,6 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kvstore::NodeHandle;
+use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use v2store::{Event, WatchRequest, WatchSink, WatchStart, WatcherId};
@@ -50,7 +51,13 @@ pub(crate) fn watch(api: &Api, request: WatchRequest) -> Result<Response, ApiErr
     let progress = api.node.progress();
     let (raft_index, raft_term) = (progress.commit(), progress.term());
     let (index, body) = match start {
-        WatchStart::Done { event, index } => (index, Body::from(render::watch_line(&event))),
+        WatchStart::Done { event, index } => {
+            // Streamed like a live event, so it goes out chunked as etcd's does: etcd flushes
+            // a watch's headers before it looks for an event, history replay included.
+            let line = Bytes::from(render::watch_line(&event));
+            let once = futures_util::stream::once(async move { Ok::<_, Infallible>(line) });
+            (index, Body::from_stream(once))
+        }
         WatchStart::Registered { id, index } => {
             let registration = Registration {
                 node: api.node.clone(),
@@ -73,7 +80,7 @@ fn events(
     receiver: mpsc::Receiver<Arc<Event>>,
     registration: Registration,
     stream: bool,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
+) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
     futures_util::stream::unfold(
         (receiver, Some(registration), false),
         move |(mut receiver, registration, finished)| async move {

@@ -1,6 +1,7 @@
 //! Unit tests of the store, one file per concern, with shared builders and a recording sink.
 //! No I/O, no clock: every time is an explicit `Time` derived from `NOW`.
 
+mod depth;
 mod listing;
 mod model;
 mod ops;

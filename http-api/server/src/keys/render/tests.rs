@@ -231,3 +231,32 @@ fn strings_are_escaped_like_go() {
         )
     );
 }
+
+#[test]
+fn deepest_allowed_listing_renders_on_a_worker_stack() {
+    // Goal: a recursive listing of the deepest tree the request parser lets in
+    // (`KEY_SEGMENTS_MAX` segments plus an in-order child) renders and drops within tokio's
+    // default 2 MiB worker stack, since conversion, encoding and drop recurse per level.
+    // Method: build the nested view bottom-up on such a thread, render it, count the levels.
+    let levels = v2store::limits::KEY_SEGMENTS_MAX + 1;
+    let run = move || {
+        let mut node = file(&"/d".repeat(levels), "x", 2, 2);
+        for depth in (1..levels).rev() {
+            node = NodeView {
+                value: None,
+                dir: true,
+                nodes: Some(vec![node]),
+                ..file(&"/d".repeat(depth), "", 1, 1)
+            };
+        }
+        let body = event_body(&event(Action::Get, node, None), false);
+        text(&body).matches("\"nodes\"").count()
+    };
+    let listed = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(run)
+        .expect("a test thread starts")
+        .join()
+        .expect("the thread finishes (a stack overflow aborts the test binary)");
+    assert_eq!(listed, levels - 1, "every directory level is rendered");
+}

@@ -4,6 +4,7 @@
 use super::{parse, KeysRequest, ALLOWED_METHODS, FORM_BODY_MAX_BYTES};
 use crate::error::ApiError;
 use axum::http::Method;
+use v2store::limits::KEY_SEGMENTS_MAX;
 use v2store::{Mutation, StoreIndex, Time, WatchRequest};
 
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
@@ -549,6 +550,57 @@ fn reads_and_watches() {
     );
     let stream = "wait=true&recursive=true&stream=true&sorted=true";
     assert_eq!(request("GET", "/t3", stream, ""), watch(None, true, true));
+}
+
+#[test]
+fn quorum_makes_a_watch_a_quorum_read() {
+    // Goal: etcd 3.4.23 answered `GET /v2/keys/foo?wait=true&waitIndex=5&quorum=true` at once
+    // with `{"action":"get",…}`: a GET with quorum becomes a QGET before `wait` is looked at.
+    // Method: the same query parses as a quorum read; parameter errors are still reported.
+    let quorum_read = KeysRequest::Get {
+        path: "/foo".to_owned(),
+        recursive: true,
+        sorted: false,
+        quorum: true,
+        head: false,
+    };
+    let query = "wait=true&waitIndex=5&quorum=true&recursive=true";
+    assert_eq!(request("GET", "/foo", query, ""), Ok(quorum_read));
+    assert_eq!(
+        request("GET", "/foo", "wait=true&waitIndex=x&quorum=true", ""),
+        etcd_error(203, "invalid value for \"waitIndex\"")
+    );
+    assert_eq!(
+        request("PUT", "/foo", "wait=true&quorum=true", ""),
+        etcd_error(209, "\"wait\" can only be used with GET requests")
+    );
+}
+
+#[test]
+fn key_depth_is_bounded() {
+    // Goal: a key path of more than KEY_SEGMENTS_MAX segments is refused with 209 (index 0)
+    // before it reaches the store, whose walks recurse once per level; the limit itself and
+    // the root are accepted. Method: GET, PUT, POST and DELETE at the limit and one past it,
+    // with the extra segment given as `%2F` too (decoding makes it a real segment).
+    let deep = |segments: usize| "/d".repeat(segments);
+    let cause = format!("key path has more than {KEY_SEGMENTS_MAX} segments");
+    for method in ["GET", "PUT", "POST", "DELETE"] {
+        let at_limit = request(method, &deep(KEY_SEGMENTS_MAX), "", "");
+        assert!(at_limit.is_ok(), "{method} at the limit: {at_limit:?}");
+        assert_eq!(
+            request(method, &deep(KEY_SEGMENTS_MAX + 1), "", ""),
+            etcd_error(209, &cause),
+            "{method} one past the limit"
+        );
+    }
+    let encoded = format!("{}%2Fd", deep(KEY_SEGMENTS_MAX));
+    assert_eq!(request("GET", &encoded, "", ""), etcd_error(209, &cause));
+    assert_eq!(request("GET", "/", "", ""), Ok(get("/")));
+    // etcd's own checks come first: a bad parameter on a too-deep path is etcd's error.
+    assert_eq!(
+        request("PUT", &deep(KEY_SEGMENTS_MAX + 1), "ttl=x", ""),
+        etcd_error(202, "invalid value for \"ttl\"")
+    );
 }
 
 #[test]
