@@ -57,7 +57,9 @@ impl Api {
 }
 
 /// The client router: `/v2/keys`, `/v2/members`, `/v2/machines`, `/v2/stats/*`, `/health`,
-/// `/version`. Every response carries `X-Etcd-Cluster-Id`, set here and nowhere else.
+/// `/version`. Every response carries `X-Etcd-Cluster-Id` and etcd's CORS headers, set here and
+/// nowhere else; `OPTIONS` on any path is answered 200 with an empty body, as etcd's CORS
+/// wrapper answers it.
 pub fn client_router(api: Api) -> Router {
     let cluster_id = HeaderValue::from_str(&api.config.cluster_id.to_string())
         .expect("a hex number is a valid header value");
@@ -68,15 +70,45 @@ pub fn client_router(api: Api) -> Router {
         .merge(cluster::routes())
         .fallback(cluster::page_not_found)
         .with_state(api)
+        .layer(axum::middleware::from_fn(answer_preflight))
         .layer(axum::middleware::map_response(
             move |mut response: Response| {
                 let cluster_id = cluster_id.clone();
                 async move {
-                    response
-                        .headers_mut()
-                        .insert(HeaderName::from_static("x-etcd-cluster-id"), cluster_id);
+                    let headers = response.headers_mut();
+                    headers.insert(HeaderName::from_static("x-etcd-cluster-id"), cluster_id);
+                    for (name, value) in CORS_HEADERS {
+                        headers.insert(
+                            HeaderName::from_static(name),
+                            HeaderValue::from_static(value),
+                        );
+                    }
                     response
                 }
             },
         ))
+}
+
+/// The headers etcd's CORS wrapper adds to every response (spec §1).
+const CORS_HEADERS: [(&str, &str); 3] = [
+    ("access-control-allow-origin", "*"),
+    (
+        "access-control-allow-methods",
+        "POST, GET, OPTIONS, PUT, DELETE",
+    ),
+    (
+        "access-control-allow-headers",
+        "accept, content-type, authorization",
+    ),
+];
+
+/// `OPTIONS` never reaches a handler: etcd answers it 200 with an empty body on every path.
+async fn answer_preflight(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::OPTIONS {
+        return Response::new(axum::body::Body::empty());
+    }
+    next.run(request).await
 }

@@ -31,10 +31,6 @@ pub enum Known {
     /// `compareAndDelete` of `/`: both answer 102, etcd with an internal key prefix as `cause`,
     /// Keel with none (compat.md: "etcd leaks an internal key prefix there").
     RootCompareAndDeleteCause,
-    /// `OPTIONS` (a CORS preflight): etcd's CORS wrapper answers every path with an empty 200;
-    /// Keel has no CORS layer (spec §1: CORS is optional, no client depends on it) and answers
-    /// the keys route's 405. Checked to be exactly that, then not compared further.
-    CorsPreflight,
 }
 
 /// One request of the table.

@@ -332,17 +332,6 @@ fn allow_known(known: Known, etcd: &mut Normalised, keel: &mut Normalised) -> Re
             keel.body = etcd.body.clone();
             Ok(())
         }
-        Known::CorsPreflight => {
-            let allow = keel
-                .headers
-                .iter()
-                .any(|(name, value)| name == "allow" && value == "HEAD,GET,PUT,POST,DELETE");
-            if etcd.status != 200 || etcd.body != Body::Empty || keel.status != 405 || !allow {
-                return Err("expected etcd's empty 200 and Keel's keys 405".into());
-            }
-            *keel = etcd.clone();
-            Ok(())
-        }
         Known::RootCompareAndDeleteCause => {
             let code = |normalised: &Normalised| match &normalised.body {
                 Body::Json { value, .. } => value["errorCode"].as_u64(),
