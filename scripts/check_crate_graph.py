@@ -10,9 +10,11 @@ ALLOWED = {
     "kvstore": {"v2store"},
     "kvstore-rocks": {"kvstore"},
     "kv-wire": set(),
-    "kv-client": {"kv-wire"},
+    "kv-client": {"kv-wire", "testkit"},
     "kv-http": {"kvstore", "v2store", "kv-wire"},
-    "keel": {"kv-http", "kvstore", "kvstore-rocks", "v2store"},
+    "keel": {"kv-http", "kvstore", "kvstore-rocks", "v2store", "testkit"},
+    # Spawns real keel processes by path; depends on no workspace crate.
+    "testkit": set(),
 }
 
 metadata = json.loads(subprocess.check_output(

@@ -4,7 +4,7 @@
 // A test crate: a failed unwrap is a failed check.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use testkit as common;
 
 use common::{run_to_exit, wait_for, Cluster, READY_DEADLINE};
 use std::collections::BTreeSet;

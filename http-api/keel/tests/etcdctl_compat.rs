@@ -10,7 +10,7 @@
 // A test crate: a failed unwrap is a failed check.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use testkit as common;
 mod compat;
 
 use common::Cluster;

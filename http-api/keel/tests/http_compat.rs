@@ -11,7 +11,7 @@
 // A test crate: a failed unwrap is a failed check.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use testkit as common;
 #[path = "http_compat/mod.rs"]
 mod http_compat;
 

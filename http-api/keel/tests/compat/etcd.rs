@@ -3,8 +3,8 @@
 //! drop, so also when a test fails.
 
 use super::{Topology, TIMING_FLAGS};
-use crate::common::free_port;
 use std::process::{Child, Command, Stdio};
+use testkit::free_port;
 
 /// Debian's `etcd-server` installs it here.
 pub const ETCD: &str = "/usr/bin/etcd";

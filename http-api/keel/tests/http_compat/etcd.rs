@@ -3,10 +3,10 @@
 //! is killed by PID on drop (so also when a test fails), and the directory removed with it.
 
 use super::raw::{self, Request};
-use crate::common::{free_port, wait_for};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use testkit::{free_port, wait_for};
 
 /// Debian's `etcd-server` installs it here.
 pub const ETCD: &str = "/usr/bin/etcd";

@@ -3,10 +3,10 @@
 use super::normalise::{self, Body, Indexes, Normalised};
 use super::raw::{self, Reply, Request, REQUEST_DEADLINE};
 use super::{Case, Known, Step};
-use crate::common::wait_for;
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
+use testkit::wait_for;
 
 /// How long a TTL of one second may take to be swept (etcd's SYNC runs every 500 ms).
 const EXPIRY_DEADLINE: Duration = Duration::from_secs(15);

@@ -1,8 +1,13 @@
 //! Real `keel` processes on loopback for tests: start a cluster on free ports in a temporary
-//! directory, wait on conditions with deadlines, kill and restart members by PID, and clean up
-//! (kill every process this harness started, remove the data) also when a test fails.
-
-#![allow(dead_code)]
+//! directory, wait on conditions with deadlines, kill, pause and restart members by PID, and
+//! clean up (kill every process this kit started, remove the data) also when a test fails.
+//!
+//! The binary is `$KEEL_BIN` if set, else `target/debug/keel` of this workspace (or of
+//! `$CARGO_TARGET_DIR`); `cargo build --bin keel` makes it, and cargo builds it before the
+//! `keel` crate's own integration tests.
+//!
+//! A test kit: its checks panic, which is how a test fails.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -40,8 +45,27 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub fn keel_binary() -> &'static str {
-    env!("CARGO_BIN_EXE_keel")
+/// The `keel` binary to start.
+///
+/// # Panics
+/// When it does not exist, with the command that builds it.
+pub fn keel_binary() -> PathBuf {
+    let path = match std::env::var_os("KEEL_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+                || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+                PathBuf::from,
+            );
+            target.join("debug/keel")
+        }
+    };
+    assert!(
+        path.exists(),
+        "{} not found: build it with `cargo build --bin keel` or set KEEL_BIN",
+        path.display()
+    );
+    path
 }
 
 /// Poll `condition` until it returns `Some`, or fail after `deadline` with `what`.
@@ -159,6 +183,27 @@ impl Cluster {
         }
     }
 
+    /// Send a signal (`STOP`, `CONT`, `TERM`, ...) to a running member, by its PID.
+    pub fn signal(&self, index: usize, signal: &str) {
+        let child = self.members[index].child.as_ref().expect("the member runs");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Freeze a member (SIGSTOP): its sockets stay open but it answers nothing.
+    pub fn pause(&self, index: usize) {
+        self.signal(index, "STOP");
+    }
+
+    /// Thaw a member frozen by `pause` (SIGCONT).
+    pub fn resume(&self, index: usize) {
+        self.signal(index, "CONT");
+    }
+
     /// The leader's index, once every running member agrees on one.
     pub fn wait_leader(&self) -> usize {
         wait_for(
@@ -230,6 +275,20 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         for index in 0..self.members.len() {
+            // A paused member must be able to die: SIGKILL works on stopped processes, and
+            // SIGCONT first keeps the zombie reaping simple.
+            if self.members[index].child.is_some() {
+                let _ = Command::new("kill")
+                    .arg("-CONT")
+                    .arg(
+                        self.members[index]
+                            .child
+                            .as_ref()
+                            .map_or(0, Child::id)
+                            .to_string(),
+                    )
+                    .status();
+            }
             self.kill(index);
         }
     }
