@@ -71,6 +71,7 @@ pub fn client_router(api: Api) -> Router {
         .fallback(cluster::page_not_found)
         .with_state(api)
         .layer(axum::middleware::from_fn(answer_preflight))
+        .layer(axum::middleware::from_fn(trace_request))
         .layer(axum::middleware::map_response(
             move |mut response: Response| {
                 let cluster_id = cluster_id.clone();
@@ -101,6 +102,24 @@ const CORS_HEADERS: [(&str, &str); 3] = [
         "accept, content-type, authorization",
     ),
 ];
+
+/// Numbers requests for the `request` span.
+static REQUEST_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Every request runs in a `request{id, method, path}` span (STYLE §2.9); the outcome is logged
+/// at debug, never the stored values.
+async fn trace_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use tracing::Instrument as _;
+    let id = REQUEST_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let span = tracing::debug_span!("request", id, method = %request.method(), path = %request.uri().path());
+    async move {
+        let response = next.run(request).await;
+        tracing::debug!(status = response.status().as_u16(), "answered");
+        response
+    }
+    .instrument(span)
+    .await
+}
 
 /// `OPTIONS` never reaches a handler: etcd answers it 200 with an empty body on every path.
 async fn answer_preflight(
