@@ -55,6 +55,7 @@ mod endpoints;
 mod error;
 mod keys;
 pub mod limits;
+mod members;
 mod options;
 mod request;
 mod transport;

@@ -145,9 +145,15 @@ fn build(endpoint: &Endpoint, spec: &RequestSpec) -> Result<Request<Full<Bytes>>
         .build()
         .map_err(|_| invalid())?;
     let builder = Request::builder().method(spec.method.clone()).uri(uri);
+    // The members API takes a JSON body (etcd's `membersAPIAction*`), the keys API a form.
+    let body_type = if spec.path_and_query.starts_with("/v2/members") {
+        content_type::JSON
+    } else {
+        content_type::FORM
+    };
     let request = match &spec.form {
         Some(form) => builder
-            .header(CONTENT_TYPE, content_type::FORM)
+            .header(CONTENT_TYPE, body_type)
             .body(Full::new(Bytes::from(form.clone()))),
         None => builder.body(Full::new(Bytes::new())),
     };
