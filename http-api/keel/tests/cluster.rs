@@ -206,3 +206,39 @@ fn foreign_or_damaged_data_dir_is_refused() {
         "{stderr}"
     );
 }
+
+// Goal: a write sent to a follower right after the leader dies succeeds once a new leader is
+// elected, instead of timing out: the follower proposes its pending writes again to the new
+// leader, and the state machine applies a write committed twice only once.
+// Method: kill -9 the leader, at once write through a follower, then check the value and that
+// the in-order queue got exactly one entry per acknowledged create.
+#[test]
+fn write_to_follower_right_after_leader_death_succeeds_once() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.wait_leader();
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    cluster.kill(leader);
+    let reply = cluster
+        .put(
+            cluster.url(follower),
+            "/v2/keys/failover",
+            &[("value", "v")],
+        )
+        .unwrap();
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    for n in 0..3 {
+        let value = format!("job{n}");
+        let url = format!("{}/v2/keys/queue", cluster.url(follower));
+        let reply = ureq::post(&url).send_form(&[("value", &value)]).unwrap();
+        assert_eq!(reply.status(), 201);
+    }
+    let listing = cluster
+        .get(cluster.url(follower), "/v2/keys/queue?quorum=true")
+        .unwrap()
+        .json();
+    assert_eq!(
+        listing["node"]["nodes"].as_array().unwrap().len(),
+        3,
+        "{listing}"
+    );
+}

@@ -166,6 +166,14 @@ pub enum FatalError {
     Raft(#[from] raft::Error),
 }
 
+/// A proposal of this member awaiting apply.
+pub(crate) struct PendingProposal {
+    pub(crate) reply: oneshot::Sender<Result<Applied, ProposeError>>,
+    /// The encoded command, proposed again when a new leader appears (its first copy may have
+    /// gone to a leader that died); the state machine applies only the first copy to commit.
+    pub(crate) entry: Vec<u8>,
+}
+
 pub(crate) struct PendingRead {
     pub(crate) reply: oneshot::Sender<Result<RaftIndex, ReadError>>,
     deadline_tick: u64,
@@ -179,7 +187,7 @@ pub struct RaftCore<S: LogStorage, T: Transport> {
     pub(crate) transport: T,
     pub(crate) state: Arc<RwLock<StateMachine>>,
     pub(crate) progress: Arc<Progress>,
-    pub(crate) proposals: HashMap<u64, (oneshot::Sender<Result<Applied, ProposeError>>, u64)>,
+    pub(crate) proposals: HashMap<u64, PendingProposal>,
     proposal_deadlines: VecDeque<(u64, u64)>,
     pub(crate) reads: HashMap<u64, PendingRead>,
     pub(crate) reads_ready: BTreeMap<u64, Vec<oneshot::Sender<Result<RaftIndex, ReadError>>>>,
@@ -187,6 +195,8 @@ pub struct RaftCore<S: LogStorage, T: Transport> {
     ticks: u64,
     last_expire_tick: u64,
     last_publish_tick: Option<u64>,
+    /// Set when a new leader is seen; pending proposals are proposed again after the ready.
+    pub(crate) repropose: bool,
     pub(crate) now: Time,
 }
 
@@ -251,6 +261,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             ticks: 0,
             last_expire_tick: 0,
             last_publish_tick: None,
+            repropose: false,
             now: Time::default(),
         })
     }
@@ -294,9 +305,9 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
                 break;
             }
             self.proposal_deadlines.pop_front();
-            if let Some((reply, _)) = self.proposals.remove(&seq) {
+            if let Some(pending) = self.proposals.remove(&seq) {
                 // The entry may still commit later: the outcome is unknown, not failed.
-                let _ = reply.send(Err(ProposeError::Timeout));
+                let _ = pending.reply.send(Err(ProposeError::Timeout));
             }
         }
         self.tick_reads();
@@ -314,12 +325,12 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             let _ = reply.send(Err(ProposeError::Busy));
             return;
         }
-        let Some(seq) = self.propose_command(body, now) else {
+        let Some((seq, entry)) = self.propose_command(body, now) else {
             let _ = reply.send(Err(ProposeError::NoLeader));
             return;
         };
         let deadline = self.ticks + self.config.request_timeout_ticks;
-        self.proposals.insert(seq, (reply, deadline));
+        self.proposals.insert(seq, PendingProposal { reply, entry });
         if self.proposal_deadlines.len() >= PROPOSAL_DEADLINES_MAX {
             let proposals = &self.proposals;
             self.proposal_deadlines
@@ -328,8 +339,9 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         self.proposal_deadlines.push_back((deadline, seq));
     }
 
-    /// Hand a command to raft; `None` when raft dropped it (no leader, or a transfer).
-    fn propose_command(&mut self, body: CommandBody, now: Time) -> Option<u64> {
+    /// Hand a command to raft; its counter and bytes, or `None` when raft dropped it (no
+    /// leader, or a transfer).
+    fn propose_command(&mut self, body: CommandBody, now: Time) -> Option<(u64, Vec<u8>)> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let command = Command {
@@ -340,8 +352,9 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             now,
             body,
         };
-        match self.raw.propose(Vec::new(), command.encode()) {
-            Ok(()) => Some(seq),
+        let entry = command.encode();
+        match self.raw.propose(Vec::new(), entry.clone()) {
+            Ok(()) => Some((seq, entry)),
             Err(error) => {
                 tracing::debug!(%error, "proposal dropped");
                 None
@@ -441,6 +454,25 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         let _ = self.propose_command(CommandBody::Publish(attributes), self.now);
     }
 
+    /// Propose every pending command again, after a new leader appeared. Copies that commit
+    /// twice are skipped by the state machine (`applied_requests`), so this is safe; it turns
+    /// writes forwarded to a leader that died into successes instead of timeouts.
+    pub(crate) fn repropose_pending(&mut self) {
+        let mut entries: Vec<(u64, Vec<u8>)> = self
+            .proposals
+            .iter()
+            .map(|(seq, p)| (*seq, p.entry.clone()))
+            .collect();
+        // Proposal order, not hash order: keeps the log order of one member's writes.
+        entries.sort_unstable_by_key(|(seq, _)| *seq);
+        for (_, entry) in entries {
+            if let Err(error) = self.raw.propose(Vec::new(), entry) {
+                tracing::debug!(%error, "re-proposal dropped; the deadline still applies");
+                break;
+            }
+        }
+    }
+
     fn read_state(&self) -> std::sync::RwLockReadGuard<'_, StateMachine> {
         self.state
             .read()
@@ -448,8 +480,8 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
     }
 
     fn fail_all(&mut self) {
-        for (_, (reply, _)) in self.proposals.drain() {
-            let _ = reply.send(Err(ProposeError::Stopped));
+        for (_, pending) in self.proposals.drain() {
+            let _ = pending.reply.send(Err(ProposeError::Stopped));
         }
         for (_, read) in self.reads.drain() {
             let _ = read.reply.send(Err(ReadError::Stopped));

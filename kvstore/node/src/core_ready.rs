@@ -61,6 +61,10 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         self.raw.advance_apply();
         self.assert_log_invariants();
         self.complete_reads();
+        // Outside the ready cycle: raft-rs takes new proposals only between readies.
+        if std::mem::take(&mut self.repropose) {
+            self.repropose_pending();
+        }
         Ok(())
     }
 
@@ -76,6 +80,8 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
                 term = self.raw.raft.term,
                 "leader changed"
             );
+            // Proposals forwarded to the previous leader may be lost with it.
+            self.repropose = leader != raft::INVALID_ID && !self.proposals.is_empty();
         }
         self.progress.set_soft(leader, role, self.now);
     }
@@ -177,8 +183,8 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         }
         self.progress.set_applied(last_index);
         for (seq, reply, (raft_index, raft_term)) in replies {
-            if let Some((sender, _)) = self.proposals.remove(&seq) {
-                let _ = sender.send(Ok(Applied {
+            if let Some(pending) = self.proposals.remove(&seq) {
+                let _ = pending.reply.send(Ok(Applied {
                     reply,
                     raft_index,
                     raft_term,

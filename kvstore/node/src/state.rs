@@ -1,5 +1,6 @@
 //! The replicated state machine: the v2 store plus the members' published attributes.
 
+use crate::applied_requests::AppliedRequests;
 use crate::command::{Command, CommandBody};
 use crate::members::Members;
 use v2store::{Event, Store, StoreError};
@@ -11,6 +12,8 @@ pub struct StateMachine {
     pub store: Store,
     /// Members and what they published.
     pub members: Members,
+    /// Requests already applied, so a command committed twice applies once.
+    applied_requests: AppliedRequests,
 }
 
 /// What applying one command produced for its proposer.
@@ -21,6 +24,8 @@ pub enum ApplyOutcome {
     Store(Box<Result<Event, StoreError>>),
     /// A command with no client-visible result (expire, publish).
     Done,
+    /// A second committed copy of a command already applied: skipped.
+    Duplicate,
 }
 
 impl StateMachine {
@@ -30,11 +35,15 @@ impl StateMachine {
         StateMachine {
             store: Store::new(),
             members,
+            applied_requests: AppliedRequests::default(),
         }
     }
 
     /// Apply one command. Pure: the only time used is the one the command carries.
     pub fn apply(&mut self, command: &Command) -> ApplyOutcome {
+        if !self.applied_requests.first_time(command.request_id) {
+            return ApplyOutcome::Duplicate;
+        }
         match &command.body {
             CommandBody::Mutation(mutation) => {
                 ApplyOutcome::Store(Box::new(self.store.apply(mutation, command.now)))
@@ -58,6 +67,7 @@ const STATE_FORMAT_VERSION: u8 = 1;
 struct SavedState {
     store: Vec<u8>,
     members: Members,
+    applied_requests: AppliedRequests,
 }
 
 impl StateMachine {
@@ -70,6 +80,7 @@ impl StateMachine {
         let saved = SavedState {
             store: self.store.save(),
             members: self.members.clone(),
+            applied_requests: self.applied_requests.clone(),
         };
         let mut bytes = vec![STATE_FORMAT_VERSION];
         postcard::to_io(&saved, &mut bytes)
@@ -93,6 +104,7 @@ impl StateMachine {
         Ok(StateMachine {
             store: Store::recover(&saved.store)?,
             members: saved.members,
+            applied_requests: saved.applied_requests,
         })
     }
 }

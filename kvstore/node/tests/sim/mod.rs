@@ -75,6 +75,8 @@ enum Outcome {
 /// One proposal a client made, and what it was told.
 struct Write {
     key: String,
+    /// Created under `/q` with `key` as its value, instead of set at `key`.
+    in_order: bool,
     reply: oneshot::Receiver<Result<Applied, ProposeError>>,
     outcome: Option<Outcome>,
 }
@@ -318,12 +320,25 @@ impl Cluster {
             return;
         };
         let key = format!("/k{}", self.writes.len());
-        let mutation = Mutation::Set {
-            path: key.clone(),
-            value: key.clone(),
-            dir: false,
-            expire_at: None,
-            refresh: false,
+        // Every other write is an in-order create: applying it twice would leave two children
+        // with its value, so the end check sees any double apply (exactly-once).
+        let in_order = self.writes.len() % 2 == 1;
+        let mutation = if in_order {
+            Mutation::Create {
+                path: "/q".to_string(),
+                value: key.clone(),
+                dir: false,
+                expire_at: None,
+                in_order: true,
+            }
+        } else {
+            Mutation::Set {
+                path: key.clone(),
+                value: key.clone(),
+                dir: false,
+                expire_at: None,
+                refresh: false,
+            }
         };
         let (reply, receiver) = oneshot::channel();
         core.handle(Input::Propose {
@@ -333,6 +348,7 @@ impl Cluster {
         });
         self.writes.push(Write {
             key,
+            in_order,
             reply: receiver,
             outcome: None,
         });
@@ -384,21 +400,7 @@ impl Cluster {
             let applied = core.raw().raft.raft_log.applied;
             let state = member.state.read().unwrap();
             hashes.push((applied, state.store.content_hash()));
-            for write in self
-                .writes
-                .iter()
-                .filter(|w| w.outcome == Some(Outcome::Acknowledged))
-            {
-                let found = state.store.get(&write.key, false, false, Time(0));
-                if found.map(|e| e.node.value).ok().flatten().as_deref() != Some(write.key.as_str())
-                {
-                    return Err(format!(
-                        "member {} lost acknowledged write {}",
-                        index + 1,
-                        write.key
-                    ));
-                }
-            }
+            check_writes(index + 1, &state.store, &self.writes)?;
         }
         if hashes.windows(2).any(|pair| pair[0] != pair[1]) {
             return Err(format!(
@@ -407,4 +409,38 @@ impl Cluster {
         }
         Ok(())
     }
+}
+
+/// Every acknowledged write is present exactly once; no write of any outcome is applied twice.
+fn check_writes(member: usize, store: &v2store::Store, writes: &[Write]) -> Result<(), String> {
+    let mut queued: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    if let Ok(listing) = store.get("/q", false, false, Time(0)) {
+        for child in listing.node.nodes.unwrap_or_default() {
+            *queued.entry(child.value.unwrap_or_default()).or_default() += 1;
+        }
+    }
+    for write in writes {
+        let acknowledged = write.outcome == Some(Outcome::Acknowledged);
+        let count = if write.in_order {
+            queued.get(&write.key).copied().unwrap_or(0)
+        } else {
+            let found = store.get(&write.key, false, false, Time(0));
+            usize::from(
+                found.map(|e| e.node.value).ok().flatten().as_deref() == Some(write.key.as_str()),
+            )
+        };
+        if count > 1 {
+            return Err(format!(
+                "member {member} applied write {} {count} times",
+                write.key
+            ));
+        }
+        if acknowledged && count == 0 {
+            return Err(format!(
+                "member {member} lost acknowledged write {}",
+                write.key
+            ));
+        }
+    }
+    Ok(())
 }
