@@ -13,6 +13,7 @@ ALLOWED = {
     "kv-client": {"kv-wire", "testkit"},
     "kv-http": {"kvstore", "v2store", "kv-wire"},
     "keel": {"kv-http", "kvstore", "kvstore-rocks", "v2store", "testkit"},
+    "keelctl": {"kv-client", "testkit"},
     # Spawns real keel processes by path; depends on no workspace crate.
     "testkit": set(),
 }
