@@ -16,6 +16,8 @@ ALLOWED = {
     "keelctl": {"kv-client", "testkit"},
     # Spawns real keel processes by path; depends on no workspace crate.
     "testkit": set(),
+    # Independent oracle for Jepsen histories: must never see the store's own crates.
+    "checker": set(),
 }
 
 metadata = json.loads(subprocess.check_output(
