@@ -245,19 +245,32 @@ fn run_step(cluster: &testkit::Cluster, tool: &str, prefix: &str, step: &str) ->
     })
 }
 
+/// exec-watch from history: the trigger is written first and the watch starts after the
+/// index before it, so the event is replayed whether or not the watch was registered in time
+/// (no race on registration, which a watcher count cannot observe reliably).
 fn exec_watch(cluster: &testkit::Cluster, tool: &str, prefix: &str) -> Outcome {
     let endpoint = cluster.url(0).to_owned();
-    let before = watchers(cluster);
     let script =
         "echo $ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE $ETCD_WATCH_MODIFIED_INDEX";
     let key = format!("{prefix}/ew");
+    let before = cluster
+        .get(&endpoint, "/v2/keys/?quorum=true")
+        .unwrap()
+        .etcd_index
+        .unwrap();
+    assert!(command("keelctl", &endpoint)
+        .args(["set", key.as_str(), "ev"])
+        .status()
+        .unwrap()
+        .success());
+    let after = before.to_string();
+    // etcdctl's own parsing: with no `--` left after the flag parser, the key is the last
+    // argument and the command comes before it.
     let child = command(tool, &endpoint)
-        // etcdctl's own parsing: with no `--` left after the flag parser, the key is the last
-        // argument and the command comes before it.
         .args([
             "exec-watch",
             "--after-index",
-            "0",
+            after.as_str(),
             "--",
             "sh",
             "-c",
@@ -266,14 +279,6 @@ fn exec_watch(cluster: &testkit::Cluster, tool: &str, prefix: &str) -> Outcome {
         ])
         .spawn()
         .unwrap();
-    testkit::wait_for(COMMAND_DEADLINE, "exec-watch to register", || {
-        (watchers(cluster) > before).then_some(())
-    });
-    assert!(command("keelctl", &endpoint)
-        .args(["set", key.as_str(), "ev"])
-        .status()
-        .unwrap()
-        .success());
     let outcome = collect(child, COMMAND_DEADLINE, |seen| seen.ends_with('\n'));
     Outcome {
         code: None,
