@@ -81,16 +81,7 @@ fn health_reply(reply: &RawReply) -> Result<bool, ReplyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use hyper::HeaderMap;
-
-    fn reply(status: u16, body: &'static str) -> RawReply {
-        RawReply {
-            status,
-            headers: HeaderMap::new(),
-            body: Bytes::from_static(body.as_bytes()),
-        }
-    }
+    use crate::decode::test_reply as reply;
 
     // Goal: /health bodies as etcd 3.4 sends them (spec §9.7) map to true/false.
     #[test]

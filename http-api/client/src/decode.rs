@@ -20,6 +20,16 @@ pub(crate) struct RawReply {
     pub(crate) body: Bytes,
 }
 
+/// A reply with no headers, for unit tests of reply handling.
+#[cfg(test)]
+pub(crate) fn test_reply(status: u16, body: &'static str) -> RawReply {
+    RawReply {
+        status,
+        headers: HeaderMap::new(),
+        body: Bytes::from_static(body.as_bytes()),
+    }
+}
+
 /// A reply that is not the success the caller wanted.
 #[derive(Debug)]
 pub(crate) enum ReplyError {

@@ -81,16 +81,7 @@ fn no_content(reply: &RawReply) -> Result<(), ReplyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use hyper::HeaderMap;
-
-    fn reply(status: u16, body: &'static str) -> RawReply {
-        RawReply {
-            status,
-            headers: HeaderMap::new(),
-            body: Bytes::from_static(body.as_bytes()),
-        }
-    }
+    use crate::decode::test_reply as reply;
 
     // Goal: the request is what etcd's Go membersAPI sends, and only 201/204 count as success
     // (a 405 from Keel is an Http error carrying the status).
