@@ -18,6 +18,8 @@ ALLOWED = {
     "testkit": set(),
     # Independent oracle for Jepsen histories: must never see the store's own crates.
     "checker": set(),
+    # The Jepsen runner: a client like any other, plus the test kit and the oracle.
+    "jepsen": {"kv-client", "checker", "testkit"},
 }
 
 metadata = json.loads(subprocess.check_output(

@@ -7,11 +7,26 @@ cd "$(dirname "$0")/.."
 keel_require_cargo
 # libclang/clang: RocksDB bindings and C++ build. etcd-client: etcdctl for compatibility
 # tests. etcd-server: the reference etcd 3.4 the compatibility tests compare against.
-keel_install_packages libclang-dev clang build-essential etcd-client etcd-server python3
+# iproute2, nftables: the Jepsen lab's namespaces and partitions; faketime: its clock skew.
+keel_install_packages libclang-dev clang build-essential etcd-client etcd-server python3 \
+    iproute2 nftables faketime
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 python3 scripts/check_crate_graph.py
 cargo build --workspace --bins
+
+# The Jepsen smoke run: about two minutes of load. Its verdict is kept and reported after the
+# test suite, whose summary line ends the run.
+seed=${JEPSEN_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+jepsen_status=0
+target/debug/jepsen run --workload register,watch --nemesis partition,kill,pause \
+    --time-limit 100s --nodes 5 --concurrency 10 --seed "$seed" || jepsen_status=$?
+if [ "$jepsen_status" -ne 0 ]; then
+    echo "JEPSEN SMOKE RUN FAILED (exit $jepsen_status), seed $seed; replay with:" >&2
+    echo "  JEPSEN_SEED=$seed scripts/test.sh   (or the 'replay:' command above)" >&2
+fi
+
 cargo nextest run --workspace --no-fail-fast
+exit "$jepsen_status"

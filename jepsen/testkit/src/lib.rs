@@ -9,6 +9,8 @@
 //! A test kit: its checks panic, which is how a test fails.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod lab;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,8 +26,20 @@ pub struct Member {
     pub peer_url: String,
     pub data_dir: PathBuf,
     pub args: Vec<String>,
+    /// Extra environment of the process (e.g. libfaketime's).
+    pub env: Vec<(String, String)>,
+    /// The network namespace it runs in (`ip netns exec`), or `None` for the host's.
+    pub namespace: Option<String>,
     pub child: Option<Child>,
     log: PathBuf,
+}
+
+/// Where each member listens: its client and peer URLs and its network namespace.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub client_url: String,
+    pub peer_url: String,
+    pub namespace: Option<String>,
 }
 
 /// A cluster of real processes.
@@ -33,6 +47,8 @@ pub struct Cluster {
     pub members: Vec<Member>,
     pub dir: tempfile::TempDir,
     agent: ureq::Agent,
+    /// For status questions that must not hang on a paused member.
+    stats_agent: ureq::Agent,
 }
 
 /// Ports from the OS: bind port 0 and release it. Another process could take it meanwhile; the
@@ -100,19 +116,73 @@ impl Reply {
 }
 
 impl Cluster {
-    /// Start `size` members with `extra` flags each, and wait for a leader.
+    /// Start `size` members on loopback with `extra` flags each, and wait for a leader.
     pub fn start(size: usize, extra: &[&str]) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let mut members: Vec<Member> = (0..size)
-            .map(|i| {
+        let placements = (0..size)
+            .map(|_| Placement {
+                client_url: format!("http://127.0.0.1:{}", free_port()),
+                peer_url: format!("http://127.0.0.1:{}", free_port()),
+                namespace: None,
+            })
+            .collect();
+        let cluster = Cluster::create(placements, extra, &[], None);
+        cluster.wait_leader();
+        cluster
+    }
+
+    /// Start one member per node of `lab`, each in its namespace on ports 2379/2380 of its
+    /// address, with `extra` flags each and `env[node]` (when given) as extra environment; data
+    /// and logs in a temporary directory under `dir` (or the system's). Waits for a leader.
+    pub fn start_in_lab(
+        lab: &lab::Lab,
+        extra: &[&str],
+        env: &[Vec<(String, String)>],
+        dir: Option<&Path>,
+    ) -> Cluster {
+        let placements = (0..lab.nodes())
+            .map(|node| Placement {
+                client_url: format!("http://{}:2379", lab.address(node)),
+                peer_url: format!("http://{}:2380", lab.address(node)),
+                namespace: Some(lab.namespace(node)),
+            })
+            .collect();
+        let cluster = Cluster::create(placements, extra, env, dir);
+        cluster.wait_leader();
+        cluster
+    }
+
+    /// Builds the members and starts every process, without waiting. `env[i]`, when given, is
+    /// member `i`'s extra environment.
+    pub fn create(
+        placements: Vec<Placement>,
+        extra: &[&str],
+        env: &[Vec<(String, String)>],
+        dir: Option<&Path>,
+    ) -> Cluster {
+        let dir = match dir {
+            Some(parent) => {
+                std::fs::create_dir_all(parent).unwrap();
+                tempfile::Builder::new()
+                    .prefix("cluster-")
+                    .tempdir_in(parent)
+                    .unwrap()
+            }
+            None => tempfile::tempdir().unwrap(),
+        };
+        let mut members: Vec<Member> = placements
+            .into_iter()
+            .enumerate()
+            .map(|(i, placement)| {
                 let name = format!("m{i}");
                 Member {
-                    client_url: format!("http://127.0.0.1:{}", free_port()),
-                    peer_url: format!("http://127.0.0.1:{}", free_port()),
+                    client_url: placement.client_url,
+                    peer_url: placement.peer_url,
+                    namespace: placement.namespace,
                     data_dir: dir.path().join(format!("{name}.keel")),
                     log: dir.path().join(format!("{name}.log")),
                     name,
                     args: Vec::new(),
+                    env: env.get(i).cloned().unwrap_or_default(),
                     child: None,
                 }
             })
@@ -145,15 +215,18 @@ impl Cluster {
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(20))
             .build();
+        let stats_agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(2))
+            .build();
         let mut cluster = Cluster {
             members,
             dir,
             agent,
+            stats_agent,
         };
-        for index in 0..size {
+        for index in 0..cluster.members.len() {
             cluster.spawn(index);
         }
-        cluster.wait_leader();
         cluster
     }
 
@@ -165,8 +238,20 @@ impl Cluster {
             .append(true)
             .open(&member.log)
             .unwrap();
-        let child = Command::new(keel_binary())
+        let mut command = match &member.namespace {
+            // `ip netns exec` execs keel, so the child's PID is keel's own.
+            Some(namespace) => {
+                let mut command = Command::new("ip");
+                command
+                    .args(["netns", "exec", namespace])
+                    .arg(keel_binary());
+                command
+            }
+            None => Command::new(keel_binary()),
+        };
+        let child = command
             .args(&member.args)
+            .envs(member.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -211,6 +296,51 @@ impl Cluster {
             "an elected leader known to every running member",
             || self.leader(),
         )
+    }
+
+    /// Whether member `index` has a process (it may be paused).
+    pub fn is_running(&self, index: usize) -> bool {
+        self.members[index].child.is_some()
+    }
+
+    /// The member that a majority of all members name as leader (asked with a short timeout,
+    /// so paused or cut-off members just do not vote), or `None`.
+    pub fn leader_by_majority(&self) -> Option<usize> {
+        let mut votes: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut ids = Vec::new();
+        for member in &self.members {
+            let stats = member
+                .child
+                .as_ref()
+                .and_then(|_| self.stats(&member.client_url));
+            ids.push(
+                stats
+                    .as_ref()
+                    .and_then(|s| s["id"].as_str().map(str::to_owned)),
+            );
+            if let Some(leader) = stats
+                .as_ref()
+                .and_then(|s| s["leaderInfo"]["leader"].as_str())
+                .filter(|l| !l.is_empty() && *l != "0")
+            {
+                *votes.entry(leader.to_owned()).or_default() += 1;
+            }
+        }
+        let (leader, count) = votes.into_iter().max_by_key(|(_, count)| *count)?;
+        if count * 2 <= self.members.len() {
+            return None;
+        }
+        ids.iter()
+            .position(|id| id.as_deref() == Some(leader.as_str()))
+    }
+
+    fn stats(&self, base: &str) -> Option<serde_json::Value> {
+        let response = self
+            .stats_agent
+            .get(&format!("{base}/v2/stats/self"))
+            .call()
+            .ok()?;
+        serde_json::from_str(&response.into_string().ok()?).ok()
     }
 
     /// The leader's index if every running member names the same one.

@@ -1,0 +1,813 @@
+//! One run: probe the machine, build the lab, start the cluster, then for each workload a
+//! phase of load under the nemesis schedule followed by a final phase (heal everything, wait
+//! for every member to serve quorum reads, final reads), then check the history and write the
+//! artifacts. Harness trouble anywhere (a fault command failing, the cluster not starting, a
+//! history that cannot be written) ends the run as a harness failure, never as valid.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use checker::{EventKind, Op};
+use kv_client::GetOptions;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use testkit::lab::{probe, Lab, LabConfig};
+use testkit::Cluster;
+use tokio::time::Instant;
+
+use crate::nemesis::{Family, Nemesis};
+use crate::recorder::Recorder;
+use crate::report::{self, Anomaly, PhaseResult, Results};
+use crate::watch::{self, WatchPhase};
+use crate::workload::{self, Env, Keys, Mix, ReadMode};
+
+/// A workload, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Workload {
+    /// Compare-and-swap registers.
+    Register,
+    /// Append/set on in-order keys.
+    Set,
+    /// Watchers following one writer.
+    Watch,
+}
+
+impl Workload {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Register => "register",
+            Workload::Set => "set",
+            Workload::Watch => "watch",
+        }
+    }
+
+    /// Parses a comma-separated list (`all` for every workload), in run order.
+    ///
+    /// # Errors
+    /// Names the unknown workload.
+    pub fn parse_list(text: &str) -> Result<Vec<Workload>, String> {
+        let all = [Workload::Register, Workload::Set, Workload::Watch];
+        let mut out = BTreeSet::new();
+        for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if name == "all" {
+                out.extend(all);
+                continue;
+            }
+            let workload = all.into_iter().find(|w| w.name() == name).ok_or_else(|| {
+                format!("unknown workload {name:?}; known: register, set, watch, all")
+            })?;
+            out.insert(workload);
+        }
+        if out.is_empty() {
+            return Err("no workload given".into());
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Workloads, run one after another, each for its share of the time limit.
+    pub workloads: Vec<Workload>,
+    /// Fault families.
+    pub families: Vec<Family>,
+    /// Load time over all workloads (final phases and checking come on top).
+    pub time_limit: Duration,
+    /// Cluster size.
+    pub nodes: usize,
+    /// Concurrent client workers (register and set).
+    pub concurrency: usize,
+    /// The seed of everything random.
+    pub seed: u64,
+    /// Target total rate, ops/s.
+    pub rate: f64,
+    /// How long each fault lasts.
+    pub fault: Duration,
+    /// How long each calm phase between faults lasts.
+    pub heal: Duration,
+    /// How reads are served.
+    pub read_mode: ReadMode,
+    /// Operations per key before a group of workers moves to a new key.
+    pub ops_per_key: u64,
+    /// Client timeout per request.
+    pub client_timeout: Duration,
+    /// Where the artifact directory is made.
+    pub artifacts: PathBuf,
+    /// The lab's network, namespace prefix and bridge.
+    pub lab: LabConfig,
+    /// Checker step budget per key.
+    pub step_budget: u64,
+    /// The command line that replays this run.
+    pub command: String,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// The machine cannot build a lab (no root, no user namespace).
+    Skipped(String),
+    /// The run finished; the artifact directory and its results.
+    Finished {
+        /// The artifact directory.
+        dir: PathBuf,
+        /// What `results.json` says.
+        results: Box<Results>,
+    },
+}
+
+impl RunOutcome {
+    /// The process exit status: 0 valid (or skipped), 1 anomaly, 2 harness failure or
+    /// undecided.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunOutcome::Skipped(_) => 0,
+            RunOutcome::Finished { results, .. } => match results.verdict.as_str() {
+                "valid" => 0,
+                "invalid" => 1,
+                _ => 2,
+            },
+        }
+    }
+}
+
+/// Shows progress: a status line on a terminal, occasional plain lines otherwise.
+struct Progress {
+    terminal: bool,
+}
+
+impl Progress {
+    fn line(&self, text: &str) {
+        if self.terminal {
+            eprint!("\r\x1b[2K{text}\n");
+        } else {
+            eprintln!("{text}");
+        }
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
+/// Runs one Jepsen test as configured.
+///
+/// # Errors
+/// When the artifact directory cannot be created (nothing else has happened then).
+pub fn run(config: &RunConfig) -> std::io::Result<RunOutcome> {
+    let caps = probe(&config.lab.prefix);
+    if !caps.namespaces {
+        return Ok(RunOutcome::Skipped(format!(
+            "skipped: needs root or a user namespace ({})",
+            caps.notices.join("; ")
+        )));
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let dir = config
+        .artifacts
+        .join(format!("{stamp}-seed{}", config.seed));
+    std::fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?;
+    let progress = Progress {
+        terminal: std::io::stderr().is_terminal(),
+    };
+    progress.line(&format!(
+        "jepsen: seed {} · {} members · workloads {} · artifacts {}",
+        config.seed,
+        config.nodes,
+        config
+            .workloads
+            .iter()
+            .map(|w| w.name())
+            .collect::<Vec<_>>()
+            .join(","),
+        dir.display()
+    ));
+    let mut skipped = Vec::new();
+    let mut families = Vec::new();
+    for &family in &config.families {
+        match family.unavailable(&caps) {
+            Some(why) => {
+                progress.line(&format!("notice: {why}"));
+                skipped.push(why);
+            }
+            None => families.push(family),
+        }
+    }
+    std::fs::write(
+        dir.join("capabilities.txt"),
+        format!("{caps:#?}\n\nskipped:\n{}\n", skipped.join("\n")),
+    )?;
+    let recorder = Arc::new(Recorder::create(&dir.join("history.jsonl"))?);
+    let mut state = RunState {
+        config,
+        dir: dir.clone(),
+        recorder,
+        progress,
+        phases: Vec::new(),
+        anomalies: Vec::new(),
+        lost_writes: 0,
+        faults: BTreeMap::new(),
+    };
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| state.execute(&families, &caps)));
+    let harness_error = match outcome {
+        Ok(Ok(())) => state.recorder.failure(),
+        Ok(Err(error)) => Some(error),
+        Err(payload) => Some(format!(
+            "harness panicked: {}",
+            panic_text(payload.as_ref())
+        )),
+    };
+    let results = state.finish(harness_error, skipped)?;
+    Ok(RunOutcome::Finished {
+        dir,
+        results: Box::new(results),
+    })
+}
+
+struct RunState<'a> {
+    config: &'a RunConfig,
+    dir: PathBuf,
+    recorder: Arc<Recorder>,
+    progress: Progress,
+    phases: Vec<PhaseResult>,
+    anomalies: Vec<Anomaly>,
+    lost_writes: u64,
+    faults: BTreeMap<String, u64>,
+}
+
+impl RunState<'_> {
+    fn execute(
+        &mut self,
+        families: &[Family],
+        caps: &testkit::lab::Capabilities,
+    ) -> Result<(), String> {
+        let config = self.config;
+        let mut lab_config = config.lab.clone();
+        lab_config.nodes = config.nodes;
+        let lab = Lab::up(lab_config).map_err(|e| e.to_string())?;
+        // Clock skew: every member runs under libfaketime with its own offset file.
+        let mut clock_files = Vec::new();
+        let mut env = Vec::new();
+        if families.contains(&Family::Clock) {
+            if let Some(library) = &caps.faketime {
+                for node in 0..config.nodes {
+                    let path = self.dir.join(format!("clock-n{}.rc", node + 1));
+                    std::fs::write(&path, "+0\n").map_err(|e| e.to_string())?;
+                    env.push(vec![
+                        ("LD_PRELOAD".to_owned(), library.clone()),
+                        (
+                            "FAKETIME_TIMESTAMP_FILE".to_owned(),
+                            path.display().to_string(),
+                        ),
+                        ("FAKETIME_NO_CACHE".to_owned(), "1".to_owned()),
+                        ("FAKETIME_DONT_FAKE_MONOTONIC".to_owned(), "1".to_owned()),
+                    ]);
+                    clock_files.push(path);
+                }
+            }
+        }
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            Cluster::start_in_lab(
+                &lab,
+                &["--heartbeat-interval", "100", "--election-timeout", "1000"],
+                &env,
+                Some(&self.dir),
+            )
+        }));
+        let cluster = match started {
+            Ok(cluster) => Mutex::new(cluster),
+            Err(payload) => {
+                return Err(format!(
+                    "the cluster did not start: {}",
+                    panic_text(payload.as_ref())
+                ))
+            }
+        };
+        let urls: Vec<String> = {
+            let guard = cluster.lock().map_err(|e| e.to_string())?;
+            (0..config.nodes).map(|n| guard.url(n).to_owned()).collect()
+        };
+        self.progress
+            .line(&format!("cluster up: {}", urls.join(" ")));
+        let env = Arc::new(Env {
+            recorder: Arc::clone(&self.recorder),
+            urls,
+            seed: config.seed,
+            read_mode: config.read_mode,
+            rate: config.rate,
+            timeout: config.client_timeout,
+            processes: AtomicU64::new(0),
+            elements: AtomicU64::new(0),
+            prefix: format!("/jepsen/{}", config.seed),
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        #[allow(clippy::cast_possible_truncation)]
+        let share = config.time_limit / config.workloads.len().max(1) as u32;
+        let mut failure = None;
+        let recorder = Arc::clone(&self.recorder);
+        for (number, &workload) in config.workloads.iter().enumerate() {
+            let rng = {
+                let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+                rng.set_stream(1 + number as u64);
+                rng
+            };
+            let mut nemesis = Nemesis::new(
+                &cluster,
+                &lab,
+                &recorder,
+                rng,
+                families.to_vec(),
+                clock_files.clone(),
+            );
+            let result = self.phase(
+                &runtime,
+                &env,
+                &mut nemesis,
+                workload,
+                share,
+                &cluster,
+                &lab,
+            );
+            for (kind, count) in std::mem::take(&mut nemesis.counts) {
+                *self.faults.entry(kind).or_default() += count;
+            }
+            if let Err(error) = result {
+                failure = Some(error);
+                break;
+            }
+        }
+        if failure.is_some() || !self.anomalies.is_empty() {
+            if let Ok(mut cluster) = cluster.lock() {
+                cluster.dir.disable_cleanup(true);
+            }
+        }
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        drop(cluster);
+        drop(lab);
+        failure.map_or(Ok(()), Err)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn phase(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        env: &Arc<Env>,
+        nemesis: &mut Nemesis<'_>,
+        workload: Workload,
+        share: Duration,
+        cluster: &Mutex<Cluster>,
+        lab: &Lab,
+    ) -> Result<(), String> {
+        let config = self.config;
+        self.progress.line(&format!(
+            "phase {}: {:.0} s of load under faults",
+            workload.name(),
+            share.as_secs_f64()
+        ));
+        let started = std::time::Instant::now();
+        let end_std = started + share;
+        let end = Instant::now() + share;
+        let stop = AtomicBool::new(false);
+        let groups = config.concurrency.div_ceil(5);
+        let keys = Arc::new(Keys::new(
+            format!("{}/{}", env.prefix, workload.name()),
+            groups,
+            config.ops_per_key,
+        ));
+        let (nemesis_result, load_result) = std::thread::scope(|scope| {
+            let schedule = scope.spawn(|| {
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    nemesis.run_schedule(end_std, config.fault, config.heal, &stop)
+                }));
+                match result {
+                    Ok(result) => result,
+                    Err(payload) => Err(format!(
+                        "nemesis panicked: {}",
+                        panic_text(payload.as_ref())
+                    )),
+                }
+            });
+            let load = runtime.block_on(self.load(env, &keys, workload, end, started));
+            stop.store(true, Ordering::Relaxed);
+            let nemesis_result = schedule
+                .join()
+                .unwrap_or_else(|_| Err("nemesis thread died".to_owned()));
+            (nemesis_result, load)
+        });
+        let load_s = started.elapsed().as_secs_f64();
+        let heal_result = heal_everything(cluster, lab, nemesis);
+        nemesis_result?;
+        heal_result?;
+        self.progress.line(&format!(
+            "phase {}: healed, waiting for recovery",
+            workload.name()
+        ));
+        let recovery_ms = runtime.block_on(converge(env, Duration::from_secs(30)))?;
+        let mut phase = PhaseResult {
+            workload: workload.name().into(),
+            load_s,
+            recovery_ms: Some(recovery_ms),
+            keys: 0,
+        };
+        match (workload, load_result) {
+            (Workload::Register, _) => {
+                let used = keys.used();
+                phase.keys = used.len();
+                runtime.block_on(workload::final_reads(
+                    env,
+                    &used,
+                    Mix::Register,
+                    Duration::from_secs(5),
+                ));
+            }
+            (Workload::Set, _) => {
+                let used = keys.used();
+                phase.keys = used.len();
+                let first_event = self.recorder.client_events().len();
+                runtime.block_on(workload::final_reads(
+                    env,
+                    &used,
+                    Mix::Set,
+                    Duration::from_secs(5),
+                ));
+                self.check_lost_adds(first_event);
+            }
+            (Workload::Watch, Some((phase_watch, writes))) => {
+                let final_index = runtime.block_on(final_index(env))?;
+                let logs =
+                    runtime.block_on(phase_watch.drain(final_index, Duration::from_secs(30)));
+                phase.keys = logs.len();
+                let anomalies = watch::check(&writes, &logs, final_index);
+                let text = serde_json::to_string_pretty(&serde_json::json!({
+                    "final_index": final_index, "writes": writes, "watchers": logs,
+                    "anomalies": anomalies,
+                }))
+                .map_err(|e| e.to_string())?;
+                std::fs::write(self.dir.join("watch.json"), text).map_err(|e| e.to_string())?;
+                for anomaly in anomalies {
+                    if anomaly.kind == "watch-missing" {
+                        self.lost_writes += 1;
+                    }
+                    if anomaly.kind == "watch-history-cleared" {
+                        return Err(format!("watch workload: {}", anomaly.detail));
+                    }
+                    self.anomalies.push(Anomaly {
+                        kind: anomaly.kind,
+                        subject: anomaly.node,
+                        detail: anomaly.detail,
+                    });
+                }
+            }
+            (Workload::Watch, None) => return Err("watch workload did not start".into()),
+        }
+        self.phases.push(phase);
+        Ok(())
+    }
+
+    /// Runs the load of one phase until `end`; for the watch workload returns its watchers and
+    /// writes for draining.
+    async fn load(
+        &self,
+        env: &Arc<Env>,
+        keys: &Arc<Keys>,
+        workload: Workload,
+        end: Instant,
+        started: std::time::Instant,
+    ) -> Option<(WatchPhase, Vec<watch::Written>)> {
+        let ticker = self.ticker(workload, started, end);
+        let result = match workload {
+            Workload::Register | Workload::Set => {
+                let mix = if workload == Workload::Register {
+                    Mix::Register
+                } else {
+                    Mix::Set
+                };
+                workload::run_workers(
+                    Arc::clone(env),
+                    Arc::clone(keys),
+                    mix,
+                    self.config.concurrency,
+                    end,
+                )
+                .await;
+                None
+            }
+            Workload::Watch => match WatchPhase::start(Arc::clone(env), 3).await {
+                Ok(phase) => {
+                    let writes = phase.write_until(end).await;
+                    Some((phase, writes))
+                }
+                Err(error) => {
+                    self.progress.line(&format!("watch: {error}"));
+                    None
+                }
+            },
+        };
+        ticker.abort();
+        result
+    }
+
+    fn ticker(
+        &self,
+        workload: Workload,
+        started: std::time::Instant,
+        end: Instant,
+    ) -> tokio::task::JoinHandle<()> {
+        let recorder = Arc::clone(&self.recorder);
+        let terminal = self.progress.terminal;
+        let name = workload.name();
+        let total = end.saturating_duration_since(Instant::now()) + started.elapsed();
+        tokio::spawn(async move {
+            let period = Duration::from_secs(if terminal { 1 } else { 10 });
+            loop {
+                tokio::time::sleep(period).await;
+                let counts = report::count_ops(&recorder.client_events());
+                let nemesis = recorder.nemesis_events();
+                let fault = nemesis
+                    .last()
+                    .filter(|e| e.f.starts_with("start-") || e.f == "kill" || e.f == "pause")
+                    .map_or_else(|| "healed".to_owned(), |e| e.kind.clone());
+                let text = format!(
+                    "[{name} {:>4.0}s/{:.0}s] ok {} fail {} info {} | {fault}",
+                    started.elapsed().as_secs_f64(),
+                    total.as_secs_f64(),
+                    counts.ok,
+                    counts.fail,
+                    counts.info
+                );
+                if terminal {
+                    eprint!("\r\x1b[2K{text}");
+                } else {
+                    eprintln!("{text}");
+                }
+            }
+        })
+    }
+
+    /// Acknowledged adds that the final reads (all members) do not contain.
+    fn check_lost_adds(&mut self, first_final_event: usize) {
+        let events = self.recorder.client_events();
+        let mut acknowledged: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+        let mut invoked: BTreeMap<u64, Op> = BTreeMap::new();
+        for event in &events[..first_final_event.min(events.len())] {
+            let e = &event.event;
+            match e.kind {
+                EventKind::Invoke => {
+                    invoked.insert(e.process, e.op.clone());
+                }
+                EventKind::Ok => {
+                    if let Some(Op::Add { key, element }) = invoked.remove(&e.process) {
+                        acknowledged.entry(key).or_default().insert(element);
+                    }
+                }
+                _ => {
+                    invoked.remove(&e.process);
+                }
+            }
+        }
+        for event in &events[first_final_event.min(events.len())..] {
+            let e = &event.event;
+            if let (
+                EventKind::Ok,
+                Op::ReadSet {
+                    key,
+                    elements: Some(seen),
+                },
+            ) = (e.kind, &e.op)
+            {
+                let missing: Vec<u64> = acknowledged
+                    .get(key)
+                    .map(|acked| acked.difference(seen).copied().collect())
+                    .unwrap_or_default();
+                if !missing.is_empty() {
+                    self.lost_writes += missing.len() as u64;
+                    self.anomalies.push(Anomaly {
+                        kind: "lost-write".into(),
+                        subject: key.clone(),
+                        detail: format!(
+                            "the final read on {} lacks acknowledged elements {missing:?}",
+                            event.node.as_deref().unwrap_or("?")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Checks the history file, writes `results.json`, `checker.txt` and `report.html`.
+    fn finish(
+        &mut self,
+        harness_error: Option<String>,
+        skipped: Vec<String>,
+    ) -> std::io::Result<Results> {
+        let config = self.config;
+        let path = self.dir.join("history.jsonl");
+        let options = checker::CheckOptions {
+            step_budget: config.step_budget,
+            ..checker::CheckOptions::default()
+        };
+        let (verdict_text, linearizability, mut verdict) =
+            match checker::check_file(&path, &options) {
+                Ok(verdict) => {
+                    let text = verdict.to_string();
+                    let json = serde_json::to_value(&verdict).unwrap_or_default();
+                    let word = match &verdict {
+                        checker::Verdict::Linearizable => "valid",
+                        checker::Verdict::NotLinearizable { key, .. } => {
+                            self.anomalies.push(Anomaly {
+                                kind: "not-linearizable".into(),
+                                subject: key.clone(),
+                                detail: text.clone(),
+                            });
+                            "invalid"
+                        }
+                        checker::Verdict::Unknown { .. } => "unknown",
+                    };
+                    (text, json, word.to_owned())
+                }
+                Err(error) => (
+                    format!("malformed history: {error}"),
+                    serde_json::Value::Null,
+                    "harness-failure".to_owned(),
+                ),
+            };
+        if verdict == "valid" && !self.anomalies.is_empty() {
+            verdict = "invalid".into();
+        }
+        if harness_error.is_some() {
+            verdict = "harness-failure".into();
+        }
+        std::fs::write(self.dir.join("checker.txt"), &verdict_text)?;
+        let events = self.recorder.client_events();
+        let nemesis = self.recorder.nemesis_events();
+        let results = Results {
+            verdict,
+            seed: config.seed,
+            command: config.command.clone(),
+            nodes: config.nodes,
+            ops: report::count_ops(&events),
+            faults: std::mem::take(&mut self.faults),
+            anomalies: std::mem::take(&mut self.anomalies),
+            lost_writes: self.lost_writes,
+            phases: std::mem::take(&mut self.phases),
+            skipped,
+            linearizability,
+            harness_error,
+        };
+        let json = serde_json::to_string_pretty(&results).map_err(std::io::Error::other)?;
+        std::fs::write(self.dir.join("results.json"), json + "\n")?;
+        std::fs::write(
+            self.dir.join("report.html"),
+            report::html(&results, &events, &nemesis),
+        )?;
+        Ok(results)
+    }
+}
+
+/// Undoes every fault there could be: partitions and loss, slow links, clock offsets, pauses,
+/// and restarts every member that is down.
+fn heal_everything(
+    cluster: &Mutex<Cluster>,
+    lab: &Lab,
+    nemesis: &mut Nemesis<'_>,
+) -> Result<(), String> {
+    lab.heal().map_err(|e| e.to_string())?;
+    for node in 0..lab.nodes() {
+        lab.unslow(node).map_err(|e| e.to_string())?;
+    }
+    nemesis.reset_clocks()?;
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut cluster = cluster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for node in 0..lab.nodes() {
+            if cluster.is_running(node) {
+                cluster.resume(node);
+            } else {
+                cluster.spawn(node);
+            }
+        }
+    }));
+    outcome.map_err(|payload| format!("restarting members: {}", panic_text(payload.as_ref())))
+}
+
+/// Waits until every member answers a quorum read; returns how long that took (ms).
+async fn converge(env: &Env, deadline: Duration) -> Result<u64, String> {
+    let start = Instant::now();
+    let clients: Vec<_> = (0..env.urls.len())
+        .map(|n| env.client(n, Duration::from_secs(2)))
+        .collect();
+    let mut ready = vec![false; clients.len()];
+    loop {
+        for (node, client) in clients.iter().enumerate() {
+            if !ready[node] {
+                let options = GetOptions {
+                    quorum: true,
+                    ..GetOptions::default()
+                };
+                ready[node] = client.get("/", options).await.is_ok();
+            }
+        }
+        if ready.iter().all(|r| *r) {
+            return Ok(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
+        }
+        if start.elapsed() > deadline {
+            let waiting: Vec<String> = ready
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| !**r)
+                .map(|(n, _)| workload::node_name(n))
+                .collect();
+            return Err(format!(
+                "the cluster did not recover within {deadline:?} after healing: {} not serving quorum reads",
+                waiting.join(", ")
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The store index now, from a quorum read.
+async fn final_index(env: &Env) -> Result<u64, String> {
+    for node in 0..env.urls.len() {
+        let client = env.client(node, Duration::from_secs(5));
+        let options = GetOptions {
+            quorum: true,
+            ..GetOptions::default()
+        };
+        if let Ok(response) = client.get("/", options).await {
+            return Ok(response.etcd_index.0);
+        }
+    }
+    Err("no member answered the final quorum read".into())
+}
+
+/// Parses `90`, `90s`, `2m`, `1h`, `500ms`.
+///
+/// # Errors
+/// Says what a duration looks like.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (like 90s, 2m, 500ms)"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("{text:?} is not a duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: durations parse the way the command line documents, and bad ones are refused.
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    /// Goal: workload lists parse in run order and typos are named.
+    #[test]
+    fn workloads() {
+        assert_eq!(
+            Workload::parse_list("watch,register"),
+            Ok(vec![Workload::Register, Workload::Watch])
+        );
+        assert_eq!(Workload::parse_list("all").map(|w| w.len()), Ok(3));
+        assert!(Workload::parse_list("regster").is_err_and(|e| e.contains("regster")));
+    }
+}
