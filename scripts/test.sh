@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 keel_require_cargo
 # libclang/clang: RocksDB bindings and C++ build. etcd-client: etcdctl for compatibility
 # tests. etcd-server: the reference etcd 3.4 the compatibility tests compare against.
-# iproute2, nftables: the Jepsen lab's namespaces and partitions; faketime: its clock skew.
+# iproute2, nftables, iptables: the Jepsen lab (namespaces, partitions, NFQUEUE delay);
+# faketime: its clock skew.
 keel_install_packages libclang-dev clang build-essential etcd-client etcd-server python3 \
-    iproute2 nftables faketime
+    iproute2 nftables iptables faketime
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
 cargo fmt --all -- --check

@@ -4,6 +4,7 @@
 //! `checker` (linearizability per key) and by the set and watch checks here. See
 //! `docs/jepsen.md` for how to run it and read its reports.
 
+pub mod delay;
 pub mod nemesis;
 pub mod recorder;
 pub mod report;

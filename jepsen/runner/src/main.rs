@@ -93,6 +93,23 @@ enum Command {
         #[arg(long, default_value = "jlbr0")]
         bridge: String,
     },
+    /// Hold the packets of one NFQUEUE for a delay (run by the delay nemesis inside a node's
+    /// network namespace).
+    #[command(hide = true)]
+    DelayHolder {
+        /// The queue number.
+        #[arg(long)]
+        queue: u16,
+        /// Delay per packet, milliseconds.
+        #[arg(long)]
+        delay_ms: u64,
+        /// Uniform jitter either side of the delay, milliseconds.
+        #[arg(long, default_value_t = 0)]
+        jitter_ms: u64,
+        /// Seed of the jitter.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Check a recorded history file (history.jsonl) with the linearizability checker.
     Check {
         /// The history.
@@ -112,6 +129,40 @@ fn random_seed() -> u64 {
     mixed % 1_000_000_000
 }
 
+/// On SIGINT or SIGTERM the run stops its load, heals, tears the lab down and reports; a
+/// second signal exits at once (the next run removes what is left of the lab).
+fn watch_signals() {
+    std::thread::spawn(|| {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut interrupt), Ok(mut terminate)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            for round in 0..2 {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+                if round == 0 {
+                    eprintln!("\njepsen: interrupted; healing and tearing the lab down");
+                    jepsen::run::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
+                } else {
+                    std::process::exit(2);
+                }
+            }
+        });
+    });
+}
+
 fn main() -> ExitCode {
     match real_main() {
         Ok(code) => ExitCode::from(code),
@@ -124,6 +175,21 @@ fn main() -> ExitCode {
 
 fn real_main() -> anyhow::Result<u8> {
     match Cli::parse().command {
+        Command::DelayHolder {
+            queue,
+            delay_ms,
+            jitter_ms,
+            seed,
+        } => {
+            jepsen::delay::hold(
+                queue,
+                std::time::Duration::from_millis(delay_ms),
+                std::time::Duration::from_millis(jitter_ms),
+                seed,
+            )
+            .with_context(|| format!("holding packets of NFQUEUE {queue}"))?;
+            Ok(0)
+        }
         Command::Check {
             history,
             step_budget,
@@ -202,7 +268,9 @@ fn real_main() -> anyhow::Result<u8> {
                 },
                 step_budget,
                 command: command.clone(),
+                holder: std::env::current_exe().ok(),
             };
+            watch_signals();
             let outcome = run(&config).context("creating the artifact directory")?;
             match &outcome {
                 RunOutcome::Skipped(why) => println!("{why}"),

@@ -102,9 +102,9 @@ impl Family {
             Family::Clock if caps.faketime.is_none() => Some(
                 "clock: skipped, libfaketime is not installed (Debian package `faketime`)".into(),
             ),
-            Family::Delay => Some(
-                "delay: skipped, this harness has no NFQUEUE packet holder (the kernel has no \
-                 netem); latency is not injected"
+            Family::Delay if !caps.nfqueue => Some(
+                "delay: skipped, iptables' NFQUEUE target does not work here (the kernel has no \
+                 netem either); latency is not injected"
                     .into(),
             ),
             _ => None,
@@ -199,6 +199,8 @@ pub enum Active {
     Slow(Vec<usize>),
     /// This node's clock is offset.
     Clock(usize),
+    /// These nodes' packets to their peers are delayed.
+    Delay(Vec<usize>),
 }
 
 /// Injects faults into one cluster in one lab.
@@ -210,6 +212,10 @@ pub struct Nemesis<'a> {
     families: Vec<Family>,
     /// Per-node libfaketime timestamp files, when clock skew is enabled.
     clock_files: Vec<PathBuf>,
+    /// The `jepsen` binary, which runs the delay packet holder.
+    holder: Option<PathBuf>,
+    /// Running packet holders.
+    holders: Vec<std::process::Child>,
     /// Faults applied, by kind.
     pub counts: BTreeMap<String, u64>,
 }
@@ -223,6 +229,7 @@ impl<'a> Nemesis<'a> {
         rng: ChaCha8Rng,
         families: Vec<Family>,
         clock_files: Vec<PathBuf>,
+        holder: Option<PathBuf>,
     ) -> Nemesis<'a> {
         Nemesis {
             cluster,
@@ -231,6 +238,8 @@ impl<'a> Nemesis<'a> {
             rng,
             families,
             clock_files,
+            holder,
+            holders: Vec::new(),
             counts: BTreeMap::new(),
         }
     }
@@ -373,10 +382,73 @@ impl<'a> Nemesis<'a> {
                 self.set_clock(node, offset)?;
                 ("clock".to_owned(), Active::Clock(node))
             }
-            Family::Delay => return Ok(None),
+            Family::Delay => {
+                let count = self.rng.gen_range(1..=2usize.min(nodes));
+                let targets = self.some_nodes(count);
+                let delay_ms: u64 = self.rng.gen_range(50..=200);
+                let value =
+                    json!({"nodes": names(&targets), "delay_ms": delay_ms, "jitter": "20%"});
+                self.record("start-delay", "delay", value);
+                self.start_delay(&targets, delay_ms)?;
+                ("delay".to_owned(), Active::Delay(targets))
+            }
         };
         *self.counts.entry(kind.clone()).or_default() += 1;
         Ok(Some((kind, active)))
+    }
+
+    fn start_delay(&mut self, targets: &[usize], delay_ms: u64) -> Result<(), String> {
+        let holder = self
+            .holder
+            .clone()
+            .ok_or_else(|| "delay without a packet holder binary".to_owned())?;
+        for &node in targets {
+            let queue_num = u16::try_from(node).unwrap_or(0);
+            let child = self
+                .lab
+                .command(node, &holder)
+                .args([
+                    "delay-holder",
+                    "--queue",
+                    &queue_num.to_string(),
+                    "--delay-ms",
+                    &delay_ms.to_string(),
+                    "--jitter-ms",
+                    &(delay_ms / 5).to_string(),
+                    "--seed",
+                    &self.rng.gen::<u32>().to_string(),
+                ])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| format!("starting the packet holder: {e}"))?;
+            self.holders.push(child);
+            self.lab
+                .queue_to_peers(node, queue_num)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Removes every delay rule and stops every packet holder.
+    ///
+    /// # Errors
+    /// When iptables fails.
+    pub fn stop_delays(&mut self) -> Result<(), String> {
+        if self.holders.is_empty() {
+            return Ok(());
+        }
+        for node in 0..self.lab.nodes() {
+            self.lab.unqueue(node).map_err(|e| e.to_string())?;
+        }
+        for mut child in self.holders.drain(..) {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("a packet holder died during its fault: {status}"));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        Ok(())
     }
 
     fn set_clock(&self, node: usize, offset_s: i64) -> Result<(), String> {
@@ -441,6 +513,10 @@ impl<'a> Nemesis<'a> {
                 self.set_clock(node, 0)?;
                 self.record("stop-clock", kind, Value::Null);
             }
+            Active::Delay(_) => {
+                self.stop_delays()?;
+                self.record("stop-delay", kind, Value::Null);
+            }
         }
         Ok(())
     }
@@ -476,12 +552,12 @@ impl<'a> Nemesis<'a> {
 fn pace(duration: Duration, end: Instant, stop: &AtomicBool) -> bool {
     let until = Instant::now() + duration;
     while Instant::now() < until {
-        if stop.load(Ordering::Relaxed) || Instant::now() >= end {
+        if stop.load(Ordering::Relaxed) || crate::run::interrupted() || Instant::now() >= end {
             return false;
         }
         std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
     }
-    !stop.load(Ordering::Relaxed)
+    !stop.load(Ordering::Relaxed) && !crate::run::interrupted()
 }
 
 #[cfg(test)]

@@ -26,6 +26,15 @@ use crate::report::{self, Anomaly, PhaseResult, Results};
 use crate::watch::{self, WatchPhase};
 use crate::workload::{self, Env, Keys, Mix, ReadMode};
 
+/// Set by the SIGINT/SIGTERM handler: load stops, the cluster is healed and torn down, and the
+/// run ends as a harness failure (its history is still checked and reported).
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the run was asked to stop.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
 /// A workload, as named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Workload {
@@ -106,6 +115,8 @@ pub struct RunConfig {
     pub step_budget: u64,
     /// The command line that replays this run.
     pub command: String,
+    /// The `jepsen` binary, which also runs the delay nemesis's packet holder.
+    pub holder: Option<PathBuf>,
 }
 
 /// How a run ended.
@@ -198,7 +209,11 @@ pub fn run(config: &RunConfig) -> std::io::Result<RunOutcome> {
     let mut skipped = Vec::new();
     let mut families = Vec::new();
     for &family in &config.families {
-        match family.unavailable(&caps) {
+        let unavailable = family.unavailable(&caps).or_else(|| {
+            (family == Family::Delay && config.holder.is_none())
+                .then(|| "delay: skipped, no packet holder binary".to_owned())
+        });
+        match unavailable {
             Some(why) => {
                 progress.line(&format!("notice: {why}"));
                 skipped.push(why);
@@ -335,6 +350,7 @@ impl RunState<'_> {
                 rng,
                 families.to_vec(),
                 clock_files.clone(),
+                config.holder.clone(),
             );
             let result = self.phase(
                 &runtime,
@@ -350,6 +366,10 @@ impl RunState<'_> {
             }
             if let Err(error) = result {
                 failure = Some(error);
+                break;
+            }
+            if interrupted() {
+                failure = Some("interrupted by a signal".to_owned());
                 break;
             }
         }
@@ -689,6 +709,7 @@ fn heal_everything(
     nemesis: &mut Nemesis<'_>,
 ) -> Result<(), String> {
     lab.heal().map_err(|e| e.to_string())?;
+    nemesis.stop_delays()?;
     for node in 0..lab.nodes() {
         lab.unslow(node).map_err(|e| e.to_string())?;
     }

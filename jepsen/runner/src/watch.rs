@@ -142,7 +142,7 @@ impl WatchPhase {
         let mut i: u64 = 0;
         loop {
             env.pace(&mut rng, 1).await;
-            if Instant::now() >= end {
+            if Instant::now() >= end || crate::run::interrupted() {
                 break;
             }
             i += 1;

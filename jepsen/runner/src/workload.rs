@@ -375,7 +375,7 @@ pub async fn run_workers(env: Arc<Env>, keys: Arc<Keys>, mix: Mix, workers: usiz
             let mut client = env.client(node, env.timeout);
             loop {
                 env.pace(&mut rng, workers).await;
-                if Instant::now() >= end {
+                if Instant::now() >= end || crate::run::interrupted() {
                     break;
                 }
                 let key = keys.next(group);

@@ -68,6 +68,8 @@ pub struct Capabilities {
     pub nftables: bool,
     /// `tc ... tbf` works (bandwidth limits).
     pub tbf: bool,
+    /// iptables' NFQUEUE target works (added latency through a user-space packet holder).
+    pub nfqueue: bool,
     /// The libfaketime library, for per-process clock skew.
     pub faketime: Option<String>,
     /// One line per capability that is missing, and why.
@@ -162,6 +164,32 @@ pub fn probe(prefix: &str) -> Capabilities {
             Err(e) => caps
                 .notices
                 .push(format!("tc tbf: unavailable, slow links are skipped: {e}")),
+        }
+        let queue = run(
+            "probe NFQUEUE",
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &scratch,
+                "iptables",
+                "-A",
+                "OUTPUT",
+                "-d",
+                "192.0.2.1",
+                "-j",
+                "NFQUEUE",
+                "--queue-num",
+                "0",
+                "--queue-bypass",
+            ],
+            None,
+        );
+        match queue {
+            Ok(_) => caps.nfqueue = true,
+            Err(e) => caps.notices.push(format!(
+                "iptables NFQUEUE: unavailable (Debian package `iptables`), delay is skipped: {e}"
+            )),
         }
         let _ = run("remove scratch", "ip", &["netns", "del", &scratch], None);
     }
@@ -455,6 +483,63 @@ impl Lab {
                 "32kbit",
                 "latency",
                 "200ms",
+            ],
+            None,
+        )
+        .map(drop)
+    }
+
+    /// Sends node `node`'s TCP packets to every other node (not to the harness) through
+    /// NFQUEUE `queue_num`; with `--queue-bypass` they pass untouched while no holder is bound.
+    ///
+    /// # Errors
+    /// When iptables fails.
+    pub fn queue_to_peers(&self, node: usize, queue_num: u16) -> Result<(), LabError> {
+        let ns = self.namespace(node);
+        let queue = queue_num.to_string();
+        for peer in (0..self.config.nodes).filter(|&p| p != node) {
+            let address = self.address(peer);
+            run(
+                "queue packets",
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    &ns,
+                    "iptables",
+                    "-A",
+                    "OUTPUT",
+                    "-p",
+                    "tcp",
+                    "-d",
+                    &address,
+                    "-j",
+                    "NFQUEUE",
+                    "--queue-num",
+                    &queue,
+                    "--queue-bypass",
+                ],
+                None,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Removes every NFQUEUE rule of node `node` (its namespace has no other OUTPUT rules).
+    ///
+    /// # Errors
+    /// When iptables fails.
+    pub fn unqueue(&self, node: usize) -> Result<(), LabError> {
+        run(
+            "unqueue packets",
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.namespace(node),
+                "iptables",
+                "-F",
+                "OUTPUT",
             ],
             None,
         )
