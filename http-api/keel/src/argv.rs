@@ -22,7 +22,6 @@ const IGNORED_BOOLEAN_FLAGS: &[&str] = &[
 
 /// etcd flags taking a value that Keel accepts and ignores.
 const IGNORED_VALUE_FLAGS: &[&str] = &[
-    "snapshot-count",
     "quota-backend-bytes",
     "auto-compaction-retention",
     "auto-compaction-mode",
@@ -116,7 +115,7 @@ mod tests {
     fn ignored_flags_are_removed_with_their_values() {
         let args = strings(&[
             "--enable-v2=true",
-            "-snapshot-count",
+            "-quota-backend-bytes",
             "5",
             "--name",
             "a",

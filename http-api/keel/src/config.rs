@@ -73,6 +73,13 @@ pub struct Flags {
     /// Time (in milliseconds) for an election to timeout (etcd's default: 1000).
     #[arg(long, env = "KEEL_ELECTION_TIMEOUT", default_value_t = 1000)]
     pub election_timeout: u64,
+    /// Applied entries between two snapshots of the store; the log before a snapshot is then
+    /// compacted (etcd's default: 100000).
+    #[arg(long, env = "KEEL_SNAPSHOT_COUNT", default_value_t = 100_000)]
+    pub snapshot_count: u64,
+    /// Entries kept in the log behind each snapshot for slow followers (etcd keeps 5000).
+    #[arg(long, env = "KEEL_SNAPSHOT_CATCH_UP_ENTRIES", default_value_t = 5_000)]
+    pub snapshot_catch_up_entries: u64,
     /// Largest client request body in bytes (etcd's default: 1.5 MiB).
     #[arg(long, env = "KEEL_MAX_REQUEST_BYTES", default_value_t = 1_572_864)]
     pub max_request_bytes: usize,
@@ -98,6 +105,8 @@ pub struct Config {
     pub join_existing: bool,
     pub cluster_token: String,
     pub tick_interval: Duration,
+    pub snapshot_count: u64,
+    pub snapshot_catch_up_entries: u64,
     pub election_ticks: usize,
     pub max_request_bytes: usize,
     pub json_logs: bool,
@@ -159,6 +168,8 @@ impl Flags {
             tick_interval: Duration::from_millis(self.heartbeat_interval),
             election_ticks: usize::try_from(self.election_timeout / self.heartbeat_interval)
                 .unwrap_or(usize::MAX),
+            snapshot_count: self.snapshot_count,
+            snapshot_catch_up_entries: self.snapshot_catch_up_entries,
             max_request_bytes: self.max_request_bytes,
             json_logs,
             name: self.name,

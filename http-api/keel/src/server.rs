@@ -53,6 +53,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         request_timeout_ticks: ticks(request_timeout),
         expire_interval_ticks: ticks(EXPIRE_INTERVAL),
         retry_ticks: ticks(Duration::from_secs(1)),
+        snapshot_entries: config.snapshot_count,
+        catch_up_entries: config.snapshot_catch_up_entries,
         first_seq: 0,
     };
     let (node, raft_thread) = kvstore::thread::spawn(

@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<Api> {
         .route("/v2/stats/self", get(stats_self))
         .route("/v2/stats/leader", get(stats_leader))
         .route("/v2/stats/store", get(stats_store))
+        .route("/debug/raft", get(debug_raft))
         .route("/health", get(health))
         .route("/version", get(version))
 }
@@ -116,6 +117,33 @@ fn member_state(role: Role) -> MemberState {
         Role::Candidate => MemberState::Candidate,
         Role::Follower => MemberState::Follower,
     }
+}
+
+/// Keel's own view of its raft log (not an etcd endpoint): indexes, the extent of the stored
+/// log after compaction, and snapshot counters. Operators and tests use it to see compaction
+/// and snapshot catch-up happen.
+async fn debug_raft(State(api): State<Api>) -> Response {
+    use std::sync::atomic::Ordering;
+    let progress = api.node.progress();
+    let first = progress.first_index.load(Ordering::Acquire);
+    let last = progress.last_index.load(Ordering::Acquire);
+    let body = serde_json::json!({
+        "id": format!("{:x}", api.node.id().0),
+        "term": progress.term().0,
+        "commitIndex": progress.commit().0,
+        "appliedIndex": progress.applied().0,
+        "snapshotIndex": progress.snapshot_index.load(Ordering::Acquire),
+        "firstIndex": first,
+        "lastIndex": last,
+        "logEntries": (last + 1).saturating_sub(first),
+        "snapshotsSaved": progress.snapshots_saved.load(Ordering::Acquire),
+        "snapshotsInstalled": progress.snapshots_installed.load(Ordering::Acquire),
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn stats_self(State(api): State<Api>) -> Response {

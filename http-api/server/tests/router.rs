@@ -41,6 +41,8 @@ fn start(max_request_bytes: usize) -> Harness {
         request_timeout_ticks: 100,
         expire_interval_ticks: 1,
         retry_ticks: 10,
+        snapshot_entries: 0,
+        catch_up_entries: 0,
         first_seq: 0,
     };
     let members = Members::from_initial([(id, vec!["http://127.0.0.1:2".to_string()])]);

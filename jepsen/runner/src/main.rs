@@ -80,6 +80,10 @@ enum Command {
         /// Checker search steps per key before it answers "unknown".
         #[arg(long, default_value_t = 20_000_000)]
         step_budget: u64,
+        /// Members' `--snapshot-count`; small values make lagging and restarted members catch
+        /// up by snapshot (snapshot stress). Keel's default when not given.
+        #[arg(long)]
+        snapshot_count: Option<u64>,
         /// Parent directory of the run's artifact directory.
         #[arg(long, default_value = "target/jepsen")]
         artifacts: PathBuf,
@@ -221,6 +225,7 @@ fn real_main() -> anyhow::Result<u8> {
             ops_per_key,
             client_timeout,
             step_budget,
+            snapshot_count,
             artifacts,
             net,
             netns_prefix,
@@ -238,10 +243,11 @@ fn real_main() -> anyhow::Result<u8> {
             let command = format!(
                 "jepsen run --workload {workload} --nemesis {nemesis} --time-limit {}s --nodes \
                  {nodes} --concurrency {concurrency} --rate {rate} --fault-duration {}ms \
-                 --heal-duration {}ms --reads {reads_name} --ops-per-key {ops_per_key} --seed {seed}",
+                 --heal-duration {}ms --reads {reads_name} --ops-per-key {ops_per_key}{} --seed {seed}",
                 time_limit.as_secs(),
                 fault_duration.as_millis(),
                 heal_duration.as_millis(),
+                snapshot_count.map_or_else(String::new, |n| format!(" --snapshot-count {n}")),
             );
             let config = RunConfig {
                 workloads,
@@ -269,6 +275,7 @@ fn real_main() -> anyhow::Result<u8> {
                 step_budget,
                 command: command.clone(),
                 holder: std::env::current_exe().ok(),
+                snapshot_count,
             };
             watch_signals();
             let outcome = run(&config).context("creating the artifact directory")?;

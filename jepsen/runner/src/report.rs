@@ -76,6 +76,8 @@ pub struct Results {
     pub linearizability: Value,
     /// What stopped the harness, when it failed.
     pub harness_error: Option<String>,
+    /// Each member's `/debug/raft` at the end: indexes, log extent, snapshots.
+    pub members: Vec<Value>,
 }
 
 /// Counts invocations and completions by class; an invocation never completed counts as info.
@@ -568,6 +570,7 @@ mod tests {
             skipped: vec!["delay: skipped <x>".into()],
             linearizability: Value::Null,
             harness_error: None,
+            members: vec![],
         };
         let page = html(&results, &events, &nemesis);
         assert_eq!(

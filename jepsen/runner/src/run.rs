@@ -117,6 +117,8 @@ pub struct RunConfig {
     pub command: String,
     /// The `jepsen` binary, which also runs the delay nemesis's packet holder.
     pub holder: Option<PathBuf>,
+    /// The members' `--snapshot-count`, when set.
+    pub snapshot_count: Option<u64>,
 }
 
 /// How a run ended.
@@ -235,6 +237,7 @@ pub fn run(config: &RunConfig) -> std::io::Result<RunOutcome> {
         anomalies: Vec::new(),
         lost_writes: 0,
         faults: BTreeMap::new(),
+        members: Vec::new(),
     };
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| state.execute(&families, &caps)));
     let harness_error = match outcome {
@@ -261,6 +264,7 @@ struct RunState<'a> {
     anomalies: Vec<Anomaly>,
     lost_writes: u64,
     faults: BTreeMap<String, u64>,
+    members: Vec<serde_json::Value>,
 }
 
 impl RunState<'_> {
@@ -294,13 +298,25 @@ impl RunState<'_> {
                 }
             }
         }
+        let mut flags = vec![
+            "--heartbeat-interval".to_owned(),
+            "100".to_owned(),
+            "--election-timeout".to_owned(),
+            "1000".to_owned(),
+        ];
+        if let Some(count) = config.snapshot_count {
+            // A small count compacts often; keep a short catch-up window so that members
+            // behind it really go through snapshots.
+            flags.extend([
+                "--snapshot-count".to_owned(),
+                count.to_string(),
+                "--snapshot-catch-up-entries".to_owned(),
+                (count / 5).to_string(),
+            ]);
+        }
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            Cluster::start_in_lab(
-                &lab,
-                &["--heartbeat-interval", "100", "--election-timeout", "1000"],
-                &env,
-                Some(&self.dir),
-            )
+            Cluster::start_in_lab(&lab, &flags, &env, Some(&self.dir))
         }));
         let cluster = match started {
             Ok(cluster) => Mutex::new(cluster),
@@ -371,6 +387,17 @@ impl RunState<'_> {
             if interrupted() {
                 failure = Some("interrupted by a signal".to_owned());
                 break;
+            }
+        }
+        // Each member's own view of its log at the end (compaction, snapshots sent and taken).
+        if let Ok(cluster) = cluster.lock() {
+            for node in 0..config.nodes {
+                let view = cluster
+                    .get(cluster.url(node), "/debug/raft")
+                    .ok()
+                    .and_then(|reply| serde_json::from_str(&reply.body).ok())
+                    .unwrap_or(serde_json::Value::Null);
+                self.members.push(view);
             }
         }
         if failure.is_some() || !self.anomalies.is_empty() {
@@ -690,6 +717,7 @@ impl RunState<'_> {
             skipped,
             linearizability,
             harness_error,
+            members: std::mem::take(&mut self.members),
         };
         let json = serde_json::to_string_pretty(&results).map_err(std::io::Error::other)?;
         std::fs::write(self.dir.join("results.json"), json + "\n")?;

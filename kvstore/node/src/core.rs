@@ -49,6 +49,12 @@ pub struct NodeConfig {
     /// Ticks between attempts to publish this member's attributes, and between re-issues of a
     /// quorum read whose ReadIndex request may have been lost.
     pub retry_ticks: u64,
+    /// Applied entries between two snapshots of the state machine (etcd's `--snapshot-count`);
+    /// 0 turns snapshots off.
+    pub snapshot_entries: u64,
+    /// Entries kept in the log behind a snapshot, so slow followers can catch up from the log
+    /// rather than by snapshot (etcd keeps 5000).
+    pub catch_up_entries: u64,
     /// First proposal counter of this process lifetime. It must exceed every counter used by
     /// an earlier lifetime of this member, since replayed entries carry those: the thread uses
     /// the wall clock in nanoseconds at start, the simulator a restart count shifted high.
@@ -197,6 +203,10 @@ pub struct RaftCore<S: LogStorage, T: Transport> {
     last_publish_tick: Option<u64>,
     /// Set when a new leader is seen; pending proposals are proposed again after the ready.
     pub(crate) repropose: bool,
+    /// Raft index of the latest snapshot stored (made here or received).
+    pub(crate) snapshot_index: u64,
+    /// As leader: the tick at which each follower was first seen waiting for a snapshot.
+    snapshot_waits: HashMap<u64, u64>,
     pub(crate) now: Time,
 }
 
@@ -247,7 +257,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         progress.set_commit(hard_state.commit);
         progress.set_applied(applied);
         let next_seq = config.first_seq;
-        Ok(RaftCore {
+        let core = RaftCore {
             config,
             raw,
             transport,
@@ -262,8 +272,12 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             last_expire_tick: 0,
             last_publish_tick: None,
             repropose: false,
+            snapshot_index: applied,
+            snapshot_waits: HashMap::new(),
             now: Time::default(),
-        })
+        };
+        core.publish_log_bounds();
+        Ok(core)
     }
 
     /// raft-rs's node, for inspection (the simulator checks invariants through it).
@@ -311,8 +325,40 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             }
         }
         self.tick_reads();
+        self.retry_stuck_snapshots();
         self.maybe_propose_expire();
         self.maybe_publish();
+    }
+
+    /// A follower in raft-rs's snapshot state gets nothing until the snapshot is acknowledged
+    /// or reported failed; a snapshot message lost on the way (a dropped connection, a full
+    /// queue) would leave it there for good. After `request_timeout_ticks` without progress
+    /// the transfer is reported failed, so the leader probes and sends a fresh snapshot.
+    fn retry_stuck_snapshots(&mut self) {
+        if self.raw.raft.state != StateRole::Leader {
+            self.snapshot_waits.clear();
+            return;
+        }
+        let waiting: Vec<u64> = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .filter(|(_, progress)| progress.state == raft::ProgressState::Snapshot)
+            .map(|(id, _)| *id)
+            .collect();
+        self.snapshot_waits.retain(|id, _| waiting.contains(id));
+        for id in waiting {
+            let since = *self.snapshot_waits.entry(id).or_insert(self.ticks);
+            if self.ticks - since >= self.config.request_timeout_ticks {
+                tracing::info!(
+                    follower = format_args!("{id:x}"),
+                    "snapshot not acknowledged; sending again"
+                );
+                self.raw.report_snapshot(id, raft::SnapshotStatus::Failure);
+                self.snapshot_waits.remove(&id);
+            }
+        }
     }
 
     fn propose(

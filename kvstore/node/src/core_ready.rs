@@ -60,6 +60,8 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         // 8. Tell raft-rs everything handed out has been applied.
         self.raw.advance_apply();
         self.assert_log_invariants();
+        self.maybe_snapshot()?;
+        self.publish_log_bounds();
         self.complete_reads();
         // Outside the ready cycle: raft-rs takes new proposals only between readies.
         if std::mem::take(&mut self.repropose) {
@@ -110,6 +112,50 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             .write()
             .expect("state lock poisoned: apply panicked") = recovered;
         self.progress.set_applied(index);
+        self.snapshot_index = index;
+        self.progress
+            .snapshots_installed
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!(index, "installed a snapshot from the leader");
+        Ok(())
+    }
+
+    /// Every `snapshot_entries` applied entries: save the state machine as the snapshot at the
+    /// applied index (with the membership as of that index) and compact the log up to
+    /// `catch_up_entries` behind it. Restart then replays at most the entries after the
+    /// snapshot, and the log stays bounded.
+    fn maybe_snapshot(&mut self) -> Result<(), FatalError> {
+        let every = self.config.snapshot_entries;
+        let applied = self.raw.raft.raft_log.applied;
+        if every == 0 || applied < self.snapshot_index + every {
+            return Ok(());
+        }
+        let term = self.raw.raft.raft_log.term(applied)?;
+        let mut snapshot = raft::eraftpb::Snapshot::default();
+        {
+            let metadata = snapshot.mut_metadata();
+            metadata.index = applied;
+            metadata.term = term;
+            metadata.set_conf_state(self.raw.raft.prs().conf().to_conf_state());
+        }
+        snapshot.data = self
+            .state
+            .read()
+            .expect("state lock poisoned: apply panicked")
+            .save()
+            .into();
+        let compact_to = applied.saturating_sub(self.config.catch_up_entries);
+        self.raw.mut_store().save_snapshot(&snapshot, compact_to)?;
+        self.snapshot_index = applied;
+        self.progress
+            .snapshots_saved
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            index = applied,
+            compact_to,
+            bytes = snapshot.data.len(),
+            "saved a snapshot"
+        );
         Ok(())
     }
 
@@ -192,6 +238,20 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             }
         }
         Ok(())
+    }
+
+    /// Publishes the log's extent and the snapshot index (for `/debug/raft` and tests).
+    pub(crate) fn publish_log_bounds(&self) {
+        let log = &self.raw.raft.raft_log;
+        self.progress
+            .first_index
+            .store(log.first_index(), Ordering::Release);
+        self.progress
+            .last_index
+            .store(log.last_index(), Ordering::Release);
+        self.progress
+            .snapshot_index
+            .store(self.snapshot_index, Ordering::Release);
     }
 
     fn assert_log_invariants(&self) {

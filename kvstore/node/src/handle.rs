@@ -37,6 +37,16 @@ pub struct Progress {
     pub append_received: AtomicU64,
     /// Append messages sent to followers (`sendAppendRequestCnt`).
     pub append_sent: AtomicU64,
+    /// Snapshots of the own state saved (and the log compacted behind them).
+    pub snapshots_saved: AtomicU64,
+    /// Snapshots received from a leader and installed.
+    pub snapshots_installed: AtomicU64,
+    /// Raft index of the latest stored snapshot (0: none).
+    pub snapshot_index: AtomicU64,
+    /// First index still in the stored log (after compaction).
+    pub first_index: AtomicU64,
+    /// Last index in the log.
+    pub last_index: AtomicU64,
 }
 
 impl Progress {

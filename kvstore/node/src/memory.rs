@@ -4,14 +4,16 @@ use crate::storage::{LogStorage, StorageError};
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, RaftState, Storage};
 
-/// Entries in a `Vec`, offset by the last snapshot's index.
+/// Entries in a `Vec` after the compaction point; the latest snapshot beside them.
 #[derive(Default, Clone)]
 pub struct MemoryStorage {
     hard_state: HardState,
     conf_state: ConfState,
     snapshot_metadata: SnapshotMetadata,
     snapshot_data: Vec<u8>,
-    // entries[i] has index snapshot_metadata.index + 1 + i
+    /// Index and term of the entry just before the first stored one (the compaction point).
+    log_start: (u64, u64),
+    // entries[i] has index log_start.0 + 1 + i
     entries: Vec<Entry>,
 }
 
@@ -25,7 +27,7 @@ impl MemoryStorage {
     }
 
     fn offset(&self) -> u64 {
-        self.snapshot_metadata.index + 1
+        self.log_start.0 + 1
     }
 }
 
@@ -62,8 +64,8 @@ impl Storage for MemoryStorage {
     }
 
     fn term(&self, index: u64) -> raft::Result<u64> {
-        if index == self.snapshot_metadata.index {
-            return Ok(self.snapshot_metadata.term);
+        if index == self.log_start.0 {
+            return Ok(self.log_start.1);
         }
         if index < self.offset() {
             return Err(raft::Error::Store(raft::StorageError::Compacted));
@@ -80,7 +82,7 @@ impl Storage for MemoryStorage {
     }
 
     fn last_index(&self) -> raft::Result<u64> {
-        Ok(self.snapshot_metadata.index + self.entries.len() as u64)
+        Ok(self.log_start.0 + self.entries.len() as u64)
     }
 
     fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
@@ -99,7 +101,7 @@ impl LogStorage for MemoryStorage {
         _sync: bool,
     ) -> Result<(), StorageError> {
         if let Some(first) = entries.first() {
-            let last = self.snapshot_metadata.index + self.entries.len() as u64;
+            let last = self.log_start.0 + self.entries.len() as u64;
             if first.index > last + 1 || first.index < self.offset() {
                 return Err(StorageError::Gap {
                     first: first.index,
@@ -133,6 +135,31 @@ impl LogStorage for MemoryStorage {
         self.conf_state = metadata.get_conf_state().clone();
         self.hard_state.commit = self.hard_state.commit.max(metadata.index);
         self.hard_state.term = self.hard_state.term.max(metadata.term);
+        self.log_start = (metadata.index, metadata.term);
+        Ok(())
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot, compact_to: u64) -> Result<(), StorageError> {
+        let last = self.log_start.0 + self.entries.len() as u64;
+        let index = snapshot.get_metadata().index;
+        if index > last || compact_to > index {
+            return Err(StorageError::Gap { first: index, last });
+        }
+        if compact_to > self.log_start.0 {
+            let term = self.term(compact_to).map_err(|_| StorageError::Gap {
+                first: compact_to,
+                last,
+            })?;
+            let drop_count =
+                usize::try_from(compact_to - self.log_start.0).map_err(|_| StorageError::Gap {
+                    first: compact_to,
+                    last,
+                })?;
+            self.entries.drain(..drop_count);
+            self.log_start = (compact_to, term);
+        }
+        self.snapshot_metadata = snapshot.get_metadata().clone();
+        self.snapshot_data = snapshot.data.to_vec();
         Ok(())
     }
 
@@ -149,5 +176,7 @@ mod tests {
     #[test]
     fn memory_storage_conforms() {
         crate::storage::conformance::append_and_read(&mut MemoryStorage::new(&[1]));
+        crate::storage::conformance::snapshot_and_compact(&mut MemoryStorage::new(&[1]));
+        crate::storage::conformance::compaction_survives_reopen(MemoryStorage::new(&[1]), |s| s);
     }
 }

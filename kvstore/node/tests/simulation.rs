@@ -25,13 +25,24 @@ fn run_seed(seed: u64, config: &SimConfig) {
             "seed {seed}: {violation}\nreplay: KEEL_SIM_SEED={seed} cargo test -p kvstore --test simulation -- --nocapture"
         );
     }
+    let (saved, installed) = cluster.snapshots();
     println!(
-        "seed {seed}: {} members, {} writes, {} acknowledged, {} unknown",
+        "seed {seed}: {} members, {} writes, {} acknowledged, {} unknown, {saved} snapshots \
+         saved, {installed} installed from a leader",
         config.members,
         cluster.proposed(),
         cluster.acknowledged(),
         cluster.indeterminate()
     );
+    // Logs were compacted many times, so every restart and catch-up went through snapshots.
+    assert!(saved >= 3, "seed {seed}: too few snapshots ({saved})");
+    if config.crashes {
+        // Members that were down fell behind the compacted logs and caught up by snapshot.
+        assert!(
+            installed >= 1,
+            "seed {seed}: no snapshot was sent to a member"
+        );
+    }
     // Not vacuous: the cluster made progress through the faults, so the end-state check had
     // acknowledged writes to look for.
     assert!(

@@ -12,6 +12,7 @@ use kvstore::{CommandBody, Members, NodeId, Progress, StateMachine, Transport};
 use network::Network;
 use raft::eraftpb::Message;
 use rng::Rng;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::oneshot;
 use v2store::{Mutation, Time};
@@ -59,6 +60,7 @@ struct Member {
     stopped_storage: Option<MemoryStorage>,
     outbox: Outbox,
     state: Arc<RwLock<StateMachine>>,
+    progress: Arc<Progress>,
     incarnation: u64,
 }
 
@@ -90,9 +92,17 @@ pub struct Cluster {
     checks: Checks,
     writes: Vec<Write>,
     tick: u64,
+    /// Snapshots saved and installed by member lifetimes that ended in a crash.
+    snapshots_before_crashes: (u64, u64),
 }
 
 const TICK_NANOS: i64 = 100_000_000;
+
+/// Applied entries between snapshots: small, so runs compact their logs many times and members
+/// that were down or cut off catch up by snapshot (raft thesis §5).
+const SNAPSHOT_ENTRIES: u64 = 40;
+/// Entries kept behind a snapshot; smaller than the backlog a crashed member builds up.
+const CATCH_UP_ENTRIES: u64 = 10;
 
 /// raft-rs draws election timeouts from its own unseeded RNG; a range of one value makes the
 /// draw deterministic, and the seeded RNG picks that value per member and incarnation instead.
@@ -107,6 +117,8 @@ fn node_config(id: u64, incarnation: u64, election_ticks: usize) -> NodeConfig {
         request_timeout_ticks: 50,
         expire_interval_ticks: 5,
         retry_ticks: 10,
+        snapshot_entries: SNAPSHOT_ENTRIES,
+        catch_up_entries: CATCH_UP_ENTRIES,
         first_seq: incarnation << 40,
     }
 }
@@ -130,7 +142,18 @@ impl Cluster {
             members,
             writes: Vec::new(),
             tick: 0,
+            snapshots_before_crashes: (0, 0),
         }
+    }
+
+    /// Snapshots saved and installed over the run, by every member lifetime.
+    pub fn snapshots(&self) -> (u64, u64) {
+        let (mut saved, mut installed) = self.snapshots_before_crashes;
+        for member in &self.members {
+            saved += member.progress.snapshots_saved.load(Ordering::Relaxed);
+            installed += member.progress.snapshots_installed.load(Ordering::Relaxed);
+        }
+        (saved, installed)
     }
 
     /// An election timeout in 10..20 ticks, as raft-rs would draw it (thesis §3.4).
@@ -150,7 +173,15 @@ impl Cluster {
                 .iter()
                 .map(|v| (NodeId(*v), vec![format!("http://m{v}:2380")])),
         );
-        let state = Arc::new(RwLock::new(StateMachine::new(initial)));
+        // As `keel` starts: from the stored snapshot when there is one, else from scratch.
+        let snapshot = raft::Storage::snapshot(&storage, 0, 0).expect("memory snapshot");
+        let applied = snapshot.get_metadata().index;
+        let machine = if applied == 0 {
+            StateMachine::new(initial)
+        } else {
+            StateMachine::recover(&snapshot.data).expect("a stored snapshot recovers")
+        };
+        let state = Arc::new(RwLock::new(machine));
         let outbox = Outbox::default();
         let progress = Arc::new(Progress::default());
         let core = RaftCore::new(
@@ -158,8 +189,8 @@ impl Cluster {
             storage,
             outbox.clone(),
             Arc::clone(&state),
-            progress,
-            0,
+            Arc::clone(&progress),
+            applied,
         )
         .expect("a fresh core over valid storage starts");
         Member {
@@ -167,6 +198,7 @@ impl Cluster {
             stopped_storage: None,
             outbox,
             state,
+            progress,
             incarnation,
         }
     }
@@ -255,6 +287,9 @@ impl Cluster {
             .take()
             .expect("crash is only called on a running member");
         member.stopped_storage = Some(core.raw().store().clone());
+        self.snapshots_before_crashes.0 += member.progress.snapshots_saved.load(Ordering::Relaxed);
+        self.snapshots_before_crashes.1 +=
+            member.progress.snapshots_installed.load(Ordering::Relaxed);
         member.outbox.0.lock().unwrap().clear();
         self.network.forget(index as u64 + 1);
     }
