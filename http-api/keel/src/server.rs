@@ -114,6 +114,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(urls = %config.advertise_client_urls.join(","), "ready to serve client requests");
     wait_for_signal().await;
     tracing::info!("shutting down");
+    // A leader hands over first, while it still serves, so the cluster needs no election
+    // timeout to go on (a rolling restart costs one quick leader change per member).
+    if node.progress().role() == kvstore::Role::Leader {
+        match node.transfer_leadership().await {
+            Some(leader) => {
+                tracing::info!(leader = %leader, "handed leadership over before stopping")
+            }
+            None => tracing::warn!(
+                "could not hand leadership over; the cluster will elect a new leader"
+            ),
+        }
+    }
     shutdown.cancel();
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_DRAIN, tracker.wait())

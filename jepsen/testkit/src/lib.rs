@@ -268,6 +268,21 @@ impl Cluster {
         }
     }
 
+    /// SIGTERM a member and wait (up to `deadline`) for it to exit; returns its exit status.
+    pub fn stop_gracefully(
+        &mut self,
+        index: usize,
+        deadline: Duration,
+    ) -> std::process::ExitStatus {
+        self.signal(index, "TERM");
+        let child = self.members[index].child.as_mut().expect("the member runs");
+        let status = wait_for(deadline, "the member to exit after SIGTERM", || {
+            child.try_wait().ok().flatten()
+        });
+        self.members[index].child = None;
+        status
+    }
+
     /// Send a signal (`STOP`, `CONT`, `TERM`, ...) to a running member, by its PID.
     pub fn signal(&self, index: usize, signal: &str) {
         let child = self.members[index].child.as_ref().expect("the member runs");

@@ -137,6 +137,13 @@ pub enum Input {
     Step(Box<Message>),
     /// A peer could not be reached.
     ReportUnreachable(NodeId),
+    /// If leader, hand leadership to the most up-to-date follower (raft thesis §3.10); the
+    /// reply is the new leader, or `None` when this member was not leader or the transfer did
+    /// not finish within an election timeout.
+    TransferLeadership {
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Option<NodeId>>,
+    },
     /// Stop the loop; pending requests get `Stopped`.
     Shutdown,
 }
@@ -207,6 +214,8 @@ pub struct RaftCore<S: LogStorage, T: Transport> {
     pub(crate) snapshot_index: u64,
     /// As leader: the tick at which each follower was first seen waiting for a snapshot.
     snapshot_waits: HashMap<u64, u64>,
+    /// A leadership transfer in progress: the target, the deadline tick, the reply.
+    pub(crate) transfer: Option<(u64, u64, oneshot::Sender<Option<NodeId>>)>,
     pub(crate) now: Time,
 }
 
@@ -274,6 +283,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             repropose: false,
             snapshot_index: applied,
             snapshot_waits: HashMap::new(),
+            transfer: None,
             now: Time::default(),
         };
         core.publish_log_bounds();
@@ -301,6 +311,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
                 }
             }
             Input::ReportUnreachable(peer) => self.raw.report_unreachable(peer.0),
+            Input::TransferLeadership { reply } => self.start_transfer(reply),
             Input::Shutdown => {
                 self.fail_all();
                 return false;
@@ -326,8 +337,67 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         }
         self.tick_reads();
         self.retry_stuck_snapshots();
+        self.check_transfer();
         self.maybe_propose_expire();
         self.maybe_publish();
+    }
+
+    fn start_transfer(&mut self, reply: oneshot::Sender<Option<NodeId>>) {
+        if self.raw.raft.state != StateRole::Leader {
+            let _ = reply.send(None);
+            return;
+        }
+        let own = self.config.id.0;
+        let voters = self.raw.raft.prs().conf().voters().ids();
+        // The most up-to-date voter that has been heard from recently takes over first.
+        let target = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .filter(|(id, progress)| **id != own && voters.contains(**id) && progress.recent_active)
+            .max_by_key(|(_, progress)| progress.matched)
+            .map(|(id, _)| *id);
+        let Some(target) = target else {
+            let _ = reply.send(None);
+            return;
+        };
+        tracing::info!(
+            target = format_args!("{target:x}"),
+            "transferring leadership"
+        );
+        self.raw.transfer_leader(target);
+        let deadline = self.ticks + self.config.election_ticks as u64;
+        self.transfer = Some((target, deadline, reply));
+    }
+
+    /// Answers a transfer once another member leads, or gives up at its deadline.
+    pub(crate) fn check_transfer(&mut self) {
+        let Some((target, deadline, _)) = &self.transfer else {
+            return;
+        };
+        let leader = self.raw.raft.leader_id;
+        let moved = self.raw.raft.state != StateRole::Leader
+            && leader != raft::INVALID_ID
+            && leader != self.config.id.0;
+        if moved || self.ticks > *deadline {
+            let target = *target;
+            if let Some((_, _, reply)) = self.transfer.take() {
+                if moved {
+                    tracing::info!(
+                        leader = format_args!("{leader:x}"),
+                        "transferred leadership"
+                    );
+                    let _ = reply.send(Some(NodeId(leader)));
+                } else {
+                    tracing::warn!(
+                        target = format_args!("{target:x}"),
+                        "leadership transfer did not finish"
+                    );
+                    let _ = reply.send(None);
+                }
+            }
+        }
     }
 
     /// A follower in raft-rs's snapshot state gets nothing until the snapshot is acknowledged

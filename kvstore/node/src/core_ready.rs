@@ -60,6 +60,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         // 8. Tell raft-rs everything handed out has been applied.
         self.raw.advance_apply();
         self.assert_log_invariants();
+        self.check_transfer();
         self.maybe_snapshot()?;
         self.publish_log_bounds();
         self.complete_reads();

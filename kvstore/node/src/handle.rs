@@ -173,6 +173,17 @@ impl NodeHandle {
         receiver.await.unwrap_or(Err(ProposeError::Stopped))
     }
 
+    /// If this member leads, hand leadership to the most up-to-date follower and wait until
+    /// another member leads (at most an election timeout). Returns the new leader, or `None`
+    /// when this member was not leader, the transfer did not finish, or the loop stopped.
+    pub async fn transfer_leadership(&self) -> Option<NodeId> {
+        let (reply, receiver) = oneshot::channel();
+        self.inbox
+            .try_send(Input::TransferLeadership { reply })
+            .ok()?;
+        receiver.await.ok().flatten()
+    }
+
     /// Wait for a linearizable read point (raft ReadIndex, thesis §6.4) and for this member to
     /// have applied up to it; a read of local state after this is linearizable.
     ///
