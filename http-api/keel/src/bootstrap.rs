@@ -58,6 +58,15 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
     {
         Some(stored) => {
             check_identity(&stored, &wanted, config)?;
+            if let Some(backup) = &config.restore {
+                // Like etcd's --initial-* flags: they shape a new data directory only, so a
+                // restart with the same command line keeps the member's current data.
+                tracing::warn!(
+                    backup = %backup.display(),
+                    data_dir = %path.display(),
+                    "ignoring --restore: the data directory already holds this member's data"
+                );
+            }
             stored
         }
         None => {
@@ -75,7 +84,22 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
                 voters,
                 ..ConfState::default()
             };
-            storage.initialize(&wanted, &conf_state)?;
+            let restored = match &config.restore {
+                Some(file) => {
+                    let bytes = std::fs::read(file)
+                        .with_context(|| format!("reading the backup {}", file.display()))?;
+                    let backup = kvstore::backup::decode(&bytes)
+                        .with_context(|| format!("restoring from {}", file.display()))?;
+                    tracing::info!(
+                        file = %file.display(),
+                        store_index = backup.store_index,
+                        "restoring the store from a backup"
+                    );
+                    Some(backup.store)
+                }
+                None => None,
+            };
+            storage.initialize(&wanted, &conf_state, restored.as_deref())?;
             wanted
         }
     };
@@ -131,7 +155,16 @@ fn recover_state(
                 .iter()
                 .map(|(id, urls)| (NodeId(*id), urls.clone())),
         );
-        return Ok((StateMachine::new(members), 0));
+        // A restored member starts from its backup's store until its first snapshot.
+        let state = match storage.initial_store()? {
+            Some(bytes) => StateMachine::with_store(
+                v2store::Store::recover(&bytes)
+                    .context("the restored store does not load: the data directory is damaged")?,
+                members,
+            ),
+            None => StateMachine::new(members),
+        };
+        return Ok((state, 0));
     }
     let state = StateMachine::recover(&snapshot.data)
         .context("the stored snapshot does not decode: the data directory is damaged")?;

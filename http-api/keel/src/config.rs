@@ -80,6 +80,12 @@ pub struct Flags {
     /// Entries kept in the log behind each snapshot for slow followers (etcd keeps 5000).
     #[arg(long, env = "KEEL_SNAPSHOT_CATCH_UP_ENTRIES", default_value_t = 5_000)]
     pub snapshot_catch_up_entries: u64,
+    /// Start a new member from a backup file (taken with `GET /keel/backup`). It shapes a new
+    /// data directory only and is ignored (with a warning) once the directory holds the
+    /// member, like the --initial-* flags. Start every member of the new cluster from the same
+    /// file.
+    #[arg(long, env = "KEEL_RESTORE")]
+    pub restore: Option<PathBuf>,
     /// Largest client request body in bytes (etcd's default: 1.5 MiB).
     #[arg(long, env = "KEEL_MAX_REQUEST_BYTES", default_value_t = 1_572_864)]
     pub max_request_bytes: usize,
@@ -107,6 +113,7 @@ pub struct Config {
     pub tick_interval: Duration,
     pub snapshot_count: u64,
     pub snapshot_catch_up_entries: u64,
+    pub restore: Option<PathBuf>,
     pub election_ticks: usize,
     pub max_request_bytes: usize,
     pub json_logs: bool,
@@ -169,6 +176,7 @@ impl Flags {
             election_ticks: usize::try_from(self.election_timeout / self.heartbeat_interval)
                 .unwrap_or(usize::MAX),
             snapshot_count: self.snapshot_count,
+            restore: self.restore,
             snapshot_catch_up_entries: self.snapshot_catch_up_entries,
             max_request_bytes: self.max_request_bytes,
             json_logs,

@@ -32,6 +32,7 @@ pub(crate) fn routes() -> Router<Api> {
         .route("/v2/stats/leader", get(stats_leader))
         .route("/v2/stats/store", get(stats_store))
         .route("/debug/raft", get(debug_raft))
+        .route("/keel/backup", get(backup))
         .route("/health", get(health))
         .route("/version", get(version))
 }
@@ -117,6 +118,31 @@ fn member_state(role: Role) -> MemberState {
         Role::Candidate => MemberState::Candidate,
         Role::Follower => MemberState::Follower,
     }
+}
+
+/// A consistent backup of this member's store (Keel's own endpoint, like etcd's `snapshot
+/// save`): after a linearizable read point is applied here, the store is saved under the state
+/// lock, so the file reflects one applied index that includes every write acknowledged before
+/// the request. Restore with `keel --restore FILE` on new data directories.
+async fn backup(State(api): State<Api>) -> Response {
+    if let Err(error) = api.read_index().await {
+        return error.into_response();
+    }
+    let bytes = {
+        let state = api.node.state();
+        kvstore::backup::encode(&state.store, api.node.progress().applied().0)
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"keel-backup.db\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// Keel's own view of its raft log (not an etcd endpoint): indexes, the extent of the stored

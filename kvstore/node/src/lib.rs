@@ -11,6 +11,7 @@
 //! Must not depend on: HTTP, axum, JSON, wire types, RocksDB.
 
 pub mod applied_requests;
+pub mod backup;
 pub mod command;
 pub mod core;
 mod core_ready;

@@ -39,6 +39,16 @@ impl StateMachine {
         }
     }
 
+    /// A state starting from a restored store (`keel --restore`) with the new cluster's members.
+    #[must_use]
+    pub fn with_store(store: Store, members: Members) -> StateMachine {
+        StateMachine {
+            store,
+            members,
+            applied_requests: AppliedRequests::default(),
+        }
+    }
+
     /// Apply one command. Pure: the only time used is the one the command carries.
     pub fn apply(&mut self, command: &Command) -> ApplyOutcome {
         if !self.applied_requests.first_time(command.request_id) {

@@ -26,6 +26,9 @@ pub const KEY_SNAPSHOT_METADATA: &[u8] = b"metadata";
 pub const KEY_SNAPSHOT_DATA: &[u8] = b"data";
 /// Key of the schema version (u32, big-endian) in `meta`.
 pub const KEY_SCHEMA_VERSION: &[u8] = b"schema_version";
+/// Key of the restored store in `meta` (`keel --restore`): the state a new member starts from
+/// before any raft snapshot exists. Missing means an empty store.
+pub const KEY_INITIAL_STORE: &[u8] = b"initial_store";
 /// Key of the member identity in `meta`.
 pub const KEY_IDENTITY: &[u8] = b"identity";
 

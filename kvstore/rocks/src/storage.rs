@@ -148,7 +148,18 @@ impl RocksStorage {
             .ok_or(StorageError::Damaged { what: "identity" })
     }
 
-    /// Write the identity and the initial membership of a new member, durably and atomically.
+    /// The store a restored member starts from (see `schema::KEY_INITIAL_STORE`).
+    ///
+    /// # Errors
+    /// `StorageError` when it cannot be read.
+    pub fn initial_store(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.db
+            .get_cf(self.cf(schema::CF_META)?, schema::KEY_INITIAL_STORE)
+            .map_err(engine("reading the initial store"))
+    }
+
+    /// Write the identity and the initial membership of a new member, and the store it starts
+    /// from when restored from a backup, durably and atomically.
     ///
     /// # Errors
     /// `StorageError` when the write fails.
@@ -156,8 +167,12 @@ impl RocksStorage {
         &mut self,
         identity: &MemberIdentity,
         conf_state: &ConfState,
+        initial_store: Option<&[u8]>,
     ) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
+        if let Some(store) = initial_store {
+            batch.put_cf(self.cf(schema::CF_META)?, schema::KEY_INITIAL_STORE, store);
+        }
         batch.put_cf(
             self.cf(schema::CF_META)?,
             schema::KEY_IDENTITY,
