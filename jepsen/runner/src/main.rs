@@ -44,7 +44,7 @@ enum Command {
         #[arg(long, default_value = "register")]
         workload: String,
         /// Fault families, comma-separated: partition, kill, pause, loss, slow, clock, delay,
-        /// all, none.
+        /// snapshot, all, none.
         #[arg(long, default_value = "partition,kill")]
         nemesis: String,
         /// Load time over all workloads (like 60s, 2m); healing and checking come on top.
@@ -81,7 +81,8 @@ enum Command {
         #[arg(long, default_value_t = 20_000_000)]
         step_budget: u64,
         /// Members' `--snapshot-count`; small values make lagging and restarted members catch
-        /// up by snapshot (snapshot stress). Keel's default when not given.
+        /// up by snapshot (snapshot stress). Keel's default when not given, or 100 with the
+        /// snapshot nemesis.
         #[arg(long)]
         snapshot_count: Option<u64>,
         /// Parent directory of the run's artifact directory.

@@ -37,11 +37,15 @@ pub enum Family {
     Clock,
     /// Added latency through an NFQUEUE packet holder.
     Delay,
+    /// Snapshot catch-up: a follower is killed while the others compact their logs (the run
+    /// uses a small `--snapshot-count`), so it comes back behind the compacted log and must
+    /// install the leader's snapshot.
+    Snapshot,
 }
 
 impl Family {
     /// Every family, in the order `all` expands to.
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 8] = [
         Family::Partition,
         Family::Kill,
         Family::Pause,
@@ -49,6 +53,7 @@ impl Family {
         Family::Slow,
         Family::Clock,
         Family::Delay,
+        Family::Snapshot,
     ];
 
     /// The command-line name.
@@ -61,6 +66,7 @@ impl Family {
             Family::Slow => "slow",
             Family::Clock => "clock",
             Family::Delay => "delay",
+            Family::Snapshot => "snapshot",
         }
     }
 
@@ -310,6 +316,16 @@ impl<'a> Nemesis<'a> {
                 self.lab.heal().map_err(|e| e.to_string())?;
                 self.lab.grudge(&grudge).map_err(|e| e.to_string())?;
                 (kind, Active::Partition)
+            }
+            Family::Snapshot => {
+                let leader = self.cluster().leader_by_majority();
+                let followers: Vec<usize> = (0..nodes).filter(|&n| Some(n) != leader).collect();
+                let target = *followers.choose(&mut self.rng).unwrap_or(&0);
+                let kind = "snapshot-catch-up".to_owned();
+                let value = json!({"nodes": names(&[target]), "note": "killed while the others compact; restarts behind their logs"});
+                self.record("kill", &kind, value);
+                self.cluster().kill(target);
+                (kind, Active::Kill(vec![target]))
             }
             Family::Kill | Family::Pause => {
                 let shapes: &[&str] = if family == Family::Kill {
@@ -607,7 +623,7 @@ mod tests {
             Family::parse_list("partition,kill"),
             Ok(vec![Family::Partition, Family::Kill])
         );
-        assert_eq!(Family::parse_list("all").map(|f| f.len()), Ok(7));
+        assert_eq!(Family::parse_list("all").map(|f| f.len()), Ok(8));
         assert_eq!(Family::parse_list("none"), Ok(vec![]));
         let error = Family::parse_list("partition,kil").unwrap_err();
         assert!(error.contains("\"kil\""), "{error}");
@@ -620,7 +636,7 @@ mod tests {
         for family in Family::ALL {
             let why = family.unavailable(&none);
             match family {
-                Family::Kill | Family::Pause => assert!(why.is_none()),
+                Family::Kill | Family::Pause | Family::Snapshot => assert!(why.is_none()),
                 _ => assert!(why.is_some_and(|w| w.contains("skipped")), "{family:?}"),
             }
         }

@@ -304,7 +304,11 @@ impl RunState<'_> {
             "--election-timeout".to_owned(),
             "1000".to_owned(),
         ];
-        if let Some(count) = config.snapshot_count {
+        // The snapshot family needs logs that compact within a fault's time.
+        let snapshot_count = config
+            .snapshot_count
+            .or_else(|| families.contains(&Family::Snapshot).then_some(100));
+        if let Some(count) = snapshot_count {
             // A small count compacts often; keep a short catch-up window so that members
             // behind it really go through snapshots.
             flags.extend([
