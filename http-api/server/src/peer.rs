@@ -24,8 +24,10 @@ use tokio_util::task::TaskTracker;
 
 /// Messages queued per peer.
 const PEER_QUEUE_MAX: usize = 8_192;
-/// Largest frame accepted or sent.
-const FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Largest frame accepted or sent. A raft snapshot travels as one frame (the whole store), so
+/// this bounds the store a lagging or new member can catch up to; it is allocated only for a
+/// peer that passed the cluster handshake.
+const FRAME_BYTES_MAX: usize = 1024 * 1024 * 1024;
 /// Bytes gathered into one write before it is flushed.
 const WRITE_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Reconnect backoff bounds.
@@ -250,6 +252,16 @@ fn encode_frame(message: &Message, buffer: &mut Vec<u8>) {
     let Ok(bytes) = message.write_to_bytes() else {
         return;
     };
+    if bytes.len() > FRAME_BYTES_MAX {
+        // The receiver would refuse it; raft sends a snapshot again later, so say why loudly.
+        tracing::error!(
+            bytes = bytes.len(),
+            limit = FRAME_BYTES_MAX,
+            kind = ?message.get_msg_type(),
+            "a raft message is larger than a peer frame may be: not sent"
+        );
+        return;
+    }
     let Ok(length) = u32::try_from(bytes.len()) else {
         return;
     };
