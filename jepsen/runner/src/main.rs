@@ -119,6 +119,10 @@ enum Command {
     Check {
         /// The history.
         history: PathBuf,
+        /// Negative control: treat every indeterminate (`info`) write as failed. A history in
+        /// which such a write later became visible must then be rejected.
+        #[arg(long)]
+        info_as_fail: bool,
         /// Checker search steps per key before it answers "unknown".
         #[arg(long, default_value_t = 20_000_000)]
         step_budget: u64,
@@ -197,13 +201,25 @@ fn real_main() -> anyhow::Result<u8> {
         }
         Command::Check {
             history,
+            info_as_fail,
             step_budget,
         } => {
             let options = checker::CheckOptions {
                 step_budget,
                 ..checker::CheckOptions::default()
             };
-            let verdict = checker::check_file(&history, &options)
+            let file = std::fs::File::open(&history)
+                .with_context(|| format!("opening {}", history.display()))?;
+            let mut events = checker::history::read_jsonl(std::io::BufReader::new(file))
+                .with_context(|| format!("reading {}", history.display()))?;
+            if info_as_fail {
+                for event in &mut events {
+                    if event.kind == checker::EventKind::Info && !event.op.is_read() {
+                        event.kind = checker::EventKind::Fail;
+                    }
+                }
+            }
+            let verdict = checker::check_events(&events, &options)
                 .with_context(|| format!("checking {}", history.display()))?;
             print!("{verdict}");
             Ok(match verdict {

@@ -56,6 +56,38 @@ fn check_exit_status_and_report() {
     );
 }
 
+/// Goal: the "indeterminate as failure" control works: a write that timed out (`info`) and
+/// later became visible is fine as recorded, and rejected once `info` is read as `fail`
+/// (`docs/jepsen.md`, controls). Method: one hand-written history, checked both ways.
+#[test]
+fn info_as_fail_control_rejects_a_visible_timed_out_write() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let history = dir.path().join("info.jsonl");
+    let lines = [
+        r#"{"index":0,"time_ns":1,"process":0,"type":"invoke","f":"write","key":"/a","value":"1"}"#,
+        r#"{"index":1,"time_ns":2,"process":0,"type":"info","f":"write","key":"/a","value":"1"}"#,
+        r#"{"index":2,"time_ns":3,"process":1,"type":"invoke","f":"read","key":"/a"}"#,
+        r#"{"index":3,"time_ns":4,"process":1,"type":"ok","f":"read","key":"/a","value":"1"}"#,
+    ];
+    std::fs::write(&history, lines.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    let status = |extra: &[&str]| {
+        jepsen()
+            .arg("check")
+            .args(extra)
+            .arg(&history)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .status
+            .code()
+    };
+    assert_eq!(status(&[]), Some(0), "an info write may have applied");
+    assert_eq!(
+        status(&["--info-as-fail"]),
+        Some(1),
+        "a failed write must not be seen"
+    );
+}
+
 /// Goal: bad arguments are refused with a clear message, before anything starts.
 #[test]
 fn bad_arguments_are_refused() {
