@@ -112,7 +112,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         });
     }
     tracing::info!(urls = %config.advertise_client_urls.join(","), "ready to serve client requests");
-    wait_for_signal().await;
+    let removed = tokio::select! {
+        () = wait_for_signal() => false,
+        () = wait_removed(&node) => true,
+    };
+    if removed {
+        tracing::error!("this member was removed from the cluster; stopping");
+    }
     tracing::info!("shutting down");
     // A leader hands over first, while it still serves, so the cluster needs no election
     // timeout to go on (a rolling restart costs one quick leader change per member).
@@ -137,7 +143,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || raft_thread.stop())
         .await
         .context("stopping the raft loop")?;
+    if removed {
+        anyhow::bail!(
+            "this member ({}) was removed from the cluster and stopped; its data directory cannot \
+             rejoin: remove the directory and add the machine back as a new member",
+            node.id()
+        );
+    }
     Ok(())
+}
+
+/// Resolves once this member knows it was removed from the cluster.
+async fn wait_removed(node: &kvstore::NodeHandle) {
+    let mut interval = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        interval.tick().await;
+        if node.progress().removed() {
+            return;
+        }
+    }
 }
 
 fn peer_addresses(members: &[(u64, Vec<String>)]) -> anyhow::Result<HashMap<NodeId, String>> {

@@ -85,8 +85,14 @@ async fn member(
     Path(id): Path<String>,
     method: axum::http::Method,
 ) -> Response {
+    if method == axum::http::Method::DELETE {
+        return remove_member(&api, &id).await;
+    }
     if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
-        return ApiError::MethodNotAllowed { allow: "GET, HEAD" }.into_response();
+        return ApiError::MethodNotAllowed {
+            allow: "GET, HEAD, DELETE",
+        }
+        .into_response();
     }
     if id != "leader" {
         return ApiError::short(404, "Not found").into_response();
@@ -97,6 +103,42 @@ async fn member(
     match api.node.state().members.get(leader) {
         Some(member) => json(StatusCode::OK, &wire_member(member)),
         None => ApiError::short(503, "During election").into_response(),
+    }
+}
+
+/// `DELETE /v2/members/<id>` as etcd answers it: 204 once the removal is applied on this
+/// member; 404 `No such member: <id>` for an unknown (or unparsable) id; 410 `Member
+/// permanently removed: <id>` for one removed before. Keel also refuses to remove the last
+/// member (409), which would leave no cluster to serve.
+async fn remove_member(api: &Api, text: &str) -> Response {
+    let no_such = || ApiError::short(404, format!("No such member: {text}")).into_response();
+    let Ok(id) = u64::from_str_radix(text, 16).map(NodeId) else {
+        return no_such();
+    };
+    {
+        let state = api.node.state();
+        if state.members.is_removed(id) {
+            return ApiError::short(410, format!("Member permanently removed: {text}"))
+                .into_response();
+        }
+        if state.members.get(id).is_none() {
+            return no_such();
+        }
+        if state.members.len() == 1 {
+            return ApiError::short(409, "membership: cannot remove the last member")
+                .into_response();
+        }
+    }
+    let timeout = api.config.request_timeout;
+    match tokio::time::timeout(timeout, api.node.remove_member(id)).await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(kvstore::ProposeError::Busy)) => {
+            ApiError::short(409, "membership: another membership change is in progress")
+                .into_response()
+        }
+        Ok(Err(_)) | Err(_) => {
+            ApiError::short(500, "etcdserver: request timed out").into_response()
+        }
     }
 }
 

@@ -40,6 +40,8 @@ const PROTOCOL_VERSION: u8 = 1;
 const ACCEPTED: u8 = 0;
 const WRONG_CLUSTER: u8 = 1;
 const WRONG_MEMBER: u8 = 2;
+/// The sender was removed from the cluster: it must stop.
+const REMOVED: u8 = 3;
 
 /// Per-peer delivery counters (for `/v2/stats/leader`).
 #[derive(Debug, Default)]
@@ -215,6 +217,13 @@ impl Sender {
         stream.read_exact(&mut answer).await?;
         match answer[0] {
             ACCEPTED => Ok(stream),
+            REMOVED => {
+                tracing::error!(peer = %self.peer, "a peer refused this member: it was removed from the cluster");
+                self.node.mark_removed();
+                Err(std::io::Error::other(
+                    "this member was removed from the cluster",
+                ))
+            }
             WRONG_CLUSTER => Err(std::io::Error::other("peer belongs to another cluster")),
             _ => Err(std::io::Error::other("peer is not the member we expected")),
         }
@@ -318,6 +327,8 @@ async fn receive(
     let (their_cluster, from, to) = (field(5), field(13), field(21));
     let answer = if their_cluster != cluster_id.0 {
         WRONG_CLUSTER
+    } else if node.state().members.is_removed(NodeId(from)) {
+        REMOVED
     } else if to != node.id().0 {
         WRONG_MEMBER
     } else {
@@ -328,7 +339,7 @@ async fn receive(
         tracing::warn!(
             from = format_args!("{from:x}"),
             cluster = format_args!("{their_cluster:x}"),
-            "refused a peer of another cluster or member"
+            "refused a peer: another cluster, another member, or a removed member"
         );
         return Ok(());
     }

@@ -137,6 +137,14 @@ pub enum Input {
     Step(Box<Message>),
     /// A peer could not be reached.
     ReportUnreachable(NodeId),
+    /// Remove a member from the cluster through a raft configuration change (one at a time);
+    /// the reply comes when the change is applied here.
+    RemoveMember {
+        /// The member to remove.
+        id: NodeId,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Result<(), ProposeError>>,
+    },
     /// If leader, hand leadership to the most up-to-date follower (raft thesis §3.10); the
     /// reply is the new leader, or `None` when this member was not leader or the transfer did
     /// not finish within an election timeout.
@@ -214,6 +222,8 @@ pub struct RaftCore<S: LogStorage, T: Transport> {
     pub(crate) snapshot_index: u64,
     /// As leader: the tick at which each follower was first seen waiting for a snapshot.
     snapshot_waits: HashMap<u64, u64>,
+    /// Configuration changes proposed here, by context sequence number: deadline tick, reply.
+    pub(crate) conf_changes: HashMap<u64, (u64, oneshot::Sender<Result<(), ProposeError>>)>,
     /// A leadership transfer in progress: the target, the deadline tick, the reply.
     pub(crate) transfer: Option<(u64, u64, oneshot::Sender<Option<NodeId>>)>,
     pub(crate) now: Time,
@@ -284,6 +294,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             snapshot_index: applied,
             snapshot_waits: HashMap::new(),
             transfer: None,
+            conf_changes: HashMap::new(),
             now: Time::default(),
         };
         core.publish_log_bounds();
@@ -312,6 +323,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             }
             Input::ReportUnreachable(peer) => self.raw.report_unreachable(peer.0),
             Input::TransferLeadership { reply } => self.start_transfer(reply),
+            Input::RemoveMember { id, reply } => self.propose_removal(id, reply),
             Input::Shutdown => {
                 self.fail_all();
                 return false;
@@ -336,10 +348,43 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             }
         }
         self.tick_reads();
+        let now_tick = self.ticks;
+        self.conf_changes
+            .retain(|_, (deadline, _)| *deadline > now_tick);
         self.retry_stuck_snapshots();
         self.check_transfer();
         self.maybe_propose_expire();
         self.maybe_publish();
+    }
+
+    /// Propose removing `id` as a `ConfChangeV2` whose context names this member and a
+    /// sequence number, so the apply can answer the proposer. raft-rs refuses a second change
+    /// while one is uncommitted; that is answered `Busy`.
+    fn propose_removal(&mut self, id: NodeId, reply: oneshot::Sender<Result<(), ProposeError>>) {
+        use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
+        if self.raw.raft.leader_id == raft::INVALID_ID {
+            let _ = reply.send(Err(ProposeError::NoLeader));
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let mut context = self.config.id.0.to_be_bytes().to_vec();
+        context.extend_from_slice(&seq.to_be_bytes());
+        let mut single = ConfChangeSingle::default();
+        single.set_change_type(ConfChangeType::RemoveNode);
+        single.node_id = id.0;
+        let mut change = ConfChangeV2::default();
+        change.set_changes(vec![single].into());
+        match self.raw.propose_conf_change(context, change) {
+            Ok(()) => {
+                let deadline = self.ticks + self.config.request_timeout_ticks;
+                self.conf_changes.insert(seq, (deadline, reply));
+            }
+            Err(error) => {
+                tracing::info!(%error, "configuration change refused");
+                let _ = reply.send(Err(ProposeError::Busy));
+            }
+        }
     }
 
     fn start_transfer(&mut self, reply: oneshot::Sender<Option<NodeId>>) {

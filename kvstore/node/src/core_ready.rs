@@ -3,11 +3,13 @@
 use crate::command::Command;
 use crate::core::{Applied, FatalError, RaftCore};
 use crate::handle::Role;
-use crate::ids::{RaftIndex, Term};
+use crate::ids::{NodeId, RaftIndex, Term};
 use crate::storage::LogStorage;
 use crate::transport::Transport;
 use protobuf::Message as _;
-use raft::eraftpb::{ConfChange, ConfChangeV2, Entry, EntryType, Message, MessageType};
+use raft::eraftpb::{
+    ConfChange, ConfChangeType, ConfChangeV2, Entry, EntryType, Message, MessageType,
+};
 use raft::{ReadState, StateRole};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -191,6 +193,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             return Ok(());
         };
         let mut replies = Vec::new();
+        let mut conf_replies: Vec<Vec<u8>> = Vec::new();
         let state = Arc::clone(&self.state);
         {
             let mut state = state.write().expect("state lock poisoned: apply panicked");
@@ -224,11 +227,38 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
                             .map_err(|_| FatalError::ConfChange { index: entry.index })?;
                         let conf_state = self.raw.apply_conf_change(&change)?;
                         self.raw.mut_store().persist_conf_state(&conf_state)?;
+                        for single in change.get_changes() {
+                            if single.get_change_type() == ConfChangeType::RemoveNode {
+                                state.members.remove(NodeId(single.node_id));
+                                tracing::info!(
+                                    member = format_args!("{:x}", single.node_id),
+                                    "member removed from the cluster"
+                                );
+                                if single.node_id == self.config.id.0 {
+                                    self.progress.set_removed();
+                                }
+                            }
+                        }
+                        // raft-rs keeps the proposal context on the entry, not in the change.
+                        conf_replies.push(entry.context.to_vec());
                     }
                 }
             }
         }
         self.progress.set_applied(last_index);
+        for context in conf_replies {
+            let field = |at: usize| {
+                context
+                    .get(at..at + 8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes)
+            };
+            if field(0) == Some(self.config.id.0) {
+                if let Some((_, reply)) = field(8).and_then(|seq| self.conf_changes.remove(&seq)) {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+        }
         for (seq, reply, (raft_index, raft_term)) in replies {
             if let Some(pending) = self.proposals.remove(&seq) {
                 let _ = pending.reply.send(Ok(Applied {

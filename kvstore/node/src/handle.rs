@@ -41,6 +41,8 @@ pub struct Progress {
     pub snapshots_saved: AtomicU64,
     /// Snapshots received from a leader and installed.
     pub snapshots_installed: AtomicU64,
+    /// Set when this member learns it was removed from the cluster.
+    removed: AtomicBool,
     /// Raft index of the latest stored snapshot (0: none).
     pub snapshot_index: AtomicU64,
     /// First index still in the stored log (after compaction).
@@ -111,6 +113,14 @@ impl Progress {
     pub(crate) fn set_stopped(&self) {
         self.stopped.store(true, Ordering::Release);
     }
+    pub(crate) fn set_removed(&self) {
+        self.removed.store(true, Ordering::Release);
+    }
+    /// True once this member knows it was removed from the cluster (it applied its own
+    /// removal, or a peer refused it as removed); it must stop.
+    pub fn removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
 }
 
 /// A cheap, cloneable handle on a running member.
@@ -171,6 +181,28 @@ impl NodeHandle {
                 TrySendError::Disconnected(_) => ProposeError::NotRunning,
             })?;
         receiver.await.unwrap_or(Err(ProposeError::Stopped))
+    }
+
+    /// Remove member `id` from the cluster (a raft configuration change) and wait until the
+    /// change is applied here.
+    ///
+    /// # Errors
+    /// `Busy` when another change is in flight or the inbox is full, `NoLeader`, or
+    /// `Timeout`/`Stopped` when the outcome is unknown.
+    pub async fn remove_member(&self, id: NodeId) -> Result<(), ProposeError> {
+        let (reply, receiver) = oneshot::channel();
+        self.inbox
+            .try_send(Input::RemoveMember { id, reply })
+            .map_err(|e| match e {
+                TrySendError::Full(_) => ProposeError::Busy,
+                TrySendError::Disconnected(_) => ProposeError::NotRunning,
+            })?;
+        receiver.await.unwrap_or(Err(ProposeError::Timeout))
+    }
+
+    /// Record that a peer refused this member as removed from the cluster.
+    pub fn mark_removed(&self) {
+        self.progress.set_removed();
     }
 
     /// If this member leads, hand leadership to the most up-to-date follower and wait until

@@ -3,7 +3,7 @@
 use crate::command::MemberAttributes;
 use crate::ids::NodeId;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One member: its raft id, and what it announced of itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,10 +18,12 @@ pub struct Member {
     pub client_urls: Vec<String>,
 }
 
-/// All members, ordered by id (etcd lists members sorted by numeric id).
+/// All members, ordered by id (etcd lists members sorted by numeric id), and the ids removed
+/// from the cluster, which are never accepted again.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Members {
     by_id: BTreeMap<NodeId, Member>,
+    removed: BTreeSet<NodeId>,
 }
 
 impl Members {
@@ -40,7 +42,32 @@ impl Members {
                 (id, member)
             })
             .collect();
-        Members { by_id }
+        Members {
+            by_id,
+            removed: BTreeSet::new(),
+        }
+    }
+
+    /// Members as a state saved before removals were recorded (state format 1).
+    #[must_use]
+    pub fn from_saved(by_id: BTreeMap<NodeId, Member>) -> Members {
+        Members {
+            by_id,
+            removed: BTreeSet::new(),
+        }
+    }
+
+    /// Remove a member for good (a committed configuration change). Returns whether it was a
+    /// member.
+    pub fn remove(&mut self, id: NodeId) -> bool {
+        self.removed.insert(id);
+        self.by_id.remove(&id).is_some()
+    }
+
+    /// True when `id` was removed from the cluster.
+    #[must_use]
+    pub fn is_removed(&self, id: NodeId) -> bool {
+        self.removed.contains(&id)
     }
 
     /// Record what a member published. Unknown ids are ignored: a removed member's late
@@ -96,5 +123,26 @@ mod tests {
         assert_eq!(member.name, "n");
         assert_eq!(member.client_urls, vec!["http://c:1".to_string()]);
         assert!(members.get(NodeId(9)).is_none());
+    }
+
+    // Goal: a removed member is gone for good: listed nowhere, its publish ignored, its id
+    // remembered as removed.
+    #[test]
+    fn removed_members_stay_removed() {
+        let mut members = Members::from_initial([
+            (NodeId(1), vec!["http://p:1".to_string()]),
+            (NodeId(2), vec!["http://p:2".to_string()]),
+        ]);
+        assert!(members.remove(NodeId(2)));
+        assert!(!members.remove(NodeId(2)), "a second removal finds nothing");
+        assert!(members.is_removed(NodeId(2)));
+        assert!(!members.is_removed(NodeId(1)));
+        members.publish(&MemberAttributes {
+            id: NodeId(2),
+            name: "late".to_string(),
+            client_urls: vec![],
+        });
+        assert_eq!(members.len(), 1);
+        assert!(members.get(NodeId(2)).is_none());
     }
 }

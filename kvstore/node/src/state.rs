@@ -70,13 +70,22 @@ impl StateMachine {
     }
 }
 
-/// First byte of saved state machine bytes.
-const STATE_FORMAT_VERSION: u8 = 1;
+/// First byte of saved state machine bytes. Version 2 added the removed member ids; version 1
+/// is still read.
+const STATE_FORMAT_VERSION: u8 = 2;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SavedState {
     store: Vec<u8>,
     members: Members,
+    applied_requests: AppliedRequests,
+}
+
+/// Version 1: members without the removed ids.
+#[derive(serde::Deserialize)]
+struct SavedStateV1 {
+    store: Vec<u8>,
+    members: std::collections::BTreeMap<crate::ids::NodeId, crate::members::Member>,
     applied_requests: AppliedRequests,
 }
 
@@ -107,10 +116,21 @@ impl StateMachine {
             reason: reason.to_string(),
         };
         let (version, body) = bytes.split_first().ok_or_else(|| invalid("empty"))?;
-        if *version != STATE_FORMAT_VERSION {
-            return Err(invalid("unknown state format version"));
-        }
-        let saved: SavedState = postcard::from_bytes(body).map_err(|_| invalid("damaged state"))?;
+        let saved = match *version {
+            STATE_FORMAT_VERSION => {
+                postcard::from_bytes::<SavedState>(body).map_err(|_| invalid("damaged state"))?
+            }
+            1 => {
+                let old: SavedStateV1 =
+                    postcard::from_bytes(body).map_err(|_| invalid("damaged state"))?;
+                SavedState {
+                    store: old.store,
+                    members: Members::from_saved(old.members),
+                    applied_requests: old.applied_requests,
+                }
+            }
+            _ => return Err(invalid("unknown state format version")),
+        };
         Ok(StateMachine {
             store: Store::recover(&saved.store)?,
             members: saved.members,
