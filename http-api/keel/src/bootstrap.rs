@@ -76,9 +76,11 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
                     path.display()
                 );
             }
-            if config.join_existing {
-                bail!("--initial-cluster-state=existing (joining a running cluster) is not supported yet: start all members with --initial-cluster-state=new");
-            }
+            let wanted = if config.join_existing {
+                join(config)?
+            } else {
+                wanted
+            };
             let voters = wanted.initial_members.iter().map(|(id, _)| *id).collect();
             let conf_state = ConfState {
                 voters,
@@ -112,14 +114,88 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
     })
 }
 
+/// `--initial-cluster-state existing`: ask the members named in `--initial-cluster` (over
+/// their peer URLs) for the id the cluster gave this member when it was added, the cluster id
+/// and the current members. Tries each member in turn for up to 30 s.
+fn join(config: &Config) -> anyhow::Result<MemberIdentity> {
+    use std::io::Write as _;
+    let own = &config.advertise_peer_urls;
+    let others: Vec<&String> = config
+        .initial_cluster
+        .iter()
+        .filter(|(_, urls)| urls != own)
+        .filter_map(|(_, urls)| urls.first())
+        .collect();
+    if others.is_empty() {
+        bail!("--initial-cluster-state=existing needs the running members in --initial-cluster besides this one");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut last_error = String::new();
+    loop {
+        for url in &others {
+            let Some(address) = kv_http::peer::peer_address(url) else {
+                continue;
+            };
+            let attempt = (|| -> Result<kv_http::peer::JoinAnswer, String> {
+                let socket = std::net::ToSocketAddrs::to_socket_addrs(&address)
+                    .map_err(|e| e.to_string())?
+                    .next()
+                    .ok_or("no address")?;
+                let mut stream = std::net::TcpStream::connect_timeout(
+                    &socket,
+                    std::time::Duration::from_secs(2),
+                )
+                .map_err(|e| e.to_string())?;
+                stream
+                    .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .map_err(|e| e.to_string())?;
+                stream
+                    .write_all(&kv_http::peer::join_request(own))
+                    .map_err(|e| e.to_string())?;
+                kv_http::peer::read_join_answer(&mut stream)
+            })();
+            match attempt {
+                Ok(answer) => {
+                    tracing::info!(
+                        member = format_args!("{:x}", answer.member_id),
+                        cluster = format_args!("{:x}", answer.cluster_id),
+                        via = %url,
+                        "joining a running cluster"
+                    );
+                    return Ok(MemberIdentity {
+                        node_id: answer.member_id,
+                        cluster_id: answer.cluster_id,
+                        name: config.name.clone(),
+                        cluster_token: config.cluster_token.clone(),
+                        initial_members: answer.members,
+                    });
+                }
+                Err(error) if error.contains("add it first") => {
+                    bail!("cannot join the cluster: {error}")
+                }
+                Err(error) => last_error = format!("{url}: {error}"),
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("cannot join the cluster: no member in --initial-cluster answered (last: {last_error})");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 fn check_identity(
     stored: &MemberIdentity,
     wanted: &MemberIdentity,
     config: &Config,
 ) -> anyhow::Result<()> {
     let path = config.data_dir.display();
+    // Once a data directory exists its stored identity wins, as etcd's does: a member that
+    // joined a running cluster has the id the cluster gave it, and one whose peer URLs were
+    // changed (PUT /v2/members) keeps its id. The name must match; the cluster is checked
+    // against --initial-cluster only while the member's id still follows from its URLs.
+    let renamed_or_joined = stored.node_id != wanted.node_id;
     if stored.cluster_token != wanted.cluster_token
-        || (!config.join_existing && stored.cluster_id != wanted.cluster_id)
+        || (!config.join_existing && !renamed_or_joined && stored.cluster_id != wanted.cluster_id)
     {
         bail!(
             "data directory {path} belongs to cluster {:x} (token {:?}), not to the cluster described by --initial-cluster and --initial-cluster-token (cluster {:x}): refusing to start",
@@ -128,7 +204,7 @@ fn check_identity(
             wanted.cluster_id
         );
     }
-    if stored.name != wanted.name || stored.node_id != wanted.node_id {
+    if stored.name != wanted.name {
         bail!(
             "data directory {path} belongs to member {:?} (id {:x}), not to --name {:?} with peer URLs {}: refusing to start",
             stored.name,

@@ -27,14 +27,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let opened = bootstrap::open(&config)?;
     let (id, cluster_id) = (opened.node_id(), opened.cluster_id());
     tracing::info!(name = %config.name, id = %id, cluster = %cluster_id, data_dir = %config.data_dir.display(), "starting member");
-    let peers: Vec<NodeId> = opened
-        .identity
-        .initial_members
+    // Peers as the recovered state knows them (members added since the cluster began are in
+    // its snapshot); members added by entries replayed later join the transport on apply.
+    let known: Vec<(u64, Vec<String>)> = opened
+        .state
+        .members
+        .iter()
+        .map(|m| (m.id.0, m.peer_urls.clone()))
+        .collect();
+    let peers: Vec<NodeId> = known
         .iter()
         .map(|(p, _)| NodeId(*p))
         .filter(|p| *p != id)
         .collect();
-    let addresses = peer_addresses(&opened.identity.initial_members)?;
+    let addresses = peer_addresses(&known)?;
     let client_listeners = bind_all(&config.listen_client, "client").await?;
     let peer_listeners = bind_all(&config.listen_peer, "peer").await?;
     let (transport, queues, peer_stats) = peer::transport(&peers);

@@ -69,10 +69,20 @@ fn wire_member(member: &kvstore::Member) -> Member {
     }
 }
 
-async fn members(State(api): State<Api>, method: axum::http::Method) -> Response {
+async fn members(
+    State(api): State<Api>,
+    method: axum::http::Method,
+    headers: axum::http::HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    if method == axum::http::Method::POST {
+        return add_member(&api, &headers, &body).await;
+    }
     if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
-        // Membership changes belong to the cluster-operations work; until then only listing.
-        return ApiError::MethodNotAllowed { allow: "GET, HEAD" }.into_response();
+        return ApiError::MethodNotAllowed {
+            allow: "GET, HEAD, POST",
+        }
+        .into_response();
     }
     let list = MemberList {
         members: api.node.state().members.iter().map(wire_member).collect(),
@@ -84,13 +94,18 @@ async fn member(
     State(api): State<Api>,
     Path(id): Path<String>,
     method: axum::http::Method,
+    headers: axum::http::HeaderMap,
+    body: bytes::Bytes,
 ) -> Response {
     if method == axum::http::Method::DELETE {
         return remove_member(&api, &id).await;
     }
+    if method == axum::http::Method::PUT {
+        return update_member(&api, &id, &headers, &body).await;
+    }
     if method != axum::http::Method::GET && method != axum::http::Method::HEAD {
         return ApiError::MethodNotAllowed {
-            allow: "GET, HEAD, DELETE",
+            allow: "GET, HEAD, PUT, DELETE",
         }
         .into_response();
     }
@@ -103,6 +118,156 @@ async fn member(
     match api.node.state().members.get(leader) {
         Some(member) => json(StatusCode::OK, &wire_member(member)),
         None => ApiError::short(503, "During election").into_response(),
+    }
+}
+
+/// The body of `POST /v2/members`.
+#[derive(serde::Deserialize)]
+struct AddRequest {
+    #[serde(rename = "peerURLs")]
+    peer_urls: Vec<String>,
+}
+
+/// Checks a peer URL as etcd does (scheme, then host and port), in etcd's words.
+fn check_peer_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!(
+            "URL scheme must be http, https, unix, or unixs: {url}"
+        ));
+    };
+    match scheme {
+        "http" => {}
+        "https" | "unix" | "unixs" => {
+            return Err(format!("{scheme} peer URLs are not supported: {url}"))
+        }
+        _ => {
+            return Err(format!(
+                "URL scheme must be http, https, unix, or unixs: {url}"
+            ))
+        }
+    }
+    let authority = rest.trim_end_matches('/');
+    let port_ok = authority
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if authority.contains('/') || !port_ok {
+        return Err(format!(
+            "URL address does not have the form \"host:port\": {url}"
+        ));
+    }
+    Ok(())
+}
+
+/// The peer URLs of a `POST` or `PUT` member request, checked in etcd's order: JSON content
+/// type (415), body (400), each URL (400).
+fn peer_urls_of(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<Vec<String>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.split(';').next().map(str::trim) != Some("application/json") {
+        return Err(ApiError::short(
+            415,
+            format!("Bad Content-Type {content_type}, accept application/json"),
+        ));
+    }
+    let request: AddRequest =
+        serde_json::from_slice(body).map_err(|error| ApiError::short(400, error.to_string()))?;
+    if request.peer_urls.is_empty() {
+        return Err(ApiError::short(400, "peerURLs must not be empty"));
+    }
+    for url in &request.peer_urls {
+        check_peer_url(url).map_err(|message| ApiError::short(400, message))?;
+    }
+    Ok(request
+        .peer_urls
+        .iter()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .collect())
+}
+
+/// `PUT /v2/members/<id>` as etcd answers it: 204 once the new peer URLs are applied here;
+/// 404 / 410 as for `DELETE`; 409 `membership: peerURL exists` when another member uses one.
+/// The member keeps its id; restart it with the new URLs.
+async fn update_member(
+    api: &Api,
+    text: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Response {
+    let peer_urls = match peer_urls_of(headers, body) {
+        Ok(urls) => urls,
+        Err(error) => return error.into_response(),
+    };
+    let Ok(id) = u64::from_str_radix(text, 16).map(NodeId) else {
+        return ApiError::short(404, format!("No such member: {text}")).into_response();
+    };
+    {
+        let state = api.node.state();
+        if state.members.is_removed(id) {
+            return ApiError::short(410, format!("Member permanently removed: {text}"))
+                .into_response();
+        }
+        if state.members.get(id).is_none() {
+            return ApiError::short(404, format!("No such member: {text}")).into_response();
+        }
+        if state
+            .members
+            .peer_url_owner(&peer_urls)
+            .is_some_and(|owner| owner != id)
+        {
+            return ApiError::short(409, "membership: peerURL exists").into_response();
+        }
+    }
+    let body = kvstore::CommandBody::UpdatePeerUrls { id, peer_urls };
+    match api.propose(body, kvstore::thread::wall_now()).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => ApiError::short(500, "etcdserver: request timed out").into_response(),
+    }
+}
+
+/// `POST /v2/members` as etcd answers it: 201 with the new member (no name or client URLs
+/// until it starts) once the addition is applied on this member; 415 without a JSON content
+/// type; 400 for a body or URL that does not parse; 409 `membership: peerURL exists`.
+async fn add_member(api: &Api, headers: &axum::http::HeaderMap, body: &[u8]) -> Response {
+    let peer_urls = match peer_urls_of(headers, body) {
+        Ok(urls) => urls,
+        Err(error) => return error.into_response(),
+    };
+    let id = {
+        let state = api.node.state();
+        if state.members.peer_url_owner(&peer_urls).is_some() {
+            return ApiError::short(409, "membership: peerURL exists").into_response();
+        }
+        // A fresh id: the time makes re-adding the same URLs after a removal a new member.
+        let salt = format!("{:x}", api.config.cluster_id.0);
+        let mut now = u64::try_from(kvstore::thread::wall_now().0).unwrap_or(0);
+        loop {
+            let id = kvstore::ids::added_member_id(&peer_urls, &salt, now);
+            if state.members.get(id).is_none() && !state.members.is_removed(id) {
+                break id;
+            }
+            now += 1;
+        }
+    };
+    let timeout = api.config.request_timeout;
+    match tokio::time::timeout(timeout, api.node.add_member(id, peer_urls.clone())).await {
+        Ok(Ok(())) => {
+            let member = Member {
+                id: id.to_string(),
+                name: String::new(),
+                peer_urls,
+                client_urls: Vec::new(),
+            };
+            json(StatusCode::CREATED, &member)
+        }
+        Ok(Err(kvstore::ProposeError::Busy)) => {
+            ApiError::short(409, "membership: another membership change is in progress")
+                .into_response()
+        }
+        Ok(Err(_)) | Err(_) => {
+            ApiError::short(500, "etcdserver: request timed out").into_response()
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! Bounds: each peer's queue holds `PEER_QUEUE_MAX` messages; when it is full the message is
 //! dropped (raft retransmits). A frame is at most `FRAME_BYTES_MAX`.
 
-use kvstore::eraftpb::Message;
+use kvstore::eraftpb::{Message, MessageType};
 use kvstore::{ClusterId, NodeHandle, NodeId, Transport};
 use protobuf::Message as _;
 use std::collections::HashMap;
@@ -36,6 +36,11 @@ const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Handshake prefix and version.
 const MAGIC: &[u8; 4] = b"KEEL";
 const PROTOCOL_VERSION: u8 = 1;
+/// Prefix of a join request: a member started with `--initial-cluster-state existing` asks
+/// for its id, the cluster id and the members, by its own peer URLs.
+const JOIN_MAGIC: &[u8; 4] = b"KJOI";
+/// Largest join request or answer body.
+const JOIN_BYTES_MAX: usize = 1024 * 1024;
 /// Handshake answers.
 const ACCEPTED: u8 = 0;
 const WRONG_CLUSTER: u8 = 1;
@@ -74,15 +79,21 @@ impl PeerStats {
     }
 }
 
+/// A member that joined while running: its id, `host:port`, and its queue's receiving end.
+type Joined = (NodeId, String, mpsc::Receiver<Message>);
+
 /// The raft thread's side: routes each message to its peer's queue without blocking.
 pub struct PeerTransport {
     queues: HashMap<u64, mpsc::Sender<Message>>,
     stats: Arc<PeerStats>,
+    /// Members added while running go to `run_senders`, which starts their senders.
+    joined: mpsc::UnboundedSender<Joined>,
 }
 
 /// The queues' other ends, to be handed to `run_senders` once the node is running.
 pub struct PeerQueues {
     receivers: Vec<(NodeId, mpsc::Receiver<Message>)>,
+    joined: mpsc::UnboundedReceiver<Joined>,
 }
 
 /// Build the transport for the given peers (not including this member).
@@ -98,17 +109,55 @@ pub fn transport(peers: &[NodeId]) -> (PeerTransport, PeerQueues, Arc<PeerStats>
         counters.insert(*peer, (AtomicU64::new(0), AtomicU64::new(0)));
     }
     let stats = Arc::new(PeerStats { counters });
+    let (joined, joined_receiver) = mpsc::unbounded_channel();
     (
         PeerTransport {
             queues,
             stats: Arc::clone(&stats),
+            joined,
         },
-        PeerQueues { receivers },
+        PeerQueues {
+            receivers,
+            joined: joined_receiver,
+        },
         stats,
     )
 }
 
+/// `host:port` of a peer URL such as `http://10.0.0.1:2380/`.
+#[must_use]
+pub fn peer_address(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let authority = rest.split('/').next()?;
+    (!authority.is_empty()).then(|| authority.to_owned())
+}
+
 impl Transport for PeerTransport {
+    fn add_peer(&mut self, id: u64, peer_url: &str) {
+        if self.queues.contains_key(&id) {
+            return;
+        }
+        let Some(address) = peer_address(peer_url) else {
+            tracing::warn!(
+                peer = format_args!("{id:x}"),
+                url = peer_url,
+                "unusable peer URL"
+            );
+            return;
+        };
+        let (sender, receiver) = mpsc::channel(PEER_QUEUE_MAX);
+        self.queues.insert(id, sender);
+        let _ = self.joined.send((NodeId(id), address, receiver));
+    }
+
+    fn update_peer(&mut self, id: u64, peer_url: &str) {
+        // Dropping the queue ends the old sender; a new one connects to the new address.
+        self.queues.remove(&id);
+        self.add_peer(id, peer_url);
+    }
+
     fn send(&mut self, messages: Vec<Message>) {
         for message in messages {
             let to = message.to;
@@ -147,16 +196,11 @@ pub fn run_senders(
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) {
-    for (peer, receiver) in queues.receivers {
-        let Some(address) = config.addresses.get(&peer).cloned() else {
-            tracing::warn!(peer = %peer, "no peer URL for member; its messages are dropped");
-            continue;
-        };
-        let handshake = handshake(config.cluster_id, config.from, peer);
+    let spawn = |peer: NodeId, address: String, receiver: mpsc::Receiver<Message>| {
         let sender = Sender {
             peer,
             address,
-            handshake,
+            handshake: handshake(config.cluster_id, config.from, peer),
             node: node.clone(),
             stats: Arc::clone(stats),
         };
@@ -167,7 +211,49 @@ pub fn run_senders(
                 () = shutdown.cancelled() => {}
             }
         });
+    };
+    for (peer, receiver) in queues.receivers {
+        let Some(address) = config.addresses.get(&peer).cloned() else {
+            tracing::warn!(peer = %peer, "no peer URL for member; its messages are dropped");
+            continue;
+        };
+        spawn(peer, address, receiver);
     }
+    // Members added later get their senders as their addition is applied.
+    let mut joined = queues.joined;
+    let (config, node, stats, inner, stop) = (
+        config.clone(),
+        node.clone(),
+        Arc::clone(stats),
+        tracker.clone(),
+        shutdown.clone(),
+    );
+    tracker.spawn(async move {
+        loop {
+            let next = tokio::select! {
+                next = joined.recv() => next,
+                () = stop.cancelled() => None,
+            };
+            let Some((peer, address, receiver)) = next else {
+                return;
+            };
+            tracing::info!(peer = %peer, %address, "sending to a new member");
+            let sender = Sender {
+                peer,
+                address,
+                handshake: handshake(config.cluster_id, config.from, peer),
+                node: node.clone(),
+                stats: Arc::clone(&stats),
+            };
+            let stop = stop.clone();
+            inner.spawn(async move {
+                tokio::select! {
+                    () = sender.run(receiver) => {}
+                    () = stop.cancelled() => {}
+                }
+            });
+        }
+    });
 }
 
 fn handshake(cluster_id: ClusterId, from: NodeId, to: NodeId) -> Vec<u8> {
@@ -202,8 +288,15 @@ impl Sender {
                 Err(error) => tracing::debug!(peer = %self.peer, %error, "peer unreachable"),
             }
             self.node.report_unreachable(self.peer);
-            // Messages queued while disconnected are stale; raft resends what matters.
-            while receiver.try_recv().is_ok() {}
+            // Messages queued while disconnected are stale; raft resends what matters, except
+            // a snapshot, which raft waits for until it is told it failed.
+            let mut lost_snapshot = false;
+            while let Ok(message) = receiver.try_recv() {
+                lost_snapshot |= message.get_msg_type() == MessageType::MsgSnapshot;
+            }
+            if lost_snapshot {
+                self.node.report_snapshot_failure(self.peer);
+            }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
         }
@@ -239,16 +332,21 @@ impl Sender {
         loop {
             let first = receiver.recv().await?;
             let mut count = 1;
+            let mut snapshot = first.get_msg_type() == MessageType::MsgSnapshot;
             encode_frame(&first, &mut buffer);
             while buffer.len() < WRITE_BATCH_BYTES_MAX {
                 let Ok(message) = receiver.try_recv() else {
                     break;
                 };
+                snapshot |= message.get_msg_type() == MessageType::MsgSnapshot;
                 encode_frame(&message, &mut buffer);
                 count += 1;
             }
             if let Err(error) = stream.write_all(&buffer).await {
                 tracing::debug!(peer = %self.peer, %error, "peer connection lost");
+                if snapshot {
+                    self.node.report_snapshot_failure(self.peer);
+                }
                 return Some(());
             }
             self.stats.sent(self.peer, count);
@@ -319,7 +417,11 @@ async fn receive(
     stream.set_nodelay(true)?;
     let mut stream = BufReader::with_capacity(256 * 1024, stream);
     let mut hello = [0u8; 29];
-    stream.read_exact(&mut hello).await?;
+    stream.read_exact(&mut hello[..4]).await?;
+    if &hello[0..4] == JOIN_MAGIC {
+        return answer_join(stream, node, cluster_id).await;
+    }
+    stream.read_exact(&mut hello[4..]).await?;
     if &hello[0..4] != MAGIC || hello[4] != PROTOCOL_VERSION {
         return Err(std::io::Error::other("not a keel peer"));
     }
@@ -359,4 +461,116 @@ async fn receive(
         }
         node.step(message);
     }
+}
+
+/// What a member being added learns from the cluster when it first starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinAnswer {
+    /// The cluster's id.
+    pub cluster_id: u64,
+    /// The id the cluster gave the new member (`POST /v2/members`).
+    pub member_id: u64,
+    /// Every current member: id and peer URLs (the new one included).
+    pub members: Vec<(u64, Vec<String>)>,
+}
+
+/// The join request of a member whose peer URLs are `peer_urls`.
+#[must_use]
+pub fn join_request(peer_urls: &[String]) -> Vec<u8> {
+    let body = peer_urls.join("\n");
+    let mut bytes = JOIN_MAGIC.to_vec();
+    bytes.push(PROTOCOL_VERSION);
+    bytes.extend_from_slice(&u32::try_from(body.len()).unwrap_or(0).to_be_bytes());
+    bytes.extend_from_slice(body.as_bytes());
+    bytes
+}
+
+/// Reads the answer to `join_request` (blocking: the joining member asks before it starts).
+///
+/// # Errors
+/// The peer's refusal in its words, or an I/O or format problem.
+pub fn read_join_answer(stream: &mut impl std::io::Read) -> Result<JoinAnswer, String> {
+    let mut head = [0u8; 5];
+    stream
+        .read_exact(&mut head)
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    let length = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if length > JOIN_BYTES_MAX {
+        return Err("answer too large".into());
+    }
+    let mut body = vec![0u8; length];
+    stream
+        .read_exact(&mut body)
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    let body = String::from_utf8(body).map_err(|_| "answer is not text".to_owned())?;
+    if head[0] != ACCEPTED {
+        return Err(body);
+    }
+    let mut answer = JoinAnswer {
+        cluster_id: 0,
+        member_id: 0,
+        members: Vec::new(),
+    };
+    let hex = |text: &str| u64::from_str_radix(text, 16).map_err(|_| format!("bad id {text:?}"));
+    for line in body.lines() {
+        let mut parts = line.split(' ');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("cluster"), Some(id), None) => answer.cluster_id = hex(id)?,
+            (Some("member"), Some(id), None) => answer.member_id = hex(id)?,
+            (Some("peer"), Some(id), Some(urls)) => answer
+                .members
+                .push((hex(id)?, urls.split(',').map(str::to_owned).collect())),
+            _ => return Err(format!("unexpected answer line {line:?}")),
+        }
+    }
+    if answer.cluster_id == 0 || answer.member_id == 0 || answer.members.is_empty() {
+        return Err("incomplete answer".into());
+    }
+    Ok(answer)
+}
+
+async fn answer_join(
+    mut stream: BufReader<TcpStream>,
+    node: &NodeHandle,
+    cluster_id: ClusterId,
+) -> std::io::Result<()> {
+    let version = stream.read_u8().await?;
+    let length = stream.read_u32().await? as usize;
+    if version != PROTOCOL_VERSION || length > JOIN_BYTES_MAX {
+        return Err(std::io::Error::other("bad join request"));
+    }
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await?;
+    let urls: Vec<String> = String::from_utf8_lossy(&body)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let (status, text) = {
+        let state = node.state();
+        match state.members.peer_url_owner(&urls) {
+            Some(id) => {
+                let mut text = format!("cluster {:x}\nmember {:x}\n", cluster_id.0, id.0);
+                for member in state.members.iter() {
+                    text.push_str(&format!(
+                        "peer {:x} {}\n",
+                        member.id.0,
+                        member.peer_urls.join(",")
+                    ));
+                }
+                (ACCEPTED, text)
+            }
+            None => (
+                WRONG_MEMBER,
+                format!(
+                    "no member of cluster {:x} has peer URLs {}: add it first with POST /v2/members",
+                    cluster_id.0,
+                    urls.join(",")
+                ),
+            ),
+        }
+    };
+    let mut answer = vec![status];
+    answer.extend_from_slice(&u32::try_from(text.len()).unwrap_or(0).to_be_bytes());
+    answer.extend_from_slice(text.as_bytes());
+    stream.get_mut().write_all(&answer).await
 }

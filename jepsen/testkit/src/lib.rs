@@ -230,6 +230,58 @@ impl Cluster {
         cluster
     }
 
+    /// Prepare (not start) a new member on loopback that joins the running cluster with
+    /// `--initial-cluster-state existing`: free ports, its own data directory, and an
+    /// `--initial-cluster` naming the running members and itself. Add it to the cluster first
+    /// (`POST /v2/members` with its peer URL), then `spawn` it. Returns its index.
+    pub fn add_member(&mut self, extra: &[&str]) -> usize {
+        let index = self.members.len();
+        let name = format!("m{index}");
+        let client_url = format!("http://127.0.0.1:{}", free_port());
+        let peer_url = format!("http://127.0.0.1:{}", free_port());
+        let mut initial: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| m.child.is_some())
+            .map(|m| format!("{}={}", m.name, m.peer_url))
+            .collect();
+        initial.push(format!("{name}={peer_url}"));
+        let data_dir = self.dir.path().join(format!("{name}.keel"));
+        let mut args = vec![
+            "--name".to_string(),
+            name.clone(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--listen-client-urls".into(),
+            client_url.clone(),
+            "--advertise-client-urls".into(),
+            client_url.clone(),
+            "--listen-peer-urls".into(),
+            peer_url.clone(),
+            "--initial-advertise-peer-urls".into(),
+            peer_url.clone(),
+            "--initial-cluster".into(),
+            initial.join(","),
+            "--initial-cluster-state".into(),
+            "existing".into(),
+            "--initial-cluster-token".into(),
+            "keel-test".into(),
+        ];
+        args.extend(extra.iter().map(ToString::to_string));
+        self.members.push(Member {
+            log: self.dir.path().join(format!("{name}.log")),
+            name,
+            client_url,
+            peer_url,
+            data_dir,
+            args,
+            env: Vec::new(),
+            namespace: None,
+            child: None,
+        });
+        index
+    }
+
     pub fn spawn(&mut self, index: usize) {
         let member = &mut self.members[index];
         assert!(member.child.is_none(), "member {index} already runs");
@@ -410,6 +462,24 @@ impl Cluster {
     /// PUT with a form body.
     pub fn put(&self, base: &str, path: &str, form: &[(&str, &str)]) -> Result<Reply, String> {
         Self::reply(self.agent.put(&format!("{base}{path}")).send_form(form))
+    }
+
+    /// A request with a body of the given content type (`POST`/`PUT` of JSON to
+    /// `/v2/members`, ...).
+    pub fn send_body(
+        &self,
+        method: &str,
+        base: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> Result<Reply, String> {
+        Self::reply(
+            self.agent
+                .request(method, &format!("{base}{path}"))
+                .set("Content-Type", content_type)
+                .send_string(body),
+        )
     }
 
     pub fn delete(&self, base: &str, path: &str) -> Result<Reply, String> {

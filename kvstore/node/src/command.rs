@@ -30,6 +30,14 @@ pub enum CommandBody {
     Expire,
     /// A member announces its name and client URLs (etcd's "publish").
     Publish(MemberAttributes),
+    /// A member's peer URLs change (`PUT /v2/members/<id>`; not a raft configuration change:
+    /// the voters stay the same).
+    UpdatePeerUrls {
+        /// The member.
+        id: NodeId,
+        /// Its new peer URLs.
+        peer_urls: Vec<String>,
+    },
 }
 
 /// The part of a member that the member itself announces after start.

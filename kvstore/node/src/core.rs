@@ -137,6 +137,18 @@ pub enum Input {
     Step(Box<Message>),
     /// A peer could not be reached.
     ReportUnreachable(NodeId),
+    /// A snapshot message to this peer was not delivered (raft-rs then sends a new one).
+    ReportSnapshotFailure(NodeId),
+    /// Add a member to the cluster through a raft configuration change (one at a time); the
+    /// reply comes when the change is applied here.
+    AddMember {
+        /// The new member's id.
+        id: NodeId,
+        /// Its peer URLs.
+        peer_urls: Vec<String>,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Result<(), ProposeError>>,
+    },
     /// Remove a member from the cluster through a raft configuration change (one at a time);
     /// the reply comes when the change is applied here.
     RemoveMember {
@@ -222,6 +234,10 @@ pub struct RaftCore<S: LogStorage, T: Transport> {
     pub(crate) snapshot_index: u64,
     /// As leader: the tick at which each follower was first seen waiting for a snapshot.
     snapshot_waits: HashMap<u64, u64>,
+    /// Voters in the stored snapshot's membership (empty: not known since start).
+    pub(crate) snapshot_voters: Vec<u64>,
+    /// Take a snapshot at the next ready even if `snapshot_entries` have not passed.
+    pub(crate) force_snapshot: bool,
     /// Configuration changes proposed here, by context sequence number: deadline tick, reply.
     pub(crate) conf_changes: HashMap<u64, (u64, oneshot::Sender<Result<(), ProposeError>>)>,
     /// A leadership transfer in progress: the target, the deadline tick, the reply.
@@ -293,6 +309,8 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             repropose: false,
             snapshot_index: applied,
             snapshot_waits: HashMap::new(),
+            snapshot_voters: Vec::new(),
+            force_snapshot: false,
             transfer: None,
             conf_changes: HashMap::new(),
             now: Time::default(),
@@ -322,8 +340,24 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
                 }
             }
             Input::ReportUnreachable(peer) => self.raw.report_unreachable(peer.0),
+            Input::ReportSnapshotFailure(peer) => {
+                self.raw
+                    .report_snapshot(peer.0, raft::SnapshotStatus::Failure);
+            }
             Input::TransferLeadership { reply } => self.start_transfer(reply),
-            Input::RemoveMember { id, reply } => self.propose_removal(id, reply),
+            Input::RemoveMember { id, reply } => {
+                self.propose_conf_change(raft::eraftpb::ConfChangeType::RemoveNode, id, &[], reply);
+            }
+            Input::AddMember {
+                id,
+                peer_urls,
+                reply,
+            } => self.propose_conf_change(
+                raft::eraftpb::ConfChangeType::AddNode,
+                id,
+                &peer_urls,
+                reply,
+            ),
             Input::Shutdown => {
                 self.fail_all();
                 return false;
@@ -357,11 +391,18 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         self.maybe_publish();
     }
 
-    /// Propose removing `id` as a `ConfChangeV2` whose context names this member and a
-    /// sequence number, so the apply can answer the proposer. raft-rs refuses a second change
+    /// Propose adding or removing `id` as a `ConfChangeV2`. The entry's context names this
+    /// member and a sequence number, so the apply can answer the proposer, followed by the
+    /// new member's peer URLs (one per line) for an addition. raft-rs refuses a second change
     /// while one is uncommitted; that is answered `Busy`.
-    fn propose_removal(&mut self, id: NodeId, reply: oneshot::Sender<Result<(), ProposeError>>) {
-        use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
+    fn propose_conf_change(
+        &mut self,
+        change_type: raft::eraftpb::ConfChangeType,
+        id: NodeId,
+        peer_urls: &[String],
+        reply: oneshot::Sender<Result<(), ProposeError>>,
+    ) {
+        use raft::eraftpb::{ConfChangeSingle, ConfChangeV2};
         if self.raw.raft.leader_id == raft::INVALID_ID {
             let _ = reply.send(Err(ProposeError::NoLeader));
             return;
@@ -370,8 +411,9 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         self.next_seq += 1;
         let mut context = self.config.id.0.to_be_bytes().to_vec();
         context.extend_from_slice(&seq.to_be_bytes());
+        context.extend_from_slice(peer_urls.join("\n").as_bytes());
         let mut single = ConfChangeSingle::default();
-        single.set_change_type(ConfChangeType::RemoveNode);
+        single.set_change_type(change_type);
         single.node_id = id.0;
         let mut change = ConfChangeV2::default();
         change.set_changes(vec![single].into());
@@ -454,16 +496,35 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             self.snapshot_waits.clear();
             return;
         }
-        let waiting: Vec<u64> = self
+        let waiting: Vec<(u64, u64)> = self
             .raw
             .raft
             .prs()
             .iter()
             .filter(|(_, progress)| progress.state == raft::ProgressState::Snapshot)
-            .map(|(id, _)| *id)
+            .map(|(id, progress)| (*id, progress.pending_snapshot))
             .collect();
-        self.snapshot_waits.retain(|id, _| waiting.contains(id));
-        for id in waiting {
+        self.snapshot_waits
+            .retain(|id, _| waiting.iter().any(|(waiting, _)| waiting == id));
+        for (id, sent) in waiting {
+            if !self.snapshot_waits.contains_key(&id) {
+                if !self.snapshot_voters.contains(&id) {
+                    // A member added after the stored snapshot would refuse it (it is not in
+                    // that snapshot's membership): take a fresh one and send that instead.
+                    tracing::info!(
+                        follower = format_args!("{id:x}"),
+                        "new snapshot for a member the stored one predates"
+                    );
+                    self.force_snapshot = true;
+                    self.raw.report_snapshot(id, raft::SnapshotStatus::Failure);
+                    continue;
+                }
+                if sent < self.snapshot_index {
+                    // A newer snapshot exists than the one on its way: send that one.
+                    self.raw.report_snapshot(id, raft::SnapshotStatus::Failure);
+                    continue;
+                }
+            }
             let since = *self.snapshot_waits.entry(id).or_insert(self.ticks);
             if self.ticks - since >= self.config.request_timeout_ticks {
                 tracing::info!(

@@ -1,6 +1,6 @@
 //! The `Ready` handling of `RaftCore`, in raft-rs's documented order.
 
-use crate::command::Command;
+use crate::command::{Command, CommandBody};
 use crate::core::{Applied, FatalError, RaftCore};
 use crate::handle::Role;
 use crate::ids::{NodeId, RaftIndex, Term};
@@ -116,6 +116,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             .expect("state lock poisoned: apply panicked") = recovered;
         self.progress.set_applied(index);
         self.snapshot_index = index;
+        self.snapshot_voters = snapshot.get_metadata().get_conf_state().voters.clone();
         self.progress
             .snapshots_installed
             .fetch_add(1, Ordering::Relaxed);
@@ -130,7 +131,9 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
     fn maybe_snapshot(&mut self) -> Result<(), FatalError> {
         let every = self.config.snapshot_entries;
         let applied = self.raw.raft.raft_log.applied;
-        if every == 0 || applied < self.snapshot_index + every {
+        let due = every > 0 && applied >= self.snapshot_index + every;
+        let forced = std::mem::take(&mut self.force_snapshot) && applied > 0;
+        if !due && !forced {
             return Ok(());
         }
         let term = self.raw.raft.raft_log.term(applied)?;
@@ -147,8 +150,14 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             .expect("state lock poisoned: apply panicked")
             .save()
             .into();
-        let compact_to = applied.saturating_sub(self.config.catch_up_entries);
+        // A forced snapshot (for a new member) compacts nothing beyond the regular schedule.
+        let compact_to = if due {
+            applied.saturating_sub(self.config.catch_up_entries)
+        } else {
+            0
+        };
         self.raw.mut_store().save_snapshot(&snapshot, compact_to)?;
+        self.snapshot_voters = snapshot.get_metadata().get_conf_state().voters.clone();
         self.snapshot_index = applied;
         self.progress
             .snapshots_saved
@@ -207,6 +216,13 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
                                 source,
                             })?;
                         let outcome = state.apply(&command);
+                        if let CommandBody::UpdatePeerUrls { id, peer_urls } = &command.body {
+                            if *id != self.config.id {
+                                if let Some(url) = peer_urls.first() {
+                                    self.transport.update_peer(id.0, url);
+                                }
+                            }
+                        }
                         if command.request_id.node == self.config.id {
                             let position = (RaftIndex(entry.index), Term(entry.term));
                             replies.push((command.request_id.seq, outcome, position));
@@ -228,6 +244,29 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
                         let conf_state = self.raw.apply_conf_change(&change)?;
                         self.raw.mut_store().persist_conf_state(&conf_state)?;
                         for single in change.get_changes() {
+                            if single.get_change_type() == ConfChangeType::AddNode {
+                                let urls: Vec<String> = entry
+                                    .context
+                                    .get(16..)
+                                    .and_then(|b| std::str::from_utf8(b).ok())
+                                    .map(|text| {
+                                        text.lines()
+                                            .filter(|l| !l.is_empty())
+                                            .map(str::to_owned)
+                                            .collect()
+                                    })
+                                    .unwrap_or_default();
+                                if single.node_id != self.config.id.0 {
+                                    if let Some(url) = urls.first() {
+                                        self.transport.add_peer(single.node_id, url);
+                                    }
+                                }
+                                state.members.add(NodeId(single.node_id), urls);
+                                tracing::info!(
+                                    member = format_args!("{:x}", single.node_id),
+                                    "member added to the cluster"
+                                );
+                            }
                             if single.get_change_type() == ConfChangeType::RemoveNode {
                                 state.members.remove(NodeId(single.node_id));
                                 tracing::info!(

@@ -200,6 +200,26 @@ impl NodeHandle {
         receiver.await.unwrap_or(Err(ProposeError::Timeout))
     }
 
+    /// Add member `id` with `peer_urls` to the cluster (a raft configuration change) and wait
+    /// until the change is applied here.
+    ///
+    /// # Errors
+    /// As `remove_member`.
+    pub async fn add_member(&self, id: NodeId, peer_urls: Vec<String>) -> Result<(), ProposeError> {
+        let (reply, receiver) = oneshot::channel();
+        self.inbox
+            .try_send(Input::AddMember {
+                id,
+                peer_urls,
+                reply,
+            })
+            .map_err(|e| match e {
+                TrySendError::Full(_) => ProposeError::Busy,
+                TrySendError::Disconnected(_) => ProposeError::NotRunning,
+            })?;
+        receiver.await.unwrap_or(Err(ProposeError::Timeout))
+    }
+
     /// Record that a peer refused this member as removed from the cluster.
     pub fn mark_removed(&self) {
         self.progress.set_removed();
@@ -242,5 +262,13 @@ impl NodeHandle {
     pub fn report_unreachable(&self, peer: NodeId) {
         // Best effort: a full inbox only delays raft's probe state.
         let _ = self.inbox.try_send(Input::ReportUnreachable(peer));
+    }
+
+    /// Tell raft a snapshot message to `peer` was not delivered, so it sends a new one now
+    /// rather than after the snapshot timeout.
+    pub fn report_snapshot_failure(&self, peer: NodeId) {
+        // Best effort (never block a transport task): a lost report only delays the resend
+        // until the leader's snapshot timeout.
+        let _ = self.inbox.try_send(Input::ReportSnapshotFailure(peer));
     }
 }

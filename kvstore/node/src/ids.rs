@@ -71,6 +71,20 @@ pub fn member_id(peer_urls: &[String], token: &str) -> NodeId {
     NodeId(fnv1a(&parts).max(1))
 }
 
+/// The id of a member added to a running cluster: like `member_id`, with the time of the
+/// request mixed in (as etcd does), so that adding the same peer URLs again after a removal
+/// gives a new id; a removed id is never reused.
+#[must_use]
+pub fn added_member_id(peer_urls: &[String], token: &str, now_nanos: u64) -> NodeId {
+    let mut urls: Vec<&str> = peer_urls.iter().map(String::as_str).collect();
+    urls.sort_unstable();
+    let now = now_nanos.to_be_bytes();
+    let mut parts: Vec<&[u8]> = urls.iter().map(|u| u.as_bytes()).collect();
+    parts.push(token.as_bytes());
+    parts.push(&now);
+    NodeId(fnv1a(&parts).max(1))
+}
+
 /// The cluster id, derived from the sorted member ids and the token.
 #[must_use]
 pub fn cluster_id(members: &[NodeId], token: &str) -> ClusterId {

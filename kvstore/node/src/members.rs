@@ -57,6 +57,37 @@ impl Members {
         }
     }
 
+    /// Add a member (a committed configuration change): id and peer URLs; name and client
+    /// URLs come when it publishes itself. A removed id is never added back.
+    pub fn add(&mut self, id: NodeId, peer_urls: Vec<String>) {
+        if self.removed.contains(&id) {
+            return;
+        }
+        let member = self.by_id.entry(id).or_insert_with(|| Member {
+            id,
+            name: String::new(),
+            peer_urls: Vec::new(),
+            client_urls: Vec::new(),
+        });
+        member.peer_urls = peer_urls;
+    }
+
+    /// Change a member's peer URLs; unknown ids are ignored.
+    pub fn update_peer_urls(&mut self, id: NodeId, peer_urls: &[String]) {
+        if let Some(member) = self.by_id.get_mut(&id) {
+            member.peer_urls = peer_urls.to_vec();
+        }
+    }
+
+    /// The member already using one of `peer_urls`, if any.
+    #[must_use]
+    pub fn peer_url_owner(&self, peer_urls: &[String]) -> Option<NodeId> {
+        self.by_id
+            .values()
+            .find(|m| m.peer_urls.iter().any(|u| peer_urls.contains(u)))
+            .map(|m| m.id)
+    }
+
     /// Remove a member for good (a committed configuration change). Returns whether it was a
     /// member.
     pub fn remove(&mut self, id: NodeId) -> bool {

@@ -66,6 +66,10 @@ impl StateMachine {
                 self.members.publish(attributes);
                 ApplyOutcome::Done
             }
+            CommandBody::UpdatePeerUrls { id, peer_urls } => {
+                self.members.update_peer_urls(*id, peer_urls);
+                ApplyOutcome::Done
+            }
         }
     }
 }

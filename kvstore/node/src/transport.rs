@@ -7,4 +7,11 @@ use raft::eraftpb::Message;
 pub trait Transport: Send + 'static {
     /// Queue messages for delivery, each to its `to` member.
     fn send(&mut self, messages: Vec<Message>);
+
+    /// A member joined the cluster (a committed configuration change): start delivering to
+    /// it at `peer_url`. Must not block.
+    fn add_peer(&mut self, _id: u64, _peer_url: &str) {}
+
+    /// A member's peer URLs changed: deliver to it at `peer_url` from now on.
+    fn update_peer(&mut self, _id: u64, _peer_url: &str) {}
 }
