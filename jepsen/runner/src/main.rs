@@ -44,7 +44,7 @@ enum Command {
         #[arg(long, default_value = "register")]
         workload: String,
         /// Fault families, comma-separated: partition, kill, pause, loss, slow, clock, delay,
-        /// snapshot, all, none.
+        /// snapshot, member, all, none.
         #[arg(long, default_value = "partition,kill")]
         nemesis: String,
         /// Load time over all workloads (like 60s, 2m); healing and checking come on top.

@@ -41,11 +41,14 @@ pub enum Family {
     /// uses a small `--snapshot-count`), so it comes back behind the compacted log and must
     /// install the leader's snapshot.
     Snapshot,
+    /// Membership: a follower is removed from the cluster (`DELETE /v2/members`), then added
+    /// back as a new member with a fresh data directory at the same address.
+    Member,
 }
 
 impl Family {
     /// Every family, in the order `all` expands to.
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 9] = [
         Family::Partition,
         Family::Kill,
         Family::Pause,
@@ -54,6 +57,7 @@ impl Family {
         Family::Clock,
         Family::Delay,
         Family::Snapshot,
+        Family::Member,
     ];
 
     /// The command-line name.
@@ -67,6 +71,7 @@ impl Family {
             Family::Clock => "clock",
             Family::Delay => "delay",
             Family::Snapshot => "snapshot",
+            Family::Member => "member",
         }
     }
 
@@ -207,6 +212,8 @@ pub enum Active {
     Clock(usize),
     /// These nodes' packets to their peers are delayed.
     Delay(Vec<usize>),
+    /// This node was removed from the cluster.
+    Removed(usize),
 }
 
 /// Injects faults into one cluster in one lab.
@@ -317,6 +324,21 @@ impl<'a> Nemesis<'a> {
                 self.lab.grudge(&grudge).map_err(|e| e.to_string())?;
                 (kind, Active::Partition)
             }
+            Family::Member => {
+                let Some(leader) = self.cluster().leader_by_majority() else {
+                    // No agreed leader right now: no membership change this round.
+                    return Ok(None);
+                };
+                let followers: Vec<usize> = (0..nodes)
+                    .filter(|&n| n != leader && self.cluster().is_running(n))
+                    .collect();
+                let Some(&target) = followers.choose(&mut self.rng) else {
+                    return Ok(None);
+                };
+                let kind = "member-remove-add".to_owned();
+                self.remove_member(leader, target)?;
+                (kind, Active::Removed(target))
+            }
             Family::Snapshot => {
                 let leader = self.cluster().leader_by_majority();
                 let followers: Vec<usize> = (0..nodes).filter(|&n| Some(n) != leader).collect();
@@ -411,6 +433,70 @@ impl<'a> Nemesis<'a> {
         };
         *self.counts.entry(kind.clone()).or_default() += 1;
         Ok(Some((kind, active)))
+    }
+
+    /// Removes member `target` through the leader and waits for its process to stop.
+    fn remove_member(&mut self, leader: usize, target: usize) -> Result<(), String> {
+        let mut cluster = self.cluster();
+        let stats = cluster
+            .get(cluster.url(target), "/v2/stats/self")
+            .map_err(|e| format!("asking n{} for its id: {e}", target + 1))?;
+        let id = stats.json()["id"].as_str().unwrap_or_default().to_owned();
+        drop(cluster);
+        self.record(
+            "remove-member",
+            "member-remove-add",
+            json!({"node": format!("n{}", target + 1), "id": id}),
+        );
+        cluster = self.cluster();
+        let reply = cluster
+            .delete(cluster.url(leader), &format!("/v2/members/{id}"))
+            .map_err(|e| format!("removing n{}: {e}", target + 1))?;
+        if reply.status != 204 {
+            return Err(format!(
+                "removing n{}: {} {}",
+                target + 1,
+                reply.status,
+                reply.body
+            ));
+        }
+        cluster.wait_exit(target, Duration::from_secs(30));
+        Ok(())
+    }
+
+    /// Adds node `target` back as a new member (fresh data directory, same address).
+    fn add_member(&mut self, target: usize) -> Result<(), String> {
+        let mut cluster = self.cluster();
+        let leader = cluster
+            .leader_by_majority()
+            .ok_or_else(|| "no leader to add a member through".to_owned())?;
+        let peer_url = cluster.members[target].peer_url.clone();
+        let reply = cluster
+            .send_body(
+                "POST",
+                cluster.url(leader),
+                "/v2/members",
+                "application/json",
+                &format!(r#"{{"peerURLs":["{peer_url}"]}}"#),
+            )
+            .map_err(|e| format!("adding n{}: {e}", target + 1))?;
+        if reply.status != 201 {
+            return Err(format!(
+                "adding n{}: {} {}",
+                target + 1,
+                reply.status,
+                reply.body
+            ));
+        }
+        cluster.prepare_rejoin(target);
+        cluster.spawn(target);
+        drop(cluster);
+        self.record(
+            "add-member",
+            "member-remove-add",
+            json!({"node": format!("n{}", target + 1), "member": reply.json()}),
+        );
+        Ok(())
     }
 
     fn start_delay(&mut self, targets: &[usize], delay_ms: u64) -> Result<(), String> {
@@ -533,6 +619,7 @@ impl<'a> Nemesis<'a> {
                 self.stop_delays()?;
                 self.record("stop-delay", kind, Value::Null);
             }
+            Active::Removed(node) => self.add_member(node)?,
         }
         Ok(())
     }
@@ -623,7 +710,7 @@ mod tests {
             Family::parse_list("partition,kill"),
             Ok(vec![Family::Partition, Family::Kill])
         );
-        assert_eq!(Family::parse_list("all").map(|f| f.len()), Ok(8));
+        assert_eq!(Family::parse_list("all").map(|f| f.len()), Ok(9));
         assert_eq!(Family::parse_list("none"), Ok(vec![]));
         let error = Family::parse_list("partition,kil").unwrap_err();
         assert!(error.contains("\"kil\""), "{error}");
@@ -636,7 +723,9 @@ mod tests {
         for family in Family::ALL {
             let why = family.unavailable(&none);
             match family {
-                Family::Kill | Family::Pause | Family::Snapshot => assert!(why.is_none()),
+                Family::Kill | Family::Pause | Family::Snapshot | Family::Member => {
+                    assert!(why.is_none());
+                }
                 _ => assert!(why.is_some_and(|w| w.contains("skipped")), "{family:?}"),
             }
         }

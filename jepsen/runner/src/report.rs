@@ -167,7 +167,8 @@ fn windows(nemesis: &[NemesisEvent], end_s: f64) -> Vec<(f64, f64, String)> {
     let mut out = Vec::new();
     for event in nemesis {
         let t = seconds(event.time_ns);
-        let starts = matches!(event.f.as_str(), "kill" | "pause") || event.f.starts_with("start-");
+        let starts = matches!(event.f.as_str(), "kill" | "pause" | "remove-member")
+            || event.f.starts_with("start-");
         if starts {
             open.push((t, event.kind.clone()));
         } else if let Some(position) = open.iter().position(|(_, k)| *k == event.kind) {

@@ -593,7 +593,10 @@ impl RunState<'_> {
                 let nemesis = recorder.nemesis_events();
                 let fault = nemesis
                     .last()
-                    .filter(|e| e.f.starts_with("start-") || e.f == "kill" || e.f == "pause")
+                    .filter(|e| {
+                        e.f.starts_with("start-")
+                            || matches!(e.f.as_str(), "kill" | "pause" | "remove-member")
+                    })
                     .map_or_else(|| "healed".to_owned(), |e| e.kind.clone());
                 let text = format!(
                     "[{name} {:>4.0}s/{:.0}s] ok {} fail {} info {} | {fault}",

@@ -282,6 +282,33 @@ impl Cluster {
         index
     }
 
+    /// Turn a stopped member that was removed from the cluster into a new member at the same
+    /// address: its data directory is wiped, and its next `spawn` joins the running members
+    /// with `--initial-cluster-state existing`. Add it first (`POST /v2/members`).
+    pub fn prepare_rejoin(&mut self, index: usize) {
+        assert!(
+            self.members[index].child.is_none(),
+            "member {index} still runs"
+        );
+        let _ = std::fs::remove_dir_all(&self.members[index].data_dir);
+        let mut initial: Vec<String> = self
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| *i == index || m.child.is_some())
+            .map(|(_, m)| format!("{}={}", m.name, m.peer_url))
+            .collect();
+        initial.sort();
+        let args = &mut self.members[index].args;
+        if let Some(at) = args.iter().position(|a| a == "--initial-cluster") {
+            args[at + 1] = initial.join(",");
+        }
+        match args.iter().position(|a| a == "--initial-cluster-state") {
+            Some(at) => args[at + 1] = "existing".into(),
+            None => args.extend(["--initial-cluster-state".into(), "existing".into()]),
+        }
+    }
+
     pub fn spawn(&mut self, index: usize) {
         let member = &mut self.members[index];
         assert!(member.child.is_none(), "member {index} already runs");
@@ -327,6 +354,12 @@ impl Cluster {
         deadline: Duration,
     ) -> std::process::ExitStatus {
         self.signal(index, "TERM");
+        self.wait_exit(index, deadline)
+    }
+
+    /// Wait (up to `deadline`) for a member to exit on its own (e.g. after its removal from
+    /// the cluster); returns its exit status.
+    pub fn wait_exit(&mut self, index: usize, deadline: Duration) -> std::process::ExitStatus {
         let child = self.members[index].child.as_mut().expect("the member runs");
         let status = wait_for(deadline, "the member to exit after SIGTERM", || {
             child.try_wait().ok().flatten()
