@@ -39,12 +39,13 @@ fn number(value: &serde_json::Value, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} missing in {value}"))
 }
 
-fn write(cluster: &Cluster, member: usize, key: usize) {
+fn write(cluster: &Cluster, member: usize, key: usize, padding: usize) {
+    let value = format!("value-{key}-{}", "x".repeat(padding));
     let reply = cluster
         .put(
             cluster.url(member),
             &format!("/v2/keys/snap/k{key}"),
-            &[("value", &format!("value-{key}"))],
+            &[("value", &value)],
         )
         .unwrap_or_else(|e| panic!("write {key}: {e}"));
     assert!(reply.status == 200 || reply.status == 201, "{}", reply.body);
@@ -63,9 +64,10 @@ fn tree(cluster: &Cluster, member: usize) -> serde_json::Value {
 
 // Goal: a member that was down while the cluster wrote 3 × snapshot-count entries comes back
 // through a snapshot from the leader (its old log position was compacted away there) and then
-// holds exactly the leader's data. Method: kill a follower, write 330 keys, check the leader
-// compacted, restart the follower, wait for it to report an installed snapshot and the
-// leader's applied index, and compare the whole subtree.
+// holds exactly the leader's data. Method: kill a follower, write 330 keys of 16 KiB (so the
+// snapshot, about 5 MiB, streams in several chunks), check the leader compacted, restart the
+// follower, wait for it to report an installed snapshot and the leader's applied index, and
+// compare the whole subtree.
 #[test]
 fn stopped_member_comes_back_by_snapshot() {
     let mut cluster = start();
@@ -74,7 +76,7 @@ fn stopped_member_comes_back_by_snapshot() {
     cluster.kill(stopped);
     let writes = 3 * SNAPSHOT_COUNT as usize + 30;
     for key in 0..writes {
-        write(&cluster, leader, key);
+        write(&cluster, leader, key, 16 * 1024);
     }
     let leader_view = debug(&cluster, leader);
     assert!(
@@ -124,7 +126,7 @@ fn log_stays_bounded_under_writes() {
     let bound = SNAPSHOT_COUNT + CATCH_UP + SLACK;
     let mut largest = 0;
     for key in 0..(5 * SNAPSHOT_COUNT as usize) {
-        write(&cluster, leader, key);
+        write(&cluster, leader, key, 0);
         if key % 10 == 0 {
             for member in 0..3 {
                 let view = debug(&cluster, member);

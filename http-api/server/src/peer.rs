@@ -24,10 +24,15 @@ use tokio_util::task::TaskTracker;
 
 /// Messages queued per peer.
 const PEER_QUEUE_MAX: usize = 8_192;
-/// Largest frame accepted or sent. A raft snapshot travels as one frame (the whole store), so
-/// this bounds the store a lagging or new member can catch up to; it is allocated only for a
-/// peer that passed the cluster handshake.
-const FRAME_BYTES_MAX: usize = 1024 * 1024 * 1024;
+/// Largest frame accepted or sent (snapshots do not travel in frames).
+const FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// A raft snapshot travels on a connection of its own, in chunks of at most this size, so
+/// heartbeats and appends keep flowing on the main connection meanwhile.
+const SNAPSHOT_CHUNK_BYTES: usize = 1024 * 1024;
+/// Largest snapshot accepted (the receiver holds it in memory to rebuild its store).
+const SNAPSHOT_BYTES_MAX: u64 = 16 * 1024 * 1024 * 1024;
+/// Prefix of a snapshot connection's handshake (otherwise the same as `MAGIC`'s).
+const SNAPSHOT_MAGIC: &[u8; 4] = b"KSNP";
 /// Bytes gathered into one write before it is flushed.
 const WRITE_BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Reconnect backoff bounds.
@@ -330,29 +335,124 @@ impl Sender {
     ) -> Option<()> {
         let mut buffer = Vec::new();
         loop {
-            let first = receiver.recv().await?;
-            let mut count = 1;
-            let mut snapshot = first.get_msg_type() == MessageType::MsgSnapshot;
-            encode_frame(&first, &mut buffer);
-            while buffer.len() < WRITE_BATCH_BYTES_MAX {
-                let Ok(message) = receiver.try_recv() else {
-                    break;
-                };
-                snapshot |= message.get_msg_type() == MessageType::MsgSnapshot;
-                encode_frame(&message, &mut buffer);
-                count += 1;
+            let mut next = Some(receiver.recv().await?);
+            let mut count = 0;
+            while let Some(message) = next.take() {
+                if message.get_msg_type() == MessageType::MsgSnapshot {
+                    self.stream_snapshot(message);
+                } else {
+                    encode_frame(&message, &mut buffer);
+                    count += 1;
+                }
+                if buffer.len() < WRITE_BATCH_BYTES_MAX {
+                    next = receiver.try_recv().ok();
+                }
+            }
+            if buffer.is_empty() {
+                continue;
             }
             if let Err(error) = stream.write_all(&buffer).await {
                 tracing::debug!(peer = %self.peer, %error, "peer connection lost");
-                if snapshot {
-                    self.node.report_snapshot_failure(self.peer);
-                }
                 return Some(());
             }
             self.stats.sent(self.peer, count);
             buffer.clear();
         }
     }
+
+    /// Sends a snapshot on a connection of its own, in chunks; a failure is reported to raft,
+    /// which sends a new snapshot.
+    fn stream_snapshot(&self, message: Message) {
+        let mut hello = self.handshake.clone();
+        hello[..4].copy_from_slice(SNAPSHOT_MAGIC);
+        let (address, node, peer) = (self.address.clone(), self.node.clone(), self.peer);
+        tokio::spawn(async move {
+            let bytes = message.get_snapshot().get_data().len();
+            match send_snapshot(&address, &hello, message).await {
+                Ok(true) => tracing::info!(peer = %peer, bytes, "snapshot sent"),
+                Ok(false) => {
+                    tracing::warn!(peer = %peer, "snapshot refused by a busy peer; it will be sent again");
+                    node.report_snapshot_failure(peer);
+                }
+                Err(error) => {
+                    tracing::warn!(peer = %peer, %error, "snapshot not delivered; it will be sent again");
+                    node.report_snapshot_failure(peer);
+                }
+            }
+        });
+    }
+}
+
+/// The snapshot connection: handshake, the message without its data (length-prefixed), the
+/// data's length (u64), the data in length-prefixed chunks; the receiver answers 1 when raft
+/// took the snapshot.
+async fn send_snapshot(address: &str, hello: &[u8], mut message: Message) -> std::io::Result<bool> {
+    let data = std::mem::take(&mut message.mut_snapshot().data);
+    let mut stream = TcpStream::connect(address).await?;
+    stream.set_nodelay(true)?;
+    stream.write_all(hello).await?;
+    let answer = stream.read_u8().await?;
+    if answer != ACCEPTED {
+        return Err(std::io::Error::other(format!(
+            "peer refused the snapshot connection ({answer})"
+        )));
+    }
+    let header = message.write_to_bytes().map_err(std::io::Error::other)?;
+    stream
+        .write_all(
+            &u32::try_from(header.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        )
+        .await?;
+    stream.write_all(&header).await?;
+    stream.write_all(&(data.len() as u64).to_be_bytes()).await?;
+    for chunk in data.chunks(SNAPSHOT_CHUNK_BYTES) {
+        stream
+            .write_all(&u32::try_from(chunk.len()).unwrap_or(u32::MAX).to_be_bytes())
+            .await?;
+        stream.write_all(chunk).await?;
+    }
+    stream.flush().await?;
+    Ok(stream.read_u8().await? == 1)
+}
+
+/// Receives one snapshot sent by `send_snapshot` from member `from` and hands it to raft.
+async fn receive_snapshot(
+    mut stream: BufReader<TcpStream>,
+    node: &NodeHandle,
+    from: u64,
+) -> std::io::Result<()> {
+    let length = stream.read_u32().await? as usize;
+    if length > FRAME_BYTES_MAX {
+        return Err(std::io::Error::other("snapshot header too large"));
+    }
+    let mut header = vec![0u8; length];
+    stream.read_exact(&mut header).await?;
+    let mut message = Message::parse_from_bytes(&header).map_err(std::io::Error::other)?;
+    if message.from != from || message.get_msg_type() != MessageType::MsgSnapshot {
+        return Err(std::io::Error::other(
+            "not a snapshot from the handshake's sender",
+        ));
+    }
+    let total = stream.read_u64().await?;
+    if total > SNAPSHOT_BYTES_MAX {
+        return Err(std::io::Error::other("snapshot too large"));
+    }
+    let total = usize::try_from(total).map_err(std::io::Error::other)?;
+    let mut data = Vec::with_capacity(total);
+    while data.len() < total {
+        let chunk = stream.read_u32().await? as usize;
+        if chunk == 0 || chunk > SNAPSHOT_CHUNK_BYTES || data.len() + chunk > total {
+            return Err(std::io::Error::other("bad snapshot chunk"));
+        }
+        let start = data.len();
+        data.resize(start + chunk, 0);
+        stream.read_exact(&mut data[start..]).await?;
+    }
+    message.mut_snapshot().data = data.into();
+    let taken = node.step(message);
+    stream.get_mut().write_all(&[u8::from(taken)]).await
 }
 
 fn encode_frame(message: &Message, buffer: &mut Vec<u8>) {
@@ -360,7 +460,7 @@ fn encode_frame(message: &Message, buffer: &mut Vec<u8>) {
         return;
     };
     if bytes.len() > FRAME_BYTES_MAX {
-        // The receiver would refuse it; raft sends a snapshot again later, so say why loudly.
+        // The receiver would refuse it; say why loudly.
         tracing::error!(
             bytes = bytes.len(),
             limit = FRAME_BYTES_MAX,
@@ -421,8 +521,9 @@ async fn receive(
     if &hello[0..4] == JOIN_MAGIC {
         return answer_join(stream, node, cluster_id).await;
     }
+    let snapshot = &hello[0..4] == SNAPSHOT_MAGIC;
     stream.read_exact(&mut hello[4..]).await?;
-    if &hello[0..4] != MAGIC || hello[4] != PROTOCOL_VERSION {
+    if (&hello[0..4] != MAGIC && !snapshot) || hello[4] != PROTOCOL_VERSION {
         return Err(std::io::Error::other("not a keel peer"));
     }
     let field = |at: usize| u64::from_be_bytes(hello[at..at + 8].try_into().unwrap_or([0; 8]));
@@ -444,6 +545,9 @@ async fn receive(
             "refused a peer: another cluster, another member, or a removed member"
         );
         return Ok(());
+    }
+    if snapshot {
+        return receive_snapshot(stream, node, from).await;
     }
     let mut frame = Vec::new();
     loop {
