@@ -20,6 +20,8 @@ ALLOWED = {
     "checker": set(),
     # The Jepsen runner: a client like any other, plus the test kit and the oracle.
     "jepsen": {"kv-client", "checker", "testkit"},
+    # The load generator speaks HTTP directly; its tests start real clusters.
+    "keel-bench": {"testkit"},
 }
 
 metadata = json.loads(subprocess.check_output(
