@@ -1,17 +1,46 @@
 //! `member list|add|remove|update` and `cluster-health`, printing what etcdctl v2 prints
-//! (`etcdctl/ctlv2/command/member_commands.go`, `cluster_health.go`). Keel answers 405 to
-//! membership changes; like etcdctl's Go client, that prints `unexpected status code 405`.
+//! (`etcdctl/ctlv2/command/member_commands.go`, `cluster_health.go`). Like etcdctl's Go client,
+//! a 404 or 409 prints the server's `message`, any other unexpected status `unexpected status
+//! code N`, and a peer URL is checked before anything is sent.
 
 use crate::cli::MemberCommand;
 use crate::failure::{Failure, EXIT_CLUSTER_NOT_HEALTHY, EXIT_SERVER_ERROR};
 use kv_client::{Client, ClientError, Member};
 
-/// The Go members API's message for a failed call: the unexpected status, else the error.
+/// The Go members API's message for a failed call: the server's message for the statuses it
+/// documents (404 unknown member, 409 URL taken), else the unexpected status, else the error.
 fn member_error(error: &ClientError) -> String {
     match error {
+        ClientError::Http { status, body, .. } if matches!(status, 404 | 409) => {
+            serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("unexpected status code {status}"))
+        }
         ClientError::Http { status, .. } => format!("unexpected status code {status}"),
         other => crate::output::error_text(other),
     }
+}
+
+/// etcdctl's check of a peer URL before sending (Go's `types.NewURLs`), in its words.
+fn check_peer_url(url: &str) -> Result<(), Failure> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(Failure::line(&format!(
+            "URL scheme must be http, https, unix, or unixs: {url}"
+        )));
+    };
+    if !matches!(scheme, "http" | "https" | "unix" | "unixs") {
+        return Err(Failure::line(&format!(
+            "URL scheme must be http, https, unix, or unixs: {url}"
+        )));
+    }
+    let host = rest.split('/').next().unwrap_or("");
+    if !host.contains(':') {
+        return Err(Failure::line(&format!(
+            "URL address does not have the form \"host:port\": {url}"
+        )));
+    }
+    Ok(())
 }
 
 /// Runs a `member` subcommand.
@@ -62,6 +91,7 @@ async fn add(client: &Client, args: &[String]) -> Result<(), Failure> {
     let [name, peer_url] = args else {
         return Err(Failure::line("Provide a name and a single member peerURL"));
     };
+    check_peer_url(peer_url)?;
     let added = client
         .add_member(std::slice::from_ref(peer_url))
         .await
@@ -136,6 +166,9 @@ async fn update(client: &Client, args: &[String]) -> Result<(), Failure> {
         ));
     };
     let urls: Vec<String> = urls.split(',').map(ToOwned::to_owned).collect();
+    for url in &urls {
+        check_peer_url(url)?;
+    }
     client
         .update_member(id, &urls)
         .await
