@@ -127,8 +127,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("shutting down");
     // A leader hands over first, while it still serves, so the cluster needs no election
-    // timeout to go on (a rolling restart costs one quick leader change per member).
-    if node.progress().role() == kvstore::Role::Leader {
+    // timeout to go on (a rolling restart costs one quick leader change per member). A
+    // member alone has nobody to hand over to.
+    let others = node.state().members.len() > 1;
+    if others && node.progress().role() == kvstore::Role::Leader {
         match node.transfer_leadership().await {
             Some(leader) => {
                 tracing::info!(leader = %leader, "handed leadership over before stopping")
