@@ -72,6 +72,18 @@ fn rolling_restart_under_load_loses_nothing() {
             }
         })
     };
+    // The load is under way before the first restart, and goes on after the last one.
+    let acknowledged_count = |outcomes: &Mutex<Vec<Outcome>>| {
+        outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|o| o.acknowledged)
+            .count()
+    };
+    wait_for(Duration::from_secs(30), "20 acknowledged writes", || {
+        (acknowledged_count(&outcomes) >= 20).then_some(())
+    });
     let mut handed_over = 0;
     for member in 0..3 {
         let mut guard = cluster.lock().unwrap_or_else(|e| e.into_inner());
@@ -102,6 +114,12 @@ fn rolling_restart_under_load_loses_nothing() {
     // Leadership only moves by hand-over here (pre-vote keeps restarted members from forcing
     // elections), so whoever leads is stopped as leader at its turn: at least one hand-over.
     assert!(handed_over >= 1, "a stopping leader handed over");
+    let after_restarts = acknowledged_count(&outcomes) + 20;
+    wait_for(
+        Duration::from_secs(30),
+        "20 more acknowledged writes",
+        || (acknowledged_count(&outcomes) >= after_restarts).then_some(()),
+    );
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap_or_else(|_| panic!("writer panicked"));
     let outcomes = outcomes.lock().unwrap_or_else(|e| e.into_inner());
@@ -111,7 +129,7 @@ fn rolling_restart_under_load_loses_nothing() {
         .map(|o| o.key)
         .collect();
     assert!(
-        acknowledged.len() > 50,
+        acknowledged.len() >= 40,
         "the writer made progress: {}",
         acknowledged.len()
     );
