@@ -20,7 +20,6 @@ pub enum RequestError {
 
 /// One keep-alive connection to one endpoint.
 pub struct Connection {
-    endpoint: String,
     authority: String,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
@@ -48,15 +47,14 @@ impl Connection {
             .filter(|rest| !rest.is_empty() && !rest.contains('/'))
             .ok_or_else(|| format!("endpoint {endpoint:?} is not http://host:port"))?;
         Ok(Connection {
-            endpoint: endpoint.to_owned(),
             authority: authority.to_owned(),
             sender: None,
         })
     }
 
-    /// The endpoint this connection goes to.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
+    /// Drops the connection; the next request opens a new one.
+    pub fn reset(&mut self) {
+        self.sender = None;
     }
 
     async fn connect(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, RequestError> {

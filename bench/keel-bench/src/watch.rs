@@ -106,9 +106,9 @@ pub async fn run(config: WatchConfig) -> Result<WatchReport, String> {
                 let poll = connection.send(Method::GET, &query, None);
                 let Ok(Ok(answer)) = tokio::time::timeout(Duration::from_secs(1), poll).await
                 else {
-                    // Re-issue the same poll (a timed-out one may not have answered yet).
-                    connection =
-                        Connection::new(connection_endpoint(&connection)).unwrap_or(connection);
+                    // Re-issue the same poll on a fresh connection: the abandoned one may
+                    // still owe an answer.
+                    connection.reset();
                     continue;
                 };
                 let now = Instant::now();
@@ -176,10 +176,6 @@ pub async fn run(config: WatchConfig) -> Result<WatchReport, String> {
         latency_from_send: Latency::of(&from_send),
         put_latency: Latency::of(&put_histogram),
     })
-}
-
-fn connection_endpoint(connection: &Connection) -> &str {
-    connection.endpoint()
 }
 
 /// Renders a watch report as a few lines.

@@ -121,6 +121,24 @@ async fn member(
     }
 }
 
+/// The member a `PUT` or `DELETE /v2/members/<id>` names, as etcd answers otherwise: 404
+/// `No such member: <id>` for an unknown or unparsable id, 410 `Member permanently removed:
+/// <id>` for a removed one.
+fn current_member(api: &Api, text: &str) -> Result<NodeId, ApiError> {
+    let no_such = || ApiError::short(404, format!("No such member: {text}"));
+    let id = u64::from_str_radix(text, 16)
+        .map(NodeId)
+        .map_err(|_| no_such())?;
+    let state = api.node.state();
+    if state.members.is_removed(id) {
+        return Err(ApiError::short(
+            410,
+            format!("Member permanently removed: {text}"),
+        ));
+    }
+    state.members.get(id).map(|_| id).ok_or_else(no_such)
+}
+
 /// The body of `POST /v2/members`.
 #[derive(serde::Deserialize)]
 struct AddRequest {
@@ -199,18 +217,12 @@ async fn update_member(
         Ok(urls) => urls,
         Err(error) => return error.into_response(),
     };
-    let Ok(id) = u64::from_str_radix(text, 16).map(NodeId) else {
-        return ApiError::short(404, format!("No such member: {text}")).into_response();
+    let id = match current_member(api, text) {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
     };
     {
         let state = api.node.state();
-        if state.members.is_removed(id) {
-            return ApiError::short(410, format!("Member permanently removed: {text}"))
-                .into_response();
-        }
-        if state.members.get(id).is_none() {
-            return ApiError::short(404, format!("No such member: {text}")).into_response();
-        }
         if state
             .members
             .peer_url_owner(&peer_urls)
@@ -276,19 +288,12 @@ async fn add_member(api: &Api, headers: &axum::http::HeaderMap, body: &[u8]) -> 
 /// permanently removed: <id>` for one removed before. Keel also refuses to remove the last
 /// member (409), which would leave no cluster to serve.
 async fn remove_member(api: &Api, text: &str) -> Response {
-    let no_such = || ApiError::short(404, format!("No such member: {text}")).into_response();
-    let Ok(id) = u64::from_str_radix(text, 16).map(NodeId) else {
-        return no_such();
+    let id = match current_member(api, text) {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
     };
     {
         let state = api.node.state();
-        if state.members.is_removed(id) {
-            return ApiError::short(410, format!("Member permanently removed: {text}"))
-                .into_response();
-        }
-        if state.members.get(id).is_none() {
-            return no_such();
-        }
         if state.members.len() == 1 {
             return ApiError::short(409, "membership: cannot remove the last member")
                 .into_response();

@@ -91,7 +91,8 @@ type Joined = (NodeId, String, mpsc::Receiver<Message>);
 pub struct PeerTransport {
     queues: HashMap<u64, mpsc::Sender<Message>>,
     stats: Arc<PeerStats>,
-    /// Members added while running go to `run_senders`, which starts their senders.
+    /// Members added while running go to `run_senders`, which starts their senders. Unbounded
+    /// in type only: one entry per applied addition, and `add_peer` never sends one twice.
     joined: mpsc::UnboundedSender<Joined>,
 }
 
@@ -201,64 +202,63 @@ pub fn run_senders(
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) {
-    let spawn = |peer: NodeId, address: String, receiver: mpsc::Receiver<Message>| {
-        let sender = Sender {
-            peer,
-            address,
-            handshake: handshake(config.cluster_id, config.from, peer),
-            node: node.clone(),
-            stats: Arc::clone(stats),
-        };
-        let shutdown = shutdown.clone();
-        tracker.spawn(async move {
-            tokio::select! {
-                () = sender.run(receiver) => {}
-                () = shutdown.cancelled() => {}
-            }
-        });
+    let senders = Senders {
+        config: config.clone(),
+        node: node.clone(),
+        stats: Arc::clone(stats),
+        tracker: tracker.clone(),
+        shutdown: shutdown.clone(),
     };
     for (peer, receiver) in queues.receivers {
         let Some(address) = config.addresses.get(&peer).cloned() else {
             tracing::warn!(peer = %peer, "no peer URL for member; its messages are dropped");
             continue;
         };
-        spawn(peer, address, receiver);
+        senders.spawn(peer, address, receiver);
     }
     // Members added later get their senders as their addition is applied.
     let mut joined = queues.joined;
-    let (config, node, stats, inner, stop) = (
-        config.clone(),
-        node.clone(),
-        Arc::clone(stats),
-        tracker.clone(),
-        shutdown.clone(),
-    );
     tracker.spawn(async move {
         loop {
             let next = tokio::select! {
                 next = joined.recv() => next,
-                () = stop.cancelled() => None,
+                () = senders.shutdown.cancelled() => None,
             };
             let Some((peer, address, receiver)) = next else {
                 return;
             };
             tracing::info!(peer = %peer, %address, "sending to a new member");
-            let sender = Sender {
-                peer,
-                address,
-                handshake: handshake(config.cluster_id, config.from, peer),
-                node: node.clone(),
-                stats: Arc::clone(&stats),
-            };
-            let stop = stop.clone();
-            inner.spawn(async move {
-                tokio::select! {
-                    () = sender.run(receiver) => {}
-                    () = stop.cancelled() => {}
-                }
-            });
+            senders.spawn(peer, address, receiver);
         }
     });
+}
+
+/// What every sender task shares; starts one per peer.
+struct Senders {
+    config: SenderConfig,
+    node: NodeHandle,
+    stats: Arc<PeerStats>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Senders {
+    fn spawn(&self, peer: NodeId, address: String, receiver: mpsc::Receiver<Message>) {
+        let sender = Sender {
+            peer,
+            address,
+            handshake: handshake(self.config.cluster_id, self.config.from, peer),
+            node: self.node.clone(),
+            stats: Arc::clone(&self.stats),
+        };
+        let shutdown = self.shutdown.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                () = sender.run(receiver) => {}
+                () = shutdown.cancelled() => {}
+            }
+        });
+    }
 }
 
 fn handshake(cluster_id: ClusterId, from: NodeId, to: NodeId) -> Vec<u8> {
@@ -440,7 +440,8 @@ async fn receive_snapshot(
         return Err(std::io::Error::other("snapshot too large"));
     }
     let total = usize::try_from(total).map_err(std::io::Error::other)?;
-    let mut data = Vec::with_capacity(total);
+    // Grown chunk by chunk: the announced length is not trusted for one big allocation.
+    let mut data = Vec::with_capacity(total.min(FRAME_BYTES_MAX));
     while data.len() < total {
         let chunk = stream.read_u32().await? as usize;
         if chunk == 0 || chunk > SNAPSHOT_CHUNK_BYTES || data.len() + chunk > total {

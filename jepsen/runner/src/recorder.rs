@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use checker::{Event, EventKind, Op};
 use serde::Serialize;
+
+use crate::report::OpCounts;
 use serde_json::Value;
 
 /// What else a completion tells, beyond the checker's fields (kept in the history for people).
@@ -37,6 +39,11 @@ pub struct Meta {
     /// The client error, as text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Whether a nemesis event's `f` starts a fault (the others end one).
+pub fn starts_fault(f: &str) -> bool {
+    f.starts_with("start-") || matches!(f, "kill" | "pause" | "remove-member")
 }
 
 /// A nemesis event as kept for the report.
@@ -69,6 +76,8 @@ struct Inner {
     next_index: usize,
     last_ns: u64,
     clients: Vec<ClientEvent>,
+    /// Running tallies of `clients`, so progress reports need no copy of the history.
+    counts: OpCounts,
     nemesis: Vec<NemesisEvent>,
     failed: Option<String>,
 }
@@ -93,6 +102,7 @@ impl Recorder {
                 next_index: 0,
                 last_ns: 0,
                 clients: Vec::new(),
+                counts: OpCounts::default(),
                 nemesis: Vec::new(),
                 failed: None,
             }),
@@ -146,6 +156,7 @@ impl Recorder {
         }
         let mut inner = self.lock();
         let (index, time_ns) = self.write(&mut inner, line);
+        inner.counts.add(kind);
         inner.clients.push(ClientEvent {
             event: Event {
                 index,
@@ -178,6 +189,28 @@ impl Recorder {
     /// Every client event so far, in order.
     pub fn client_events(&self) -> Vec<ClientEvent> {
         self.lock().clients.clone()
+    }
+
+    /// Operation counts so far (as `report::count_ops` of every client event).
+    pub fn op_counts(&self) -> OpCounts {
+        self.lock().counts.settled()
+    }
+
+    /// Number of client events so far.
+    pub fn client_event_count(&self) -> usize {
+        self.lock().clients.len()
+    }
+
+    /// The kind of the fault in effect, if the last nemesis event started one.
+    pub fn current_fault(&self) -> Option<String> {
+        self.lock()
+            .nemesis
+            .last()
+            .filter(|e| {
+                e.f.starts_with("start-")
+                    || matches!(e.f.as_str(), "kill" | "pause" | "remove-member")
+            })
+            .map(|e| e.kind.clone())
     }
 
     /// Every nemesis event so far, in order.
@@ -242,6 +275,11 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(verdict.is_linearizable(), "{verdict}");
         assert_eq!(recorder.client_events().len(), 4);
+        assert_eq!(recorder.client_event_count(), 4);
+        assert_eq!(
+            recorder.op_counts(),
+            crate::report::count_ops(&recorder.client_events())
+        );
         assert_eq!(recorder.nemesis_events().len(), 1);
         assert!(recorder.failure().is_none());
     }

@@ -80,20 +80,33 @@ pub struct Results {
     pub members: Vec<Value>,
 }
 
+impl OpCounts {
+    /// Counts one event.
+    pub fn add(&mut self, kind: EventKind) {
+        match kind {
+            EventKind::Invoke => self.invoked += 1,
+            EventKind::Ok => self.ok += 1,
+            EventKind::Fail => self.fail += 1,
+            EventKind::Info => self.info += 1,
+        }
+    }
+
+    /// The counts as reported: an invocation never completed counts as info.
+    #[must_use]
+    pub fn settled(mut self) -> OpCounts {
+        let completed = self.ok + self.fail + self.info;
+        self.info += self.invoked.saturating_sub(completed);
+        self
+    }
+}
+
 /// Counts invocations and completions by class; an invocation never completed counts as info.
 pub fn count_ops(events: &[ClientEvent]) -> OpCounts {
     let mut counts = OpCounts::default();
     for event in events {
-        match event.event.kind {
-            EventKind::Invoke => counts.invoked += 1,
-            EventKind::Ok => counts.ok += 1,
-            EventKind::Fail => counts.fail += 1,
-            EventKind::Info => counts.info += 1,
-        }
+        counts.add(event.event.kind);
     }
-    let completed = counts.ok + counts.fail + counts.info;
-    counts.info += counts.invoked.saturating_sub(completed);
-    counts
+    counts.settled()
 }
 
 /// An operation for drawing: when it ran, where, and how it ended.
@@ -167,9 +180,7 @@ fn windows(nemesis: &[NemesisEvent], end_s: f64) -> Vec<(f64, f64, String)> {
     let mut out = Vec::new();
     for event in nemesis {
         let t = seconds(event.time_ns);
-        let starts = matches!(event.f.as_str(), "kill" | "pause" | "remove-member")
-            || event.f.starts_with("start-");
-        if starts {
+        if crate::recorder::starts_fault(&event.f) {
             open.push((t, event.kind.clone()));
         } else if let Some(position) = open.iter().position(|(_, k)| *k == event.kind) {
             let (start, kind) = open.remove(position);

@@ -491,7 +491,7 @@ impl RunState<'_> {
             (Workload::Set, _) => {
                 let used = keys.used();
                 phase.keys = used.len();
-                let first_event = self.recorder.client_events().len();
+                let first_event = self.recorder.client_event_count();
                 runtime.block_on(workload::final_reads(
                     env,
                     &used,
@@ -589,15 +589,10 @@ impl RunState<'_> {
             let period = Duration::from_secs(if terminal { 1 } else { 10 });
             loop {
                 tokio::time::sleep(period).await;
-                let counts = report::count_ops(&recorder.client_events());
-                let nemesis = recorder.nemesis_events();
-                let fault = nemesis
-                    .last()
-                    .filter(|e| {
-                        e.f.starts_with("start-")
-                            || matches!(e.f.as_str(), "kill" | "pause" | "remove-member")
-                    })
-                    .map_or_else(|| "healed".to_owned(), |e| e.kind.clone());
+                let counts = recorder.op_counts();
+                let fault = recorder
+                    .current_fault()
+                    .unwrap_or_else(|| "healed".to_owned());
                 let text = format!(
                     "[{name} {:>4.0}s/{:.0}s] ok {} fail {} info {} | {fault}",
                     started.elapsed().as_secs_f64(),
