@@ -229,13 +229,17 @@ fn run_step(cluster: &testkit::Cluster, tool: &str, prefix: &str, step: &str) ->
         return collect(child, COMMAND_DEADLINE, |_| false);
     };
     let (watch, write) = live.split_once(" => ").unwrap();
-    let before = watchers(cluster);
+    // A watch killed by the step before may still be registered for a moment; counting from
+    // an idle cluster keeps its late removal from hiding this step's registration.
+    testkit::wait_for(COMMAND_DEADLINE, "earlier watches to be dropped", || {
+        (watchers(cluster) == 0).then_some(())
+    });
     let child = command(tool, &endpoint)
         .args(args_for(watch, prefix))
         .spawn()
         .unwrap();
     testkit::wait_for(COMMAND_DEADLINE, "the watch to register", || {
-        (watchers(cluster) > before).then_some(())
+        (watchers(cluster) > 0).then_some(())
     });
     let status = command("keelctl", &endpoint)
         .args(args_for(write, prefix))
