@@ -3,6 +3,7 @@
 use crate::bootstrap;
 use crate::config::{host_port, Config};
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use kv_http::{peer, Api, ApiConfig};
 use kvstore::core::NodeConfig;
 use kvstore::NodeId;
@@ -109,6 +110,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let router = router.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
+            // Small replies and watch events go out at once, as Go's net package does for
+            // etcd: without TCP_NODELAY a watch event waits for the client's delayed ACK.
+            let listener = listener.tap_io(|stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY on a client connection");
+                }
+            });
             let served = axum::serve(listener, router)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })
                 .await;
