@@ -136,6 +136,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         if !due && !forced {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let term = self.raw.raft.raft_log.term(applied)?;
         let mut snapshot = raft::eraftpb::Snapshot::default();
         {
@@ -150,6 +151,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             .expect("state lock poisoned: apply panicked")
             .save()
             .into();
+        let encoded = started.elapsed();
         // A forced snapshot (for a new member) compacts nothing beyond the regular schedule.
         let compact_to = if due {
             applied.saturating_sub(self.config.catch_up_entries)
@@ -166,6 +168,8 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             index = applied,
             compact_to,
             bytes = snapshot.data.len(),
+            encode_millis = encoded.as_millis(),
+            millis = started.elapsed().as_millis(),
             "saved a snapshot"
         );
         Ok(())

@@ -22,7 +22,7 @@ use std::sync::Arc;
 /// Bumped on any change to the encoding; recover refuses versions it does not know.
 const FORMAT_VERSION: u8 = 1;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct SavedStore {
     index: u64,
     nodes: Vec<SavedNode>,
@@ -30,13 +30,28 @@ struct SavedStore {
 }
 
 /// A node without children; `value: None` is a directory.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct SavedNode {
     path: String,
     value: Option<String>,
     expiration: Option<i64>,
     created_index: u64,
     modified_index: u64,
+}
+
+/// `SavedNode` borrowed from the tree: postcard encodes it to the same bytes.
+#[derive(Serialize)]
+struct SavedNodeRef<'a> {
+    path: &'a str,
+    value: Option<&'a str>,
+    expiration: Option<i64>,
+    created_index: u64,
+    modified_index: u64,
+}
+
+/// Appends one value's postcard encoding to a buffer.
+fn append<T: Serialize + ?Sized>(bytes: &mut Vec<u8>, value: &T) {
+    postcard::to_io(value, bytes).expect("postcard encodes plain data into a Vec without error");
 }
 
 #[derive(Serialize, Deserialize)]
@@ -67,20 +82,32 @@ impl Store {
     /// Never in practice: encoding into a `Vec` cannot fail for these types.
     #[must_use]
     pub fn save(&self) -> Vec<u8> {
-        let mut nodes = Vec::new();
-        self.tree
-            .for_each(|path, node| nodes.push(saved_node(path, node)));
-        let saved = SavedStore {
-            index: self.index.0,
-            nodes,
-            history: self
-                .history
-                .iter()
-                .map(|event| saved_event(event))
-                .collect(),
-        };
-        postcard::to_extend(&saved, vec![FORMAT_VERSION])
-            .expect("postcard encodes plain structs into a Vec without error")
+        // Written node by node into one buffer sized up front, in exactly the bytes postcard
+        // gives `SavedStore`: no copy of the tree is built, so saving a large store costs
+        // one buffer of its encoded size and no reallocation.
+        let (mut count, mut estimate) = (0_u64, 64_usize);
+        self.tree.for_each(|path, node| {
+            count += 1;
+            estimate += path.len() + node.value().map_or(0, str::len) + 48;
+        });
+        let history: Vec<SavedEvent> = self.history.iter().map(|e| saved_event(e)).collect();
+        let mut bytes = Vec::with_capacity(estimate + 512 * history.len());
+        bytes.push(FORMAT_VERSION);
+        append(&mut bytes, &self.index.0);
+        // A sequence is its length as a varint, then its elements.
+        append(&mut bytes, &count);
+        self.tree.for_each(|path, node| {
+            let saved = SavedNodeRef {
+                path,
+                value: node.value(),
+                expiration: node.expiration.map(|expiry| expiry.0),
+                created_index: node.created_index.0,
+                modified_index: node.modified_index.0,
+            };
+            append(&mut bytes, &saved);
+        });
+        append(&mut bytes, &history);
+        bytes
     }
 
     /// Rebuild a store from `save` output. Registered watchers are not part of it.
@@ -110,16 +137,6 @@ fn recover_parts(bytes: &[u8]) -> Result<Store, String> {
     }
     let history = restored_history(saved.history, index)?;
     Ok(Store::from_parts(tree, index, history))
-}
-
-fn saved_node(path: &str, node: &Node) -> SavedNode {
-    SavedNode {
-        path: path.to_owned(),
-        value: node.value().map(str::to_owned),
-        expiration: node.expiration.map(|expiry| expiry.0),
-        created_index: node.created_index.0,
-        modified_index: node.modified_index.0,
-    }
 }
 
 fn restored_node(saved: SavedNode, index: StoreIndex) -> Result<(String, Node), String> {
