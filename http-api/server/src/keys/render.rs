@@ -130,21 +130,34 @@ impl Formatter for GoFormatter {
     where
         W: ?Sized + io::Write,
     {
-        let mut start = 0;
-        for (position, character) in fragment.char_indices() {
-            let escape = match character {
-                '<' => "\\u003c",
-                '>' => "\\u003e",
-                '&' => "\\u0026",
-                '\u{2028}' => "\\u2028",
-                '\u{2029}' => "\\u2029",
-                _ => continue,
+        // A byte scan: the five characters are `<`, `>`, `&` and the three-byte sequences
+        // E2 80 A8 / E2 80 A9; every other byte is copied in runs.
+        let bytes = fragment.as_bytes();
+        let (mut start, mut position) = (0, 0);
+        while position < bytes.len() {
+            let (escape, width): (&[u8], usize) = match bytes[position] {
+                b'<' => (b"\\u003c", 1),
+                b'>' => (b"\\u003e", 1),
+                b'&' => (b"\\u0026", 1),
+                0xE2 if bytes.get(position + 1) == Some(&0x80) => match bytes.get(position + 2) {
+                    Some(0xA8) => (b"\\u2028", 3),
+                    Some(0xA9) => (b"\\u2029", 3),
+                    _ => {
+                        position += 1;
+                        continue;
+                    }
+                },
+                _ => {
+                    position += 1;
+                    continue;
+                }
             };
-            writer.write_all(&fragment.as_bytes()[start..position])?;
-            writer.write_all(escape.as_bytes())?;
-            start = position + character.len_utf8();
+            writer.write_all(&bytes[start..position])?;
+            writer.write_all(escape)?;
+            position += width;
+            start = position;
         }
-        writer.write_all(&fragment.as_bytes()[start..])
+        writer.write_all(&bytes[start..])
     }
 
     /// Go has short escapes only for `\n`, `\r`, `\t`, `\"` and `\\`; other control

@@ -233,6 +233,24 @@ fn strings_are_escaped_like_go() {
 }
 
 #[test]
+fn line_separators_escaped_other_three_byte_characters_kept() {
+    // Goal: U+2028 and U+2029 become escapes wherever they stand, while other characters
+    // that share their first bytes (E2 80 A6 "…", E2 82 AC "€") pass through unchanged.
+    // Method: Go's encoder escapes exactly <, >, &, U+2028 and U+2029 (encoding/json).
+    let value = "\u{2029}…€\u{2028}x\u{2029}";
+    let set = event(Action::Set, file("/s", value, 3, 3), None);
+    assert_eq!(
+        text(&event_body(&set, false)),
+        concat!(
+            r#"{"action":"set","node":{"key":"/s","#,
+            r#""value":"\u2029…€\u2028x\u2029","#,
+            r#""modifiedIndex":3,"createdIndex":3}}"#,
+            "\n"
+        )
+    );
+}
+
+#[test]
 fn deepest_allowed_listing_renders_on_a_worker_stack() {
     // Goal: a recursive listing of the deepest tree the request parser lets in
     // (`KEY_SEGMENTS_MAX` segments plus an in-order child) renders and drops within tokio's
