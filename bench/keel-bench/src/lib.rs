@@ -3,6 +3,7 @@
 //! `quorum=true`), `mixed` (a read/write ratio) and `watch-latency` (PUT acknowledged →
 //! each watcher has the event). See `bench/README.md`.
 
+pub mod fsync;
 pub mod http;
 pub mod watch;
 

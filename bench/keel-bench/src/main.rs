@@ -113,6 +113,15 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         interval_ms: u64,
     },
+    /// The disk's floor for a durable write: 4 KiB overwrite + fdatasync, timed.
+    Fsync {
+        /// Directory for the probe file (put it on the data directories' disk).
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
+        /// Size of the probe file in MiB; writes wrap around inside it.
+        #[arg(long, default_value_t = 64)]
+        file_mib: u64,
+    },
 }
 
 async fn leader_of(endpoints: &[String]) -> anyhow::Result<String> {
@@ -154,6 +163,22 @@ fn main() -> anyhow::Result<()> {
                 read_percent,
                 quorum,
             },
+            Command::Fsync { dir, file_mib } => {
+                let duration = Duration::from_secs_f64(common.duration.unwrap_or(5.0));
+                let report = keel_bench::fsync::probe(
+                    &dir,
+                    file_mib.saturating_mul(1 << 20),
+                    duration,
+                    common.total.unwrap_or(u64::MAX),
+                )
+                .map_err(anyhow::Error::msg)?;
+                if common.json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    print!("{}", keel_bench::fsync::render(&report));
+                }
+                return Ok(());
+            }
             Command::WatchLatency {
                 watchers,
                 puts,
