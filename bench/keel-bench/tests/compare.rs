@@ -42,12 +42,7 @@ fn alive(pid: u64) -> bool {
 
 #[test]
 fn compare_runs_end_to_end_on_a_tiny_workload() {
-    if !Path::new(ETCD).exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{ETCD} is missing and CI is set"
-        );
-        eprintln!("skipping: {ETCD} not found (install etcd-server)");
+    if !testkit::reference_tools_present(&[(ETCD, "etcd-server")]) {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

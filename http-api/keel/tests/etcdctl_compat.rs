@@ -19,27 +19,13 @@ use compat::etcdctl::{self, Exit, ETCDCTL};
 use compat::http::Http;
 use compat::script::{Invocation, Record, Step, Via};
 use compat::{diff, wait_ready, Topology, TIMING_FLAGS};
-use std::path::Path;
 
 /// Every key the script touches lives under this prefix, the same on both clusters.
 const PREFIX: &str = "/etcdctl-compat";
 
-/// Whether the real etcd and etcdctl are installed. Outside CI a missing binary skips the test
-/// with a notice; in CI (`CI` set; `scripts/test.sh` installs them) it fails the test.
+/// Whether the real etcd and etcdctl are installed (see `testkit::reference_tools_present`).
 fn etcd_tools_present() -> bool {
-    let missing: Vec<&str> = [ETCD, ETCDCTL]
-        .into_iter()
-        .filter(|path| !Path::new(path).exists())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{missing:?} missing but CI is set: install Debian's etcd-server and etcd-client (scripts/test.sh does)"
-    );
-    eprintln!("SKIPPED: {missing:?} not installed (Debian packages etcd-server, etcd-client); set CI=1 to fail instead");
-    false
+    testkit::reference_tools_present(&[(ETCD, "etcd-server"), (ETCDCTL, "etcd-client")])
 }
 
 /// The words of a command line; `''` is an empty argument.
@@ -320,12 +306,7 @@ fn etcd_matches_itself_after_normalisation() {
 // cluster, `etcdctl --no-sync set`, `get`, and a get of a missing key (error text, exit 4).
 #[test]
 fn etcdctl_set_get_on_single_member_without_sync() {
-    if !Path::new(ETCDCTL).exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{ETCDCTL} missing but CI is set"
-        );
-        eprintln!("SKIPPED: {ETCDCTL} not installed (Debian package etcd-client)");
+    if !testkit::reference_tools_present(&[(ETCDCTL, "etcd-client")]) {
         return;
     }
     let cluster = Cluster::start(1, &TIMING_FLAGS);

@@ -401,18 +401,9 @@ fn script() -> Vec<Step> {
     .concat()
 }
 
-/// Whether the real etcd is installed. Outside CI a missing binary skips the test with a
-/// notice; in CI (`CI` set; `scripts/test.sh` installs it) it fails the test.
+/// Whether the real etcd is installed (see `testkit::reference_tools_present`).
 fn etcd_present() -> bool {
-    if std::path::Path::new(ETCD).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{ETCD} missing but CI is set: install Debian's etcd-server (scripts/test.sh does)"
-    );
-    eprintln!("SKIPPED: {ETCD} not installed (Debian package etcd-server); set CI=1 to fail");
-    false
+    testkit::reference_tools_present(&[(ETCD, "etcd-server")])
 }
 
 // Goal: Keel answers every keys operation, error, TTL, listing, watch, path and cluster

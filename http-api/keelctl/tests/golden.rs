@@ -295,12 +295,7 @@ fn exec_watch(cluster: &testkit::Cluster, tool: &str, prefix: &str) -> Outcome {
 
 #[test]
 fn keelctl_prints_what_etcdctl_prints() {
-    if !std::path::Path::new(ETCDCTL).exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{ETCDCTL} is missing and CI is set"
-        );
-        eprintln!("skipping: {ETCDCTL} not found (install etcd-client)");
+    if !testkit::reference_tools_present(&[(ETCDCTL, "etcd-client")]) {
         return;
     }
     let cluster = testkit::Cluster::start(3, &[]);

@@ -61,6 +61,30 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Whether the reference programs a test compares against are installed, each given as its
+/// path and the Debian package that provides it. Outside CI a missing one skips the test with
+/// a notice (the caller returns when this is false); in CI (`CI` set; `scripts/test.sh`
+/// installs them) it fails the test.
+pub fn reference_tools_present(tools: &[(&str, &str)]) -> bool {
+    let missing: Vec<&(&str, &str)> = tools
+        .iter()
+        .filter(|(path, _)| !Path::new(path).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let paths: Vec<&str> = missing.iter().map(|(path, _)| *path).collect();
+    let packages: Vec<&str> = missing.iter().map(|(_, package)| *package).collect();
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{paths:?} missing but CI is set: install Debian's {packages:?} (scripts/test.sh does)"
+    );
+    eprintln!(
+        "SKIPPED: {paths:?} not installed (Debian packages {packages:?}); set CI=1 to fail instead"
+    );
+    false
+}
+
 /// The `keel` binary to start.
 ///
 /// # Panics
