@@ -2,7 +2,7 @@
 //! followed by `fdatasync`. Overwriting changes no metadata, so this is the least a write
 //! that survives power loss can cost on this disk.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::{histogram, Latency};
+use crate::{histogram, record, Latency};
 
 /// Size of each write.
 pub const BLOCK: usize = 4096;
@@ -52,7 +52,7 @@ pub fn probe(
     let path = dir.join(format!(".keel-bench-fsync-{}", std::process::id()));
     let guard = ProbeFile(path.clone());
     let io = |what: &str, e: std::io::Error| format!("{what} {}: {e}", path.display());
-    let mut file: File = OpenOptions::new()
+    let mut file = OpenOptions::new()
         .create_new(true)
         .read(true)
         .write(true)
@@ -72,8 +72,7 @@ pub fn probe(
         file.write_all_at(&block, offset)
             .map_err(|e| io("writing", e))?;
         file.sync_data().map_err(|e| io("fdatasync of", e))?;
-        let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let _ = latencies.record(micros.clamp(1, 60_000_000));
+        record(&mut latencies, t.elapsed());
         syncs += 1;
     }
     drop(file);

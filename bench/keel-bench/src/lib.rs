@@ -164,7 +164,16 @@ pub struct Report {
 /// # Panics
 /// Never: the bounds are constants that hdrhistogram accepts.
 pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("constant histogram bounds are valid")
+}
+
+/// The largest latency a `histogram()` holds, in microseconds (60 s).
+const LATENCY_MAX_US: u64 = 60_000_000;
+
+/// Records `elapsed` in a `histogram()`, in microseconds, clamped to its bounds.
+pub fn record(histogram: &mut Histogram<u64>, elapsed: Duration) {
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    let _ = histogram.record(micros.clamp(1, LATENCY_MAX_US));
 }
 
 /// The key with number `n`, `size` characters long (zero-padded, at least the digits).
@@ -326,14 +335,14 @@ async fn run_client(
                     .await
             }
         };
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let elapsed = started.elapsed();
         match answer {
             Ok(answer) if (200..300).contains(&answer.status) || (read && answer.status == 404) => {
                 result.ok += 1;
                 if answer.status == 404 {
                     result.not_found += 1;
                 }
-                let _ = result.histogram.record(micros.clamp(1, 60_000_000));
+                record(&mut result.histogram, elapsed);
             }
             Ok(answer) => {
                 result.errors += 1;

@@ -141,6 +141,20 @@ async fn leader_of(endpoints: &[String]) -> anyhow::Result<String> {
     bail!("no endpoint says it is the leader (GET /v2/stats/self)")
 }
 
+/// Prints a report: JSON with `--json`, else its human rendering.
+fn print_report<T: serde::Serialize>(
+    json: bool,
+    report: &T,
+    render: fn(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{}", render(report));
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -172,12 +186,7 @@ fn main() -> anyhow::Result<()> {
                     common.total.unwrap_or(u64::MAX),
                 )
                 .map_err(anyhow::Error::msg)?;
-                if common.json {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
-                } else {
-                    print!("{}", keel_bench::fsync::render(&report));
-                }
-                return Ok(());
+                return print_report(common.json, &report, keel_bench::fsync::render);
             }
             Command::WatchLatency {
                 watchers,
@@ -196,12 +205,7 @@ fn main() -> anyhow::Result<()> {
                 })
                 .await
                 .map_err(anyhow::Error::msg)?;
-                if common.json {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
-                } else {
-                    print!("{}", keel_bench::watch::render(&report));
-                }
-                return Ok(());
+                return print_report(common.json, &report, keel_bench::watch::render);
             }
         };
         let duration = common.duration.map(Duration::from_secs_f64);
@@ -226,11 +230,6 @@ fn main() -> anyhow::Result<()> {
         })
         .await
         .map_err(anyhow::Error::msg)?;
-        if common.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        } else {
-            print!("{}", keel_bench::render(&report));
-        }
-        Ok(())
+        print_report(common.json, &report, keel_bench::render)
     })
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::http::Connection;
-use crate::{histogram, Latency};
+use crate::{histogram, record, Latency};
 
 /// A watch-latency run.
 #[derive(Debug, Clone)]
@@ -132,8 +132,7 @@ pub async fn run(config: WatchConfig) -> Result<WatchReport, String> {
         if let Ok(answer) = answer {
             if let Some(index) = modified_index(&answer.body).filter(|_| answer.status < 300) {
                 puts.push((index, sent, acked));
-                let micros = u64::try_from((acked - sent).as_micros()).unwrap_or(u64::MAX);
-                let _ = put_histogram.record(micros.clamp(1, 60_000_000));
+                record(&mut put_histogram, acked - sent);
             }
         }
         tokio::time::sleep(config.interval).await;
@@ -152,18 +151,8 @@ pub async fn run(config: WatchConfig) -> Result<WatchReport, String> {
         for (index, sent, acked) in &puts {
             if let Some(at) = seen.get(index) {
                 received += 1;
-                let after_ack = at.saturating_duration_since(*acked);
-                let after_send = at.saturating_duration_since(*sent);
-                let _ = from_ack.record(
-                    u64::try_from(after_ack.as_micros())
-                        .unwrap_or(u64::MAX)
-                        .clamp(1, 60_000_000),
-                );
-                let _ = from_send.record(
-                    u64::try_from(after_send.as_micros())
-                        .unwrap_or(u64::MAX)
-                        .clamp(1, 60_000_000),
-                );
+                record(&mut from_ack, at.saturating_duration_since(*acked));
+                record(&mut from_send, at.saturating_duration_since(*sent));
             }
         }
     }
