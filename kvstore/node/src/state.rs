@@ -101,15 +101,15 @@ impl StateMachine {
     /// Never in practice: every field is plain data that postcard encodes.
     #[must_use]
     pub fn save(&self) -> Vec<u8> {
-        let store = self.store.save();
-        let mut bytes = Vec::with_capacity(store.len() + 4096);
-        bytes.push(STATE_FORMAT_VERSION);
-        // The bytes postcard gives `SavedState`, with the store copied as one slice: the
-        // derived encoding writes a byte sequence one element at a time, which made this
-        // the slowest part of a snapshot.
-        postcard::to_io(&store.len(), &mut bytes)
+        // The bytes postcard gives `SavedState`, built around the store's own buffer: the
+        // derived encoding writes a byte sequence one element at a time (the slowest part of
+        // a snapshot), and a copy would hold the store's bytes twice. The header goes in
+        // front in place, since `Store::save` leaves room in its buffer.
+        let mut bytes = self.store.save();
+        let mut header = vec![STATE_FORMAT_VERSION];
+        postcard::to_io(&bytes.len(), &mut header)
             .expect("a length is plain data that postcard encodes");
-        bytes.extend_from_slice(&store);
+        bytes.splice(0..0, header);
         postcard::to_io(&self.members, &mut bytes)
             .expect("saved state is plain data that postcard encodes");
         postcard::to_io(&self.applied_requests, &mut bytes)
