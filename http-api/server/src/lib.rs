@@ -12,6 +12,9 @@ pub mod peer;
 mod propose;
 mod rfc3339;
 
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use axum::routing::any;
@@ -78,18 +81,21 @@ pub fn client_router(api: Api) -> Router {
         ))
 }
 
-/// The headers etcd's CORS wrapper adds to every response (spec §1).
-const CORS_HEADERS: [(&str, &str); 3] = [
-    ("access-control-allow-origin", "*"),
+/// The headers etcd's CORS wrapper adds to every response (spec §1), built at compile time.
+const CORS_HEADERS: [(HeaderName, HeaderValue); 3] = [
+    (ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
     (
-        "access-control-allow-methods",
-        "POST, GET, OPTIONS, PUT, DELETE",
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, GET, OPTIONS, PUT, DELETE"),
     ),
     (
-        "access-control-allow-headers",
-        "accept, content-type, authorization",
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("accept, content-type, authorization"),
     ),
 ];
+
+/// The header naming the cluster on every response.
+const X_ETCD_CLUSTER_ID: HeaderName = HeaderName::from_static("x-etcd-cluster-id");
 
 /// Numbers requests for the `request` span.
 static REQUEST_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -117,12 +123,9 @@ async fn around_every_request(
     .instrument(span)
     .await;
     let headers = response.headers_mut();
-    headers.insert(HeaderName::from_static("x-etcd-cluster-id"), cluster_id);
+    headers.insert(X_ETCD_CLUSTER_ID, cluster_id);
     for (name, value) in CORS_HEADERS {
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
+        headers.insert(name, value);
     }
     response
 }
