@@ -24,16 +24,14 @@ fn member_error(error: &ClientError) -> String {
 
 /// etcdctl's check of a peer URL before sending (Go's `types.NewURLs`), in its words.
 fn check_peer_url(url: &str) -> Result<(), Failure> {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((_, rest)) = url
+        .split_once("://")
+        .filter(|(scheme, _)| matches!(*scheme, "http" | "https" | "unix" | "unixs"))
+    else {
         return Err(Failure::line(&format!(
             "URL scheme must be http, https, unix, or unixs: {url}"
         )));
     };
-    if !matches!(scheme, "http" | "https" | "unix" | "unixs") {
-        return Err(Failure::line(&format!(
-            "URL scheme must be http, https, unix, or unixs: {url}"
-        )));
-    }
     let host = rest.split('/').next().unwrap_or("");
     if !host.contains(':') {
         return Err(Failure::line(&format!(

@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use checker::{Event, EventKind, Op};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::report::OpCounts;
-use serde_json::Value;
 
 /// What else a completion tells, beyond the checker's fields (kept in the history for people).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -206,10 +206,7 @@ impl Recorder {
         self.lock()
             .nemesis
             .last()
-            .filter(|e| {
-                e.f.starts_with("start-")
-                    || matches!(e.f.as_str(), "kill" | "pause" | "remove-member")
-            })
+            .filter(|e| starts_fault(&e.f))
             .map(|e| e.kind.clone())
     }
 
