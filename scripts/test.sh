@@ -8,9 +8,11 @@ keel_require_cargo
 # libclang/clang: RocksDB bindings and C++ build. etcd-client: etcdctl for compatibility
 # tests. etcd-server: the reference etcd 3.4 the compatibility tests compare against.
 # iproute2, nftables, iptables: the Jepsen lab (namespaces, partitions, NFQUEUE delay);
-# faketime: its clock skew.
+# faketime: its clock skew. systemd, dbus, util-linux: the real test hosts (systemd --user,
+# a private system bus and journald in namespaces; unshare and nsenter; dbus-user-session
+# for the session bus socket).
 keel_install_packages libclang-dev clang build-essential etcd-client etcd-server python3 \
-    iproute2 nftables iptables faketime
+    iproute2 nftables iptables faketime systemd dbus dbus-user-session util-linux
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
 cargo fmt --all -- --check
