@@ -22,6 +22,16 @@ ALLOWED = {
     "jepsen": {"kv-client", "checker", "testkit"},
     # The load generator speaks HTTP directly; its tests start real clusters.
     "keel-bench": {"testkit"},
+    # fleet's pure core: no workspace crate, no I/O (docs/fleet.md).
+    "fleet-core": set(),
+    # fleet's key schema and stored values, over the one client.
+    "fleet-registry": {"fleet-core", "kv-client"},
+    # The daemon: engine, agent, API; the store only through kv-client.
+    "fleetd": {"fleet-core", "fleet-registry", "kv-client", "testkit"},
+    # The CLI talks to fleetd's HTTP API only; its tests start real daemons.
+    "fleetctl": {"fleet-core", "testkit"},
+    # The only crate with zbus: the Systemd port on real systemd; tests on real hosts.
+    "fleet-systemd": {"fleet-core", "testkit"},
 }
 
 metadata = json.loads(subprocess.check_output(

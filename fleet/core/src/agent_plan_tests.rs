@@ -1,0 +1,95 @@
+//! Table tests of the agent's task plan (§6.3). Method: build this machine's index and its
+//! local systemd state by hand, compare the tasks.
+
+use super::*;
+
+fn hash(byte: u8) -> UnitHash {
+    UnitHash::from_bytes([byte; 20])
+}
+
+fn wanted(list: &[(&str, DesiredState, u8)]) -> BTreeMap<String, WantedUnit> {
+    list.iter()
+        .map(|(name, desired, byte)| {
+            let unit = WantedUnit {
+                hash: hash(*byte),
+                desired: *desired,
+            };
+            ((*name).to_owned(), unit)
+        })
+        .collect()
+}
+
+use DesiredState::{Inactive, Launched, Loaded};
+
+#[test]
+fn plan_orders_unload_load_reload_stop_start() {
+    // Goal: §6.3 task rules and their order in one round.
+    let desired = wanted(&[
+        ("new.service", Launched, 1),
+        ("loadonly.service", Loaded, 1),
+        ("changed.service", Launched, 1),
+        ("tostop.service", Loaded, 1),
+        ("tostart.service", Launched, 1),
+        ("steady.service", Launched, 1),
+        ("ignored.service", Inactive, 1),
+    ]);
+    let local = |hash_byte: u8, state: LocalState| LocalUnit {
+        hash: hash(hash_byte),
+        state,
+    };
+    let current: BTreeMap<String, LocalUnit> = [
+        ("gone.service", local(1, LocalState::Launched)),
+        ("changed.service", local(2, LocalState::Launched)),
+        ("tostop.service", local(1, LocalState::Launched)),
+        ("tostart.service", local(1, LocalState::Loaded)),
+        ("steady.service", local(1, LocalState::Launched)),
+    ]
+    .into_iter()
+    .map(|(name, unit)| (name.to_owned(), unit))
+    .collect();
+    let tasks = plan(&desired, &current);
+    let task = |kind: fn(String) -> Task, name: &str| kind(name.to_owned());
+    assert_eq!(
+        tasks,
+        vec![
+            task(Task::Unload, "changed.service"),
+            task(Task::Unload, "gone.service"),
+            task(Task::Load, "changed.service"),
+            task(Task::Load, "loadonly.service"),
+            task(Task::Load, "new.service"),
+            Task::Reload,
+            task(Task::Stop, "tostop.service"),
+            task(Task::Start, "changed.service"),
+            task(Task::Start, "new.service"),
+            task(Task::Start, "tostart.service"),
+        ]
+    );
+}
+
+#[test]
+fn plan_of_a_settled_machine_is_empty_and_needs_no_reload() {
+    // Goal: the fleetd-restart case (fleet#1086): systemd already runs what is wanted, so no
+    // task at all, and in particular no Stop/Start. Also: a pure state change needs no reload.
+    let desired = wanted(&[("web.service", Launched, 7), ("side.service", Loaded, 7)]);
+    let mut current: BTreeMap<String, LocalUnit> = BTreeMap::new();
+    current.insert(
+        "web.service".into(),
+        LocalUnit {
+            hash: hash(7),
+            state: LocalState::Launched,
+        },
+    );
+    current.insert(
+        "side.service".into(),
+        LocalUnit {
+            hash: hash(7),
+            state: LocalState::Loaded,
+        },
+    );
+    assert_eq!(plan(&desired, &current), vec![]);
+    let running = wanted(&[("web.service", Launched, 7), ("side.service", Launched, 7)]);
+    assert_eq!(
+        plan(&running, &current),
+        vec![Task::Start("side.service".into())]
+    );
+}

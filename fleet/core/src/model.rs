@@ -1,0 +1,197 @@
+//! The model shared by the registry, the engine, the agent and the API: machine identities,
+//! desired states, what a unit requires of its machine, and the cluster snapshot the planners
+//! read.
+//!
+//! Invariants: every map is ordered (`BTreeMap`), so iterating a snapshot is deterministic;
+//! a [`MachineId`] is never empty. Must not depend on anything but `std`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+/// A machine's ID: the trimmed contents of its `/etc/machine-id` (fleet §2.7).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MachineId(String);
+
+/// Why a text is not a machine ID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MachineIdError {
+    /// Empty after trimming.
+    #[error("machine ID is empty")]
+    Empty,
+    /// Contains a character that cannot appear in a registry key (`/`, whitespace, control).
+    #[error("machine ID {id:?} contains {character:?}, which cannot appear in a registry key")]
+    BadCharacter {
+        /// The ID as given.
+        id: String,
+        /// The first offending character.
+        character: char,
+    },
+}
+
+impl MachineId {
+    /// Trims `text` and checks it can be a key segment.
+    ///
+    /// # Errors
+    /// [`MachineIdError`] when it is empty or holds `/`, whitespace or a control character.
+    pub fn parse(text: &str) -> Result<MachineId, MachineIdError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(MachineIdError::Empty);
+        }
+        if let Some(character) = trimmed
+            .chars()
+            .find(|c| *c == '/' || c.is_whitespace() || c.is_control())
+        {
+            return Err(MachineIdError::BadCharacter {
+                id: trimmed.to_owned(),
+                character,
+            });
+        }
+        Ok(MachineId(trimmed.to_owned()))
+    }
+
+    /// The full ID.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 8 characters, as fleetctl shows machines (fleet §2.7).
+    #[must_use]
+    pub fn short(&self) -> &str {
+        let end = self
+            .0
+            .char_indices()
+            .nth(8)
+            .map_or(self.0.len(), |(index, _)| index);
+        &self.0[..end]
+    }
+
+    /// Whether `wanted` (a `MachineID=` value) names this machine: the full ID, or its 8-char
+    /// short form (fleet §4.2 keeps the short form, although its docs say full only).
+    #[must_use]
+    pub fn matches(&self, wanted: &str) -> bool {
+        self.0 == wanted || (wanted.chars().count() == 8 && self.short() == wanted)
+    }
+}
+
+impl fmt::Display for MachineId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// A unit's desired ("target") state (fleet §2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum DesiredState {
+    /// Known to the cluster, placed nowhere.
+    #[default]
+    Inactive,
+    /// Placed, written and linked into systemd, not started.
+    Loaded,
+    /// Placed and started.
+    Launched,
+}
+
+/// A desired state that is not one of fleet's three words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid desired state {0:?}: expected inactive, loaded or launched")]
+pub struct DesiredStateError(pub String);
+
+impl DesiredState {
+    /// fleet's word for it, as stored and as the API shows it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesiredState::Inactive => "inactive",
+            DesiredState::Loaded => "loaded",
+            DesiredState::Launched => "launched",
+        }
+    }
+}
+
+impl FromStr for DesiredState {
+    type Err = DesiredStateError;
+
+    /// Exactly `inactive`, `loaded` or `launched` (case-sensitive, as fleet).
+    fn from_str(text: &str) -> Result<DesiredState, DesiredStateError> {
+        match text {
+            "inactive" => Ok(DesiredState::Inactive),
+            "loaded" => Ok(DesiredState::Loaded),
+            "launched" => Ok(DesiredState::Launched),
+            other => Err(DesiredStateError(other.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for DesiredState {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// What a unit's `[X-Fleet]` section asks of the machine it runs on, after value splitting,
+/// specifier substitution and alias folding (`options.rs` builds it; fleet §4).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Requirements {
+    /// `MachineID=` (or `X-ConditionMachineID=`/`X-ConditionMachineBootID=`): the first value
+    /// counts. Matched with [`MachineId::matches`].
+    pub machine_id: Option<String>,
+    /// `MachineOf=`: every listed unit must already be on the candidate.
+    pub machine_of: Vec<String>,
+    /// `MachineMetadata=`: key → the values accepted for it. Values of one key are ORed,
+    /// different keys ANDed.
+    pub metadata: BTreeMap<String, BTreeSet<String>>,
+    /// `Conflicts=`: glob patterns of unit names that may not share the machine (symmetric).
+    pub conflicts: Vec<String>,
+    /// `Replaces=`: glob patterns of units this one displaces from its machine.
+    pub replaces: Vec<String>,
+    /// `Global=`: runs on every machine whose metadata matches, placed by each agent.
+    pub global: bool,
+}
+
+impl Requirements {
+    /// Whether `metadata` (a machine's merged metadata) has every required key with one of its
+    /// accepted values.
+    #[must_use]
+    pub fn metadata_matches(&self, metadata: &BTreeMap<String, String>) -> bool {
+        self.metadata.iter().all(|(key, accepted)| {
+            metadata
+                .get(key)
+                .is_some_and(|value| accepted.contains(value))
+        })
+    }
+}
+
+/// A machine as the planners see it: its ID and merged metadata (static, overridden by dynamic
+/// entries; fleet §2.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineView {
+    /// The machine.
+    pub id: MachineId,
+    /// Its merged metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A unit as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitView {
+    /// The unit's full name.
+    pub name: String,
+    /// What it asks of its machine.
+    pub requirements: Requirements,
+    /// Its desired state.
+    pub desired: DesiredState,
+    /// Where the engine placed it (`job/<unit>/target`), if anywhere. Never set for globals.
+    pub target: Option<MachineId>,
+}
+
+/// Everything the engine decides from: the units and the live machines, both by name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClusterSnapshot {
+    /// Every unit, by name.
+    pub units: BTreeMap<String, UnitView>,
+    /// Every live machine (presence key present), by ID.
+    pub machines: BTreeMap<MachineId, MachineView>,
+}

@@ -1,0 +1,317 @@
+//! The `[X-Fleet]` section: from a unit's options to its [`Requirements`], and the
+//! combinations fleet refuses (fleet spec §4.1–§4.3; fleet `unit/unit.go`, `job/job.go`,
+//! `api/units.go`).
+//!
+//! Owns [`parse_x_fleet`], [`XFleetOptions`], [`OptionsError`], and the value rules
+//! [`split_value`] and [`is_truthy`].
+//!
+//! Invariants:
+//! - only the section named exactly `X-Fleet` is read; keys are case-sensitive;
+//! - each raw value is split by [`split_value`] before anything else, then specifiers are
+//!   replaced using the unit's own name, then `Conflicts` values are split on whitespace;
+//! - the refusals are checked on the values *before* specifier substitution, because fleet
+//!   validates a unit with an empty name (`api.ValidateOptions` and fleetctl build a job with
+//!   no name, so its `requirements()` substitutes nothing); the returned requirements are
+//!   the substituted ones, which fleet's engine schedules by.
+//!
+//! Depends on `std` and this crate only.
+
+use crate::glob::glob_match;
+use crate::model::Requirements;
+use crate::name::{go_quote, UnitName};
+use crate::unit_file::UnitFile;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The section fleet reads.
+pub const SECTION: &str = "X-Fleet";
+
+const MACHINE_ID: &str = "MachineID";
+const MACHINE_ID_ALIAS: &str = "X-ConditionMachineID";
+const MACHINE_BOOT_ID_ALIAS: &str = "X-ConditionMachineBootID";
+const MACHINE_OF: &str = "MachineOf";
+const MACHINE_OF_ALIAS: &str = "X-ConditionMachineOf";
+const MACHINE_METADATA: &str = "MachineMetadata";
+const MACHINE_METADATA_ALIAS: &str = "X-ConditionMachineMetadata";
+const CONFLICTS: &str = "Conflicts";
+const CONFLICTS_ALIAS: &str = "X-Conflicts";
+const REPLACES: &str = "Replaces";
+const GLOBAL: &str = "Global";
+
+/// Every key fleet knows (`validRequirements` in fleet's `job/job.go`). `Global` and
+/// `Replaces` have no alias, and a bare `MachineBootID` is not a key.
+const KNOWN_KEYS: [&str; 11] = [
+    MACHINE_ID,
+    MACHINE_ID_ALIAS,
+    MACHINE_BOOT_ID_ALIAS,
+    MACHINE_OF,
+    MACHINE_OF_ALIAS,
+    MACHINE_METADATA,
+    MACHINE_METADATA_ALIAS,
+    CONFLICTS,
+    CONFLICTS_ALIAS,
+    REPLACES,
+    GLOBAL,
+];
+
+/// What a unit's `[X-Fleet]` section says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct XFleetOptions {
+    /// What the unit asks of its machine, specifiers substituted.
+    pub requirements: Requirements,
+    /// Keys of the section fleet does not know, each once, in order of first appearance.
+    /// fleetctl warns about them (`unrecognized requirement in [X-Fleet] section: %q`); the
+    /// API ignores them.
+    pub unknown_keys: Vec<String>,
+}
+
+/// A combination of `[X-Fleet]` options fleet refuses (§4.3), checked in this order. The
+/// texts are fleet's own, copied as a fact from `api.ValidateOptions` so that fleetctl and
+/// the API print what fleet printed (hence "Peers", fleet's internal word for `MachineOf`,
+/// and the capitals).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    /// A `MachineOf` unit is matched by one of the unit's own `Conflicts` patterns.
+    #[error(
+        "unresolvable requirements: peer {} matches conflict {}",
+        go_quote(.machine_of),
+        go_quote(.pattern)
+    )]
+    MachineOfMatchesConflicts {
+        /// The `MachineOf` value.
+        machine_of: String,
+        /// The `Conflicts` pattern matching it.
+        pattern: String,
+    },
+    /// A `MachineOf` unit is matched by one of the unit's own `Replaces` patterns.
+    #[error(
+        "unresolvable requirements: peer {} matches replace {}",
+        go_quote(.machine_of),
+        go_quote(.pattern)
+    )]
+    MachineOfMatchesReplaces {
+        /// The `MachineOf` value.
+        machine_of: String,
+        /// The `Replaces` pattern matching it.
+        pattern: String,
+    },
+    /// `MachineID` together with `MachineOf`.
+    #[error("MachineID cannot be used with Peers")]
+    MachineIdWithMachineOf,
+    /// `MachineID` together with `Conflicts`.
+    #[error("MachineID cannot be used with Conflicts")]
+    MachineIdWithConflicts,
+    /// `MachineID` together with a true `Global`.
+    #[error("MachineID cannot be used with Global")]
+    MachineIdWithGlobal,
+    /// `MachineID` together with `Replaces`.
+    #[error("MachineID cannot be used with Replaces")]
+    MachineIdWithReplaces,
+    /// A true `Global` together with `MachineOf`.
+    #[error("Global cannot be used with Peers")]
+    GlobalWithMachineOf,
+    /// A true `Global` together with `Replaces`.
+    #[error("Global cannot be used with Replaces")]
+    GlobalWithReplaces,
+    /// `Conflicts` together with `Replaces`.
+    #[error("Conflicts cannot be used with Replaces")]
+    ConflictsWithReplaces,
+}
+
+/// Reads the `[X-Fleet]` section of `file`, the unit file of the unit `name` (§4).
+///
+/// Aliases are folded in: `X-ConditionMachineID` and `X-ConditionMachineBootID` count for
+/// `MachineID` (only when `MachineID` has no value, then in that order; the first value
+/// counts), `X-ConditionMachineOf` values come before `MachineOf` ones, `X-Conflicts` before
+/// `Conflicts`, `X-ConditionMachineMetadata` joins `MachineMetadata`. A `MachineMetadata`
+/// item that does not split on `=` into exactly two non-empty parts is ignored. `Global` is
+/// its last value read by [`is_truthy`]. Specifiers `%n` (full name), `%N` (name without
+/// suffix), `%p` (prefix) and `%i` (instance, empty if none) are replaced in that order, one
+/// after the other, as fleet's `unitPrintf`; no unescaping is done.
+///
+/// # Errors
+/// The first [`OptionsError`] that applies, in the order of its variants, judged on the
+/// values before specifier substitution (see the module docs).
+pub fn parse_x_fleet(name: &UnitName, file: &UnitFile) -> Result<XFleetOptions, OptionsError> {
+    let section = SectionValues::read(file);
+    check_combinations(&section.requirements(None))?;
+    Ok(XFleetOptions {
+        requirements: section.requirements(Some(name)),
+        unknown_keys: section.unknown_keys,
+    })
+}
+
+/// fleet's `parseMultivalueLine`: a raw value that both starts and ends with `"` is split at
+/// every space outside quotes, and every `"` is dropped (so `"a" "b"` gives `a` and `b`, and
+/// two spaces give an empty value between them); any other value is kept whole.
+#[must_use]
+pub fn split_value(raw: &str) -> Vec<String> {
+    if !(raw.starts_with('"') && raw.ends_with('"')) {
+        return vec![raw.to_owned()];
+    }
+    let mut values = Vec::new();
+    let mut current = String::new();
+    let mut in_quotes = false;
+    for character in raw.chars() {
+        match character {
+            '"' => in_quotes = !in_quotes,
+            ' ' if !in_quotes => values.push(std::mem::take(&mut current)),
+            other => current.push(other),
+        }
+    }
+    values.push(current);
+    values
+}
+
+/// fleet's `isTruthyValue`: `true`, `yes`, `1`, `on` or `t`, in any case.
+#[must_use]
+pub fn is_truthy(value: &str) -> bool {
+    ["true", "yes", "1", "on", "t"]
+        .iter()
+        .any(|truthy| value.eq_ignore_ascii_case(truthy))
+}
+
+/// The section's values by key, each raw value already split by [`split_value`].
+struct SectionValues {
+    by_key: BTreeMap<String, Vec<String>>,
+    unknown_keys: Vec<String>,
+}
+
+impl SectionValues {
+    fn read(file: &UnitFile) -> SectionValues {
+        let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut unknown_keys: Vec<String> = Vec::new();
+        for option in file
+            .options()
+            .iter()
+            .filter(|option| option.section == SECTION)
+        {
+            let known = KNOWN_KEYS.contains(&option.name.as_str());
+            if !known && !unknown_keys.contains(&option.name) {
+                unknown_keys.push(option.name.clone());
+            }
+            by_key
+                .entry(option.name.clone())
+                .or_default()
+                .extend(split_value(&option.value));
+        }
+        SectionValues {
+            by_key,
+            unknown_keys,
+        }
+    }
+
+    /// The values of `keys`, in that key order, specifiers replaced when `name` is given.
+    fn values(&self, keys: &[&str], name: Option<&UnitName>) -> Vec<String> {
+        keys.iter()
+            .filter_map(|key| self.by_key.get(*key))
+            .flatten()
+            .map(|value| name.map_or_else(|| value.clone(), |name| substitute(value, name)))
+            .collect()
+    }
+
+    fn requirements(&self, name: Option<&UnitName>) -> Requirements {
+        let machine_id = [MACHINE_ID, MACHINE_ID_ALIAS, MACHINE_BOOT_ID_ALIAS]
+            .iter()
+            .find_map(|key| self.values(&[key], name).into_iter().next());
+        let conflicts = self
+            .values(&[CONFLICTS_ALIAS, CONFLICTS], name)
+            .iter()
+            .flat_map(|value| value.split_whitespace())
+            .map(str::to_owned)
+            .collect();
+        let global = self
+            .values(&[GLOBAL], name)
+            .last()
+            .is_some_and(|value| is_truthy(value));
+        Requirements {
+            machine_id,
+            machine_of: self.values(&[MACHINE_OF_ALIAS, MACHINE_OF], name),
+            metadata: metadata(&self.values(&[MACHINE_METADATA_ALIAS, MACHINE_METADATA], name)),
+            conflicts,
+            replaces: self.values(&[REPLACES], name),
+            global,
+        }
+    }
+}
+
+/// `key=value` items into key → accepted values; other items are ignored, as fleet's
+/// `RequiredTargetMetadata` does (so a value holding `=` can never be required).
+fn metadata(items: &[String]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut metadata: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for item in items {
+        let mut parts = item.split('=');
+        if let (Some(key), Some(value), None) = (parts.next(), parts.next(), parts.next()) {
+            if !key.is_empty() && !value.is_empty() {
+                metadata
+                    .entry(key.to_owned())
+                    .or_default()
+                    .insert(value.to_owned());
+            }
+        }
+    }
+    metadata
+}
+
+/// fleet's `unitPrintf`: four replacements one after the other, so a replacement's text can
+/// complete a specifier that a later step then replaces (`%%p` for the prefix `i` becomes
+/// `%i`, then the instance).
+fn substitute(value: &str, name: &UnitName) -> String {
+    value
+        .replace("%n", name.as_str())
+        .replace("%N", name.without_suffix())
+        .replace("%p", name.prefix())
+        .replace("%i", name.instance().unwrap_or(""))
+}
+
+/// fleet's `api.ValidateOptions` after its parse check: first every `MachineOf` value
+/// against the unit's own patterns, then the pairs, in fleet's order.
+fn check_combinations(raw: &Requirements) -> Result<(), OptionsError> {
+    for machine_of in &raw.machine_of {
+        if let Some(pattern) = raw
+            .conflicts
+            .iter()
+            .find(|pattern| glob_match(pattern, machine_of))
+        {
+            return Err(OptionsError::MachineOfMatchesConflicts {
+                machine_of: machine_of.clone(),
+                pattern: pattern.clone(),
+            });
+        }
+        if let Some(pattern) = raw
+            .replaces
+            .iter()
+            .find(|pattern| glob_match(pattern, machine_of))
+        {
+            return Err(OptionsError::MachineOfMatchesReplaces {
+                machine_of: machine_of.clone(),
+                pattern: pattern.clone(),
+            });
+        }
+    }
+    let has_machine_id = raw.machine_id.is_some();
+    let has_machine_of = !raw.machine_of.is_empty();
+    let has_conflicts = !raw.conflicts.is_empty();
+    let has_replaces = !raw.replaces.is_empty();
+    let refusal = if has_machine_id && has_machine_of {
+        Some(OptionsError::MachineIdWithMachineOf)
+    } else if has_machine_id && has_conflicts {
+        Some(OptionsError::MachineIdWithConflicts)
+    } else if has_machine_id && raw.global {
+        Some(OptionsError::MachineIdWithGlobal)
+    } else if has_machine_id && has_replaces {
+        Some(OptionsError::MachineIdWithReplaces)
+    } else if raw.global && has_machine_of {
+        Some(OptionsError::GlobalWithMachineOf)
+    } else if raw.global && has_replaces {
+        Some(OptionsError::GlobalWithReplaces)
+    } else if has_conflicts && has_replaces {
+        Some(OptionsError::ConflictsWithReplaces)
+    } else {
+        None
+    };
+    refusal.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+#[path = "options_tests.rs"]
+mod tests;

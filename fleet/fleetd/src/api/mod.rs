@@ -1,0 +1,6 @@
+//! The fleet v1 HTTP API (§8 of the behaviour we copy). Built so far: the JSON entities and
+//! error envelope ([`entities`]) and page tokens ([`page`]). The router and handlers follow
+//! (`docs/fleet.md`, "Status").
+
+pub mod entities;
+pub mod page;

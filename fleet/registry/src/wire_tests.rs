@@ -1,0 +1,169 @@
+//! Golden tests of every stored value: the exact bytes Keel writes, fleet's own shapes read
+//! back, round trips, and the refusals. Method: literal JSON strings compared with `encode`
+//! and fed to `decode`.
+
+use super::*;
+
+fn id() -> MachineId {
+    MachineId::parse("113f16a7c8a3445ab2d59b8f95e3b8e1").expect("a valid ID")
+}
+
+fn hash() -> UnitHash {
+    let mut bytes = [0u8; 20];
+    for (index, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::try_from(index * 13).expect("below 256");
+    }
+    UnitHash::from_bytes(bytes)
+}
+
+#[test]
+fn job_object_is_fleets_shape() {
+    // Goal: fleet's unit record, with the hash as 20 JSON numbers.
+    let object = JobObject {
+        name: "hello.service".into(),
+        hash: hash(),
+    };
+    let golden = r#"{"Name":"hello.service","UnitHash":[0,13,26,39,52,65,78,91,104,117,130,143,156,169,182,195,208,221,234,247]}"#;
+    assert_eq!(object.encode(), golden);
+    assert_eq!(JobObject::decode(golden).expect("golden decodes"), object);
+    assert!(JobObject::decode(r#"{"Name":"x","UnitHash":[1,2]}"#).is_err());
+}
+
+#[test]
+fn unit_file_blob_is_fleets_shape() {
+    // Goal: `{"Raw": canonical text}`, newlines escaped.
+    let blob = UnitFileBlob {
+        raw: "[Service]\nExecStart=/bin/true\n".into(),
+    };
+    let golden = r#"{"Raw":"[Service]\nExecStart=/bin/true\n"}"#;
+    assert_eq!(blob.encode(), golden);
+    assert_eq!(UnitFileBlob::decode(golden).expect("golden decodes"), blob);
+}
+
+#[test]
+fn schedule_entry_is_versioned_and_validated() {
+    // Goal: Keel's index entry: golden bytes, round trip, refusal of a newer version, a bad
+    // hash and a junk desired state; unknown fields are ignored.
+    let entry = ScheduleEntry {
+        hash: hash(),
+        desired: DesiredState::Launched,
+    };
+    let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched"}"#;
+    assert_eq!(entry.encode(), golden);
+    assert_eq!(
+        ScheduleEntry::decode(golden).expect("golden decodes"),
+        entry
+    );
+    let newer = golden.replace(r#""version":1"#, r#""version":2"#);
+    assert!(matches!(
+        ScheduleEntry::decode(&newer),
+        Err(WireError::UnsupportedVersion { found: 2, .. })
+    ));
+    let junk = golden.replace("launched", "running");
+    assert!(matches!(
+        ScheduleEntry::decode(&junk),
+        Err(WireError::InvalidField {
+            field: "desiredState",
+            ..
+        })
+    ));
+    let short = r#"{"version":1,"hash":"abc","desiredState":"loaded"}"#;
+    assert!(matches!(
+        ScheduleEntry::decode(short),
+        Err(WireError::InvalidField { field: "hash", .. })
+    ));
+    let extra = golden.replace('}', r#","later":true}"#);
+    assert_eq!(
+        ScheduleEntry::decode(&extra).expect("extra fields ignored"),
+        entry
+    );
+}
+
+#[test]
+fn state_report_is_fleets_shape_plus_launched() {
+    // Goal: fleet's state JSON field names; a report without `launched` (fleet's) reads as
+    // not launched.
+    let report = StateReport {
+        load_state: "loaded".into(),
+        active_state: "active".into(),
+        sub_state: "running".into(),
+        machine: id(),
+        hash: hash(),
+        launched: true,
+    };
+    let hex = hash().to_hex();
+    let golden = format!(
+        r#"{{"loadState":"loaded","activeState":"active","subState":"running","machineState":{{"ID":"113f16a7c8a3445ab2d59b8f95e3b8e1"}},"unitHash":"{hex}","launched":true}}"#
+    );
+    assert_eq!(report.encode(), golden);
+    assert_eq!(
+        StateReport::decode(&golden).expect("golden decodes"),
+        report
+    );
+    let fleets = format!(
+        r#"{{"loadState":"loaded","activeState":"active","subState":"running","machineState":{{"ID":"113f16a7c8a3445ab2d59b8f95e3b8e1","PublicIP":"10.0.0.1","Metadata":{{}},"Version":"1.0.0"}},"unitHash":"{hex}"}}"#
+    );
+    let decoded = StateReport::decode(&fleets).expect("fleet's report decodes");
+    assert!(!decoded.launched);
+    assert_eq!(decoded.machine, id());
+}
+
+#[test]
+fn machine_object_is_fleets_shape() {
+    // Goal: fleet's MachineState JSON, metadata sorted by key; fleet's records without
+    // capabilities still read.
+    let object = MachineObject {
+        id: id(),
+        public_ip: "172.17.8.103".into(),
+        metadata: [
+            ("region".to_owned(), "us".to_owned()),
+            ("az".to_owned(), "b".to_owned()),
+        ]
+        .into(),
+        engine_disabled: false,
+        version: "0.1.0".into(),
+    };
+    let golden = r#"{"ID":"113f16a7c8a3445ab2d59b8f95e3b8e1","PublicIP":"172.17.8.103","Metadata":{"az":"b","region":"us"},"Capabilities":{"DISABLE_ENGINE":false,"GRPC":false},"Version":"0.1.0"}"#;
+    assert_eq!(object.encode(), golden);
+    assert_eq!(
+        MachineObject::decode(golden).expect("golden decodes"),
+        object
+    );
+    let bare = MachineObject::decode(r#"{"ID":"abc"}"#).expect("minimal record decodes");
+    assert_eq!(bare.public_ip, "");
+    assert!(bare.metadata.is_empty());
+    assert!(MachineObject::decode(r#"{"ID":"a/b"}"#).is_err());
+}
+
+#[test]
+fn engine_lease_reads_json_and_fleets_bare_id() {
+    // Goal: fleet's lease JSON, and its oldest form (a bare machine ID) as version 0.
+    let lease = EngineLease {
+        machine: id(),
+        version: 1,
+    };
+    let golden = r#"{"MachineID":"113f16a7c8a3445ab2d59b8f95e3b8e1","Version":1}"#;
+    assert_eq!(lease.encode(), golden);
+    assert_eq!(EngineLease::decode(golden).expect("golden decodes"), lease);
+    let bare = EngineLease::decode("113f16a7c8a3445ab2d59b8f95e3b8e1").expect("bare ID");
+    assert_eq!(bare.version, 0);
+    assert!(EngineLease::decode("").is_err());
+}
+
+#[test]
+fn pending_reason_round_trips() {
+    // Goal: Keel's reason for an unplaced unit: golden bytes and round trip.
+    let pending = PendingReason {
+        reason: "no machine accepts it (1 machine)".into(),
+        refusals: vec![(
+            "113f16a7".into(),
+            "MachineMetadata region=us not matched".into(),
+        )],
+    };
+    let golden = r#"{"version":1,"reason":"no machine accepts it (1 machine)","refusals":[{"machine":"113f16a7","rule":"MachineMetadata region=us not matched"}]}"#;
+    assert_eq!(pending.encode(), golden);
+    assert_eq!(
+        PendingReason::decode(golden).expect("golden decodes"),
+        pending
+    );
+}

@@ -1,0 +1,235 @@
+//! The units directory: writing, removing and listing the unit files this agent owns. All of
+//! it is blocking file I/O, so every public function here runs on tokio's blocking pool.
+//!
+//! Invariants: a file appears under its final name only complete (written to a dot-file,
+//! then renamed), with mode 0644; only names that pass [`check_unit_name`] become paths, so
+//! no name escapes the directory; dot-files are never listed. Depends on std and fleet-core.
+
+use fleet_core::name::UnitName;
+use fleet_core::ports::SystemdError;
+use fleet_core::unit_file::{UnitFile, UnitHash};
+use std::fs;
+use std::io::{self, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+/// Longest unit name systemd accepts: its `UNIT_NAME_MAX` (256) counts the terminating NUL,
+/// one more byte than fleet's API allows.
+const UNIT_NAME_LENGTH_MAX: usize = 255;
+
+/// Checks `name` before it becomes a path or goes on the bus: fleet's API rules
+/// ([`UnitName::parse`]: a known suffix, characters `[A-Za-z0-9:_.@\-\\]`, no `/`), plus
+/// systemd's length limit and no leading `.` (systemd refuses an empty prefix, and dot-files
+/// are this module's temporaries).
+///
+/// # Errors
+/// `InvalidUnitName`.
+pub(crate) fn check_unit_name(name: &str) -> Result<(), SystemdError> {
+    let valid = UnitName::parse(name).is_ok()
+        && name.len() <= UNIT_NAME_LENGTH_MAX
+        && !name.starts_with('.');
+    if valid {
+        Ok(())
+    } else {
+        Err(SystemdError::InvalidUnitName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// The hash a file gets when its text does not parse: all zeros, which SHA-1 yields for no
+/// text anyone wrote, so the agent sees a changed unit, unloads this file and loads the
+/// wanted one again.
+fn unparsable_hash() -> UnitHash {
+    UnitHash::from_bytes([0; 20])
+}
+
+/// `<directory>/<name>` for a checked name.
+pub(crate) fn unit_path(directory: &Path, name: &str) -> PathBuf {
+    directory.join(name)
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> SystemdError + '_ {
+    move |source| SystemdError::UnitFileIo {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `text` as `<directory>/<name>`, mode 0644, creating the directory (0755).
+///
+/// # Errors
+/// `UnitFileIo`.
+pub(crate) fn write_unit_file(
+    directory: &Path,
+    name: &str,
+    text: &str,
+) -> Result<PathBuf, SystemdError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(directory)
+        .map_err(io_error(directory))?;
+    let temporary = directory.join(format!(".{name}.tmp"));
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(&temporary)
+        .map_err(io_error(&temporary))?;
+    file.write_all(text.as_bytes())
+        .map_err(io_error(&temporary))?;
+    // The creation mode went through the umask; 0644 is what fleet writes.
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(io_error(&temporary))?;
+    drop(file);
+    let path = unit_path(directory, name);
+    fs::rename(&temporary, &path).map_err(io_error(&path))?;
+    Ok(path)
+}
+
+/// Removes `<directory>/<name>`; a file already gone is fine.
+///
+/// # Errors
+/// `UnitFileIo`.
+pub(crate) fn remove_unit_file(directory: &Path, name: &str) -> Result<(), SystemdError> {
+    let path = unit_path(directory, name);
+    match fs::remove_file(&path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(io_error(&path)(error)),
+        _ => Ok(()),
+    }
+}
+
+/// The unit files under `directory` by name, each with the hash of its canonical text; a
+/// missing directory holds none. Entries that are not regular files named as units are not
+/// ours and are skipped. Every unit type the API accepts counts (fleet's agent listed only
+/// seven, so a `.target` it scheduled was rewritten every round: a quirk not kept).
+///
+/// # Errors
+/// `UnitFileIo` when the directory or a file cannot be read.
+pub(crate) fn list_unit_files(directory: &Path) -> Result<Vec<(String, UnitHash)>, SystemdError> {
+    let entries = match fs::read_dir(directory) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(io_error(directory)(error)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_error(directory))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let is_file = entry
+            .file_type()
+            .map_err(io_error(&entry.path()))?
+            .is_file();
+        if !is_file || check_unit_name(&name).is_err() {
+            continue;
+        }
+        let path = entry.path();
+        let bytes = fs::read(&path).map_err(io_error(&path))?;
+        files.push((name, hash_of(&path, &bytes)));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The hash of a file's canonical text, or [`unparsable_hash`].
+fn hash_of(path: &Path, bytes: &[u8]) -> UnitHash {
+    let parsed = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| UnitFile::parse(text).ok());
+    match parsed {
+        Some(file) => file.hash(),
+        None => {
+            tracing::warn!(path = %path.display(), "unit file does not parse; it will be replaced");
+            unparsable_hash()
+        }
+    }
+}
+
+/// Runs blocking file work on tokio's blocking pool, never on a worker thread.
+///
+/// # Errors
+/// What `work` returns; `UnitFileIo` on `path` when the runtime shuts down first.
+pub(crate) async fn off_worker<T, F>(path: &Path, work: F) -> Result<T, SystemdError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, SystemdError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(SystemdError::UnitFileIo {
+            path: path.to_owned(),
+            source: io::Error::other("blocking task cancelled: the runtime is shutting down"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: names that could escape the directory or that systemd refuses never become
+    // paths. Method: a table of names.
+    #[test]
+    fn unit_names_are_checked_as_systemd_does() {
+        for good in [
+            "a.service",
+            "web@1.service",
+            "web@.service",
+            "x-y_z:1\\x2d.timer",
+        ] {
+            assert!(check_unit_name(good).is_ok(), "{good}");
+        }
+        let too_long = format!("{}.service", "a".repeat(248)); // 256 bytes: fleet yes, systemd no
+        for bad in [
+            "",
+            "foo",
+            "bad/name.service",
+            "../x.service",
+            ".hidden.service",
+            "@a.service",
+            "a.nosuch",
+            "a .service",
+            too_long.as_str(),
+        ] {
+            assert!(
+                matches!(
+                    check_unit_name(bad),
+                    Err(SystemdError::InvalidUnitName { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    // Goal: the file is written whole with mode 0644, listed with its hash, and a removal is
+    // idempotent. Method: a temporary directory that does not exist yet.
+    #[test]
+    fn written_files_are_listed_with_their_hash_and_removed() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let directory = root.path().join("units");
+        let text = "[Service]\nExecStart=/bin/true\n";
+        let path = write_unit_file(&directory, "a.service", text).expect("written");
+        let mode = fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        fs::write(directory.join("b.service"), [0xff, 0xfe]).expect("garbage written");
+        fs::write(directory.join(".c.service.tmp"), text).expect("temporary written");
+        let expected = UnitFile::parse(text).expect("parses").hash();
+        assert_eq!(
+            list_unit_files(&directory).expect("listed"),
+            vec![
+                ("a.service".to_owned(), expected),
+                ("b.service".to_owned(), unparsable_hash())
+            ]
+        );
+        remove_unit_file(&directory, "a.service").expect("removed");
+        remove_unit_file(&directory, "a.service").expect("removed twice");
+        assert!(list_unit_files(&root.path().join("absent"))
+            .expect("listed")
+            .is_empty());
+    }
+}
