@@ -124,7 +124,7 @@ pub enum EndpointProblem {
     Port,
 }
 
-/// Why a [`ClientConfig`] was refused.
+/// Why a [`ClientConfig`] or [`crate::ReflectorOptions`] was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// `endpoints` is empty.
@@ -177,6 +177,24 @@ pub enum ConfigError {
         value: u32,
         /// The bound.
         max: u32,
+    },
+    /// A duration above its upper bound.
+    #[error("{field} is {value:?}, expected at most {max:?}")]
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// The configured value.
+        value: Duration,
+        /// The bound.
+        max: Duration,
+    },
+    /// `ReflectorOptions::keys_max` outside `1..=REFLECTOR_KEYS_MAX_LIMIT`.
+    #[error("keys_max is {value}, expected 1..={max}")]
+    KeysMax {
+        /// The configured value.
+        value: usize,
+        /// The bound.
+        max: usize,
     },
     /// `response_bytes_max` below [`crate::limits::RESPONSE_BYTES_MIN`].
     #[error("response_bytes_max is {value}, expected at least {min}")]

@@ -37,6 +37,46 @@
 //! # }
 //! ```
 //!
+//! # Reflector: a cached prefix, kept current
+//!
+//! [`Client::reflect`] keeps an in-memory cache of a key prefix for fleet, locksmith and
+//! discovery (STYLE §2.6, "list, then watch, once"): a recursive quorum GET, then a recursive
+//! watch from `X-Etcd-Index + 1` applied in order, a re-list on error 401 or any other end of
+//! the watch, and retries with jittered backoff forever. It publishes immutable
+//! `Arc<`[`Cache`]`>` generations on a `tokio::sync::watch` channel, each with the keys changed
+//! since the previous one ([`Changes`]) and whether it is fed ([`Health`]). The [`reflector`]
+//! module docs give the guarantees, the costs and the limits.
+//!
+//! ```no_run
+//! use kv_client::{Changes, Client, ConfigError, ReflectorOptions};
+//! use tokio_util::{sync::CancellationToken, task::TaskTracker};
+//!
+//! # async fn example(client: Client) -> Result<(), ConfigError> {
+//! let tasks = TaskTracker::new();
+//! let shutdown = CancellationToken::new();
+//! let jobs = client.reflect("/_coreos.com/fleet/job", ReflectorOptions::default(), &tasks,
+//!     shutdown.clone())?;
+//! let mut updates = jobs.subscribe();
+//! let mut handled = 0;
+//! while updates.changed().await.is_ok() {
+//!     // An `Arc`: the channel's lock is released at once, the cache never changes.
+//!     let cache = updates.borrow_and_update().clone();
+//!     if !cache.is_synced() {
+//!         continue; // Stale (store unreachable) or stopped: act on nothing.
+//!     }
+//!     match cache.changes_since(handled) {
+//!         Changes::All => { /* a full pass over cache.entries() */ }
+//!         Changes::Keys(keys) => { /* only these; cache.get(key) is None if removed */ }
+//!     }
+//!     handled = cache.generation();
+//! }
+//! shutdown.cancel();
+//! tasks.close();
+//! tasks.wait().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Invariants: a write that may have reached a server is never sent again by the client; it
 //! is reported as [`ClientError::Indeterminate`]. Reads fail over freely. Every retry loop is
 //! bounded in attempts and time, and every buffer in size.
@@ -57,6 +97,7 @@ mod keys;
 pub mod limits;
 mod members;
 mod options;
+pub mod reflector;
 mod request;
 mod transport;
 mod types;
@@ -67,11 +108,13 @@ pub use config::{ClientConfig, ConfigError, Endpoint, EndpointProblem};
 pub use error::{ClientError, DecodeError, IndeterminateReason, RequestError, TransportError};
 pub use kv_wire::{code, Action, Member, Version};
 pub use options::{DeleteOptions, GetOptions, PrevConditions, SetOptions, WatchOptions};
+pub use reflector::{Cache, Changes, Entry, Health, Reflector, ReflectorOptions, WaitSyncedError};
 pub use types::{ClusterId, Event, Node, RaftIndex, Response, StoreIndex, Term};
 pub use watch::Watch;
 
 // What the API promises callers (a client shared across tasks, errors sent between them, a
-// watch moved into a task); a change that breaks it fails the build.
+// watch moved into a task, a reflector and its caches shared across tasks); a change that
+// breaks it fails the build.
 const _: () = {
     const fn shared<T: Send + Sync + Clone>() {}
     const fn sendable<T: Send + Sync + 'static>() {}
@@ -79,4 +122,6 @@ const _: () = {
     shared::<Client>();
     sendable::<ClientError>();
     movable::<Watch>();
+    shared::<Reflector>();
+    sendable::<Cache>();
 };
