@@ -242,3 +242,29 @@ fn write_to_follower_right_after_leader_death_succeeds_once() {
         "{listing}"
     );
 }
+
+#[test]
+fn a_member_that_exits_at_start_is_retried_then_reported_with_its_log() {
+    // Goal: testkit's `Cluster::start` notices a member that exits before a leader is
+    // elected (as one does when another process took its port), starts again on fresh ports a
+    // bounded number of times, and then fails with the member's own log instead of waiting
+    // out the deadline. Method: a flag keel refuses makes every attempt exit at once.
+    let started = std::time::Instant::now();
+    let outcome = std::panic::catch_unwind(|| Cluster::start(1, &["--no-such-flag"]));
+    let payload = outcome
+        .err()
+        .expect("a member that cannot start fails the start");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("3 attempts"), "{message}");
+    assert!(
+        message.contains("no-such-flag"),
+        "the member's log is shown: {message}"
+    );
+    assert!(
+        started.elapsed() < READY_DEADLINE,
+        "an exited member is noticed without waiting out the deadline"
+    );
+}

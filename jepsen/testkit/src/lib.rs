@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 /// How long a cluster may take to elect a leader and answer.
 pub const READY_DEADLINE: Duration = Duration::from_secs(30);
 
+/// How many times [`Cluster::start`] starts a cluster whose member exited at once.
+const START_ATTEMPTS_MAX: u32 = 3;
+
 /// A member process and how to start it again.
 pub struct Member {
     pub name: String,
@@ -142,17 +145,64 @@ impl Reply {
 
 impl Cluster {
     /// Start `size` members on loopback with `extra` flags each, and wait for a leader.
+    ///
+    /// The ports come from [`free_port`], which releases them before keel binds them: another
+    /// process (an outgoing connection of a test running in parallel takes its local port from
+    /// the same range) may take one meanwhile, and that member then exits at once. So when a
+    /// member exits before a leader is elected, the whole cluster is removed and started again
+    /// on fresh ports, at most `START_ATTEMPTS_MAX` times; the last failure fails the test with
+    /// the member's log.
     pub fn start(size: usize, extra: &[&str]) -> Cluster {
-        let placements = (0..size)
-            .map(|_| Placement {
-                client_url: format!("http://127.0.0.1:{}", free_port()),
-                peer_url: format!("http://127.0.0.1:{}", free_port()),
-                namespace: None,
-            })
-            .collect();
-        let cluster = Cluster::create(placements, extra, &[], None);
-        cluster.wait_leader();
-        cluster
+        for attempt in 1..=START_ATTEMPTS_MAX {
+            let placements = (0..size)
+                .map(|_| Placement {
+                    client_url: format!("http://127.0.0.1:{}", free_port()),
+                    peer_url: format!("http://127.0.0.1:{}", free_port()),
+                    namespace: None,
+                })
+                .collect();
+            let mut cluster = Cluster::create(placements, extra, &[], None);
+            match cluster.wait_leader_or_exit() {
+                Ok(_) => return cluster,
+                Err(index) if attempt < START_ATTEMPTS_MAX => {
+                    eprintln!(
+                        "member {index} exited before a leader was elected (attempt {attempt}); \
+                         starting again on fresh ports. Its log:\n{}",
+                        cluster.log(index)
+                    );
+                }
+                Err(index) => panic!(
+                    "member {index} exited before a leader was elected, {attempt} attempts; \
+                     its log:\n{}",
+                    cluster.log(index)
+                ),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// Waits for a leader known to every member, or for a member to exit (`Err(index)`).
+    fn wait_leader_or_exit(&mut self) -> Result<usize, usize> {
+        wait_for(
+            READY_DEADLINE,
+            "an elected leader known to every running member",
+            || {
+                let exited = self.members.iter_mut().position(|member| {
+                    member
+                        .child
+                        .as_mut()
+                        .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))))
+                });
+                match exited {
+                    Some(index) => {
+                        // Reaped already: forget it, so nothing signals its PID again.
+                        self.members[index].child = None;
+                        Some(Err(index))
+                    }
+                    None => self.leader().map(Ok),
+                }
+            },
+        )
     }
 
     /// Start one member per node of `lab`, each in its namespace on ports 2379/2380 of its
