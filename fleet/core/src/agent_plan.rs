@@ -1,11 +1,10 @@
 //! The agent's plan: from what the registry wants on this machine and what this machine's
-//! systemd has, the systemd tasks to run, in order (fleet's agent reconciler, §6.1–6.3 of the
-//! behaviour we copy).
+//! systemd has, the systemd tasks to run, in order (fleet's agent reconciler).
 //!
 //! What this machine should run is its index in the registry, which the engine writes from its
 //! plan: the units placed here and the global units that apply here, conflicts among them
-//! already resolved (fleet's agents each worked that out from every unit, §6.1; see
-//! `docs/adr/0002-fleet-registry-layout.md`). Tasks per unit (§6.3):
+//! already resolved (fleet's agents each worked that out from every unit; see
+//! `docs/adr/0002-fleet-registry-layout.md`). Tasks per unit:
 //! - present but not wanted → `Unload`;
 //! - wanted, absent → `Load` (and `Start` when launched);
 //! - present with another hash → `Unload`, `Load` (and `Start`);
@@ -70,7 +69,7 @@ pub enum Task {
     Start(String),
 }
 
-/// The tasks that take `current` to `desired` (§6.3), in execution order.
+/// The tasks that take `current` to `desired`, in execution order.
 #[must_use]
 pub fn plan(
     desired: &BTreeMap<String, WantedUnit>,

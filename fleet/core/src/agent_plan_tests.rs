@@ -1,4 +1,4 @@
-//! Table tests of the agent's task plan (§6.3). Method: build this machine's index and its
+//! Table tests of the agent's task plan. Method: build this machine's index and its
 //! local systemd state by hand, compare the tasks.
 
 use super::*;
@@ -23,7 +23,7 @@ use DesiredState::{Inactive, Launched, Loaded};
 
 #[test]
 fn plan_orders_unload_load_reload_stop_start() {
-    // Goal: §6.3 task rules and their order in one round.
+    // Goal: fleet's agent task rules and their order in one round.
     let desired = wanted(&[
         ("new.service", Launched, 1),
         ("loadonly.service", Loaded, 1),

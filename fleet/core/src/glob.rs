@@ -1,6 +1,5 @@
 //! Shell-style globs with Go's `path.Match` semantics, as fleet uses them for `Conflicts=` and
-//! `Replaces=` patterns and for refusing a `MachineOf=` its own patterns match (fleet spec
-//! §4.1, §4.3).
+//! `Replaces=` patterns and for refusing a `MachineOf=` its own patterns match.
 //!
 //! Owns [`glob_match`]. Syntax: `*` matches any run of non-`/` characters, `?` one non-`/`
 //! character, `[...]`/`[^...]` one character in (or not in) a non-empty set of characters and

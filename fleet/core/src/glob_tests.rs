@@ -88,7 +88,7 @@ fn malformed_patterns_match_nothing() {
     }
 }
 
-/// Goal: the forms fleet users write in `Conflicts=`/`Replaces=` (§4.2). Method: a table.
+/// Goal: the forms fleet users write in `Conflicts=`/`Replaces=`. Method: a table.
 #[test]
 fn unit_name_patterns() {
     let cases = [

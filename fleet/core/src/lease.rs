@@ -1,4 +1,4 @@
-//! The engine's leadership decision (§5.1 of the behaviour we copy), as a pure function: from
+//! The engine's leadership decision, as a pure function: from
 //! what this engine read of the cluster's engine version and the lease, the one step it takes
 //! this round. The engine loop performs the step with compare-and-swap writes and re-reads on
 //! any conflict, so two engines never both believe they lead for longer than a lease TTL.
@@ -112,7 +112,7 @@ pub fn decide(
 
 #[cfg(test)]
 mod tests {
-    //! Every branch of §5.1, table style.
+    //! Every branch of fleet's leadership steps, table style.
 
     use super::*;
 

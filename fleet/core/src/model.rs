@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
-/// A machine's ID: the trimmed contents of its `/etc/machine-id` (fleet §2.7).
+/// A machine's ID: the trimmed contents of its `/etc/machine-id`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MachineId(String);
 
@@ -57,7 +57,7 @@ impl MachineId {
         &self.0
     }
 
-    /// The first 8 characters, as fleetctl shows machines (fleet §2.7).
+    /// The first 8 characters, as fleetctl shows machines.
     #[must_use]
     pub fn short(&self) -> &str {
         let end = self
@@ -69,7 +69,7 @@ impl MachineId {
     }
 
     /// Whether `wanted` (a `MachineID=` value) names this machine: the full ID, or its 8-char
-    /// short form (fleet §4.2 keeps the short form, although its docs say full only).
+    /// short form (fleet's code keeps the short form, although its docs say full only).
     #[must_use]
     pub fn matches(&self, wanted: &str) -> bool {
         self.0 == wanted || (wanted.chars().count() == 8 && self.short() == wanted)
@@ -82,7 +82,7 @@ impl fmt::Display for MachineId {
     }
 }
 
-/// A unit's desired ("target") state (fleet §2.4).
+/// A unit's desired ("target") state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum DesiredState {
     /// Known to the cluster, placed nowhere.
@@ -132,7 +132,7 @@ impl fmt::Display for DesiredState {
 }
 
 /// What a unit's `[X-Fleet]` section asks of the machine it runs on, after value splitting,
-/// specifier substitution and alias folding (`options.rs` builds it; fleet §4).
+/// specifier substitution and alias folding (`options.rs` builds it).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Requirements {
     /// `MachineID=` (or `X-ConditionMachineID=`/`X-ConditionMachineBootID=`): the first value
@@ -165,7 +165,7 @@ impl Requirements {
 }
 
 /// A machine as the planners see it: its ID and merged metadata (static, overridden by dynamic
-/// entries; fleet §2.7).
+/// entries).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineView {
     /// The machine.

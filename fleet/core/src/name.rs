@@ -1,5 +1,5 @@
 //! Unit names: fleet's API validation, the anatomy used by templates and specifiers, and
-//! fleetctl's argument mangling (fleet spec §2.2, §9.2).
+//! fleetctl's argument mangling.
 //!
 //! Owns [`UnitName`], [`NameError`] and [`mangle`], plus the Go-style quoting that fleet's
 //! error texts use (`%q`), shared with [`crate::options`].
@@ -36,7 +36,7 @@ const UNIT_TYPES: [&str; 13] = [
 const TEMPLATE_TYPES: [&str; 5] = ["path", "service", "socket", "target", "timer"];
 
 /// Suffixes fleetctl recognises and so does not append `.service` to (fleet
-/// `unit.RecognizedUnitType`); `target` is missing, which is the §9.2 quirk.
+/// `unit.RecognizedUnitType`); `target` is missing, which is fleet's quirk.
 const RECOGNIZED_TYPES: [&str; 7] = [
     "service",
     "socket",
@@ -96,7 +96,7 @@ pub enum NameError {
 pub struct UnitName(String);
 
 impl UnitName {
-    /// Validates `text` exactly as fleet's API does (§2.2).
+    /// Validates `text` exactly as fleet's API does.
     ///
     /// # Errors
     /// The first [`NameError`] that applies, in the order of its variants.
@@ -222,7 +222,7 @@ fn is_name_character(character: char) -> bool {
     character.is_ascii_alphanumeric() || ":-_.\\@".contains(character)
 }
 
-/// fleetctl's `unitNameMangle` (§9.2): the argument's basename (Go `path.Base`), with
+/// fleetctl's `unitNameMangle`: the argument's basename (Go `path.Base`), with
 /// `.service` appended unless it already ends in `.service`, `.socket`, `.timer`, `.path`,
 /// `.device`, `.mount` or `.automount`. Kept quirk: `x.target` becomes `x.target.service`.
 /// The result is not validated.

@@ -1,6 +1,6 @@
 use super::*;
 
-/// Goal: every validation rule of fleet's `api.ValidateName` (§2.2), including which one wins
+/// Goal: every validation rule of fleet's `api.ValidateName`, including which one wins
 /// when several fail. Method: a table of names and the expected error.
 #[test]
 fn parse_refuses_as_fleet_does_first_failure_wins() {
@@ -70,7 +70,7 @@ fn parse_refuses_as_fleet_does_first_failure_wins() {
     }
 }
 
-/// Goal: the accepted shapes of §2.2. Method: names using every allowed character and type.
+/// Goal: the name shapes fleet's API accepts. Method: names using every allowed character and type.
 #[test]
 fn parse_accepts_every_type_and_allowed_character() {
     for suffix in UNIT_TYPES {
@@ -114,7 +114,7 @@ const ANATOMY: [Anatomy; 5] = [
     ("my.app.timer", "timer", "my.app", "my.app", None, None, false, false),
 ];
 
-/// Goal: the name anatomy of §2.2 and fleet's `UnitNameInfo`. Method: the `ANATOMY` table of
+/// Goal: the name anatomy of fleet's `UnitNameInfo`. Method: the `ANATOMY` table of
 /// names and their suffix, stem, prefix, instance, template and kind.
 #[test]
 fn anatomy_of_plain_template_and_instance_names() {
@@ -134,7 +134,7 @@ fn anatomy_of_plain_template_and_instance_names() {
     }
 }
 
-/// Goal: fleetctl's `unitNameMangle` (§9.2), quirks included. Method: a table of arguments.
+/// Goal: fleetctl's `unitNameMangle`, quirks included. Method: a table of arguments.
 #[test]
 fn mangle_takes_the_basename_and_appends_service() {
     let cases = [

@@ -1,5 +1,5 @@
 //! The `[X-Fleet]` section: from a unit's options to its [`Requirements`], and the
-//! combinations fleet refuses (fleet spec §4.1–§4.3; fleet `unit/unit.go`, `job/job.go`,
+//! combinations fleet refuses (fleet `unit/unit.go`, `job/job.go`,
 //! `api/units.go`).
 //!
 //! Owns [`parse_x_fleet`], [`XFleetOptions`], [`OptionsError`], and the value rules
@@ -64,7 +64,7 @@ pub struct XFleetOptions {
     pub unknown_keys: Vec<String>,
 }
 
-/// A combination of `[X-Fleet]` options fleet refuses (§4.3), checked in this order. The
+/// A combination of `[X-Fleet]` options fleet refuses, checked in this order. The
 /// texts are fleet's own, copied as a fact from `api.ValidateOptions` so that fleetctl and
 /// the API print what fleet printed (hence "Peers", fleet's internal word for `MachineOf`,
 /// and the capitals).
@@ -117,7 +117,7 @@ pub enum OptionsError {
     ConflictsWithReplaces,
 }
 
-/// Reads the `[X-Fleet]` section of `file`, the unit file of the unit `name` (§4).
+/// Reads the `[X-Fleet]` section of `file`, the unit file of the unit `name`.
 ///
 /// Aliases are folded in: `X-ConditionMachineID` and `X-ConditionMachineBootID` count for
 /// `MachineID` (only when `MachineID` has no value, then in that order; the first value

@@ -27,7 +27,7 @@ fn strings(values: &[&str]) -> Vec<String> {
     values.iter().map(|value| (*value).to_owned()).collect()
 }
 
-/// Goal: each option of §4.2 lands in its field. Method: one option at a time.
+/// Goal: each `[X-Fleet]` option lands in its field. Method: one option at a time.
 #[test]
 fn each_option_fills_its_field() {
     assert_eq!(requirements(""), Requirements::default());
@@ -54,7 +54,7 @@ fn each_option_fills_its_field() {
     assert!(requirements("Global=true\n").global);
 }
 
-/// Goal: the deprecated aliases of §4.1 and their precedence (fleet `job.go`). Method: each
+/// Goal: the deprecated aliases and their precedence (fleet `job.go`). Method: each
 /// alias alone, then mixed with the modern key in either file order.
 #[test]
 fn deprecated_aliases_are_honoured() {
@@ -118,7 +118,7 @@ fn deprecated_aliases_are_honoured() {
     );
 }
 
-/// Goal: fleet's value splitting (§4.1, `parseMultivalueLine`, `splitCombine`). Method: a
+/// Goal: fleet's value splitting (`parseMultivalueLine`, `splitCombine`). Method: a
 /// table for `split_value`, then how each key splits further.
 #[test]
 fn value_splitting() {
@@ -150,7 +150,7 @@ fn value_splitting() {
     );
 }
 
-/// Goal: the `MachineMetadata` item rules (§4.2). Method: valid, ignored and grouped items.
+/// Goal: the `MachineMetadata` item rules. Method: valid, ignored and grouped items.
 #[test]
 fn machine_metadata_items() {
     let metadata = requirements(
@@ -168,7 +168,7 @@ fn machine_metadata_items() {
     );
 }
 
-/// Goal: `Global` truthiness, case-insensitive, last value wins (§4.2). Method: a table.
+/// Goal: `Global` truthiness, case-insensitive, last value wins. Method: a table.
 #[test]
 fn global_truthiness() {
     for value in [
@@ -189,7 +189,7 @@ fn global_truthiness() {
     assert!(!requirements("Global=true false\n").global);
 }
 
-/// Goal: specifiers `%n %N %p %i` use the unit's own name in every key (§4.1), applied one
+/// Goal: specifiers `%n %N %p %i` use the unit's own name in every key, applied one
 /// after the other as fleet's `unitPrintf`. Method: an instance, a plain unit, a chained case.
 #[test]
 fn specifiers_use_the_units_own_name() {
@@ -341,7 +341,7 @@ const REFUSALS: [(&str, OptionsError, &str); 15] = [
     ),
 ];
 
-/// Goal: every refusal of §4.3 with fleet's exact text. Method: a table of bodies, the
+/// Goal: every refusal fleet makes, with fleet's exact text. Method: a table of bodies, the
 /// variant, and the text fleetctl and the API print.
 #[test]
 fn refused_combinations() {
@@ -352,7 +352,7 @@ fn refused_combinations() {
     }
 }
 
-/// Goal: a `MachineOf` unit matched by the unit's own `Conflicts` or `Replaces` (§4.3), with
+/// Goal: a `MachineOf` unit matched by the unit's own `Conflicts` or `Replaces`, with
 /// fleet's text, checked before the pair refusals. Method: a table.
 #[test]
 fn machine_of_matched_by_own_patterns() {
@@ -433,7 +433,7 @@ fn refusals_use_values_before_substitution() {
     );
 }
 
-/// Goal: every combination §4.3 allows is accepted and kept. Method: a table of bodies.
+/// Goal: every combination fleet allows is accepted and kept. Method: a table of bodies.
 #[test]
 fn allowed_combinations() {
     let cases = [

@@ -1,6 +1,6 @@
 //! The engine's scheduling decision: a pure function from a [`ClusterSnapshot`] to the
-//! placements to write and remove (fleet's `engine/reconciler.go`, §5.2–5.5 of the behaviour
-//! we copy), with a reason for every unit that stays unplaced (fixing coreos/fleet#1348:
+//! placements to write and remove (fleet's `engine/reconciler.go`)
+//!, with a reason for every unit that stays unplaced (fixing coreos/fleet#1348:
 //! `fleetctl start` can say why instead of waiting in silence).
 //!
 //! One pass, as fleet's:
@@ -22,7 +22,7 @@
 //!   the ordinary rules. fleet moves it to the least-loaded other machine with no eligibility
 //!   check (a quirk that can break its `Conflicts` or `MachineMetadata`).
 //!
-//! Global units get no placement (§5.5); instead the plan's `hosted` map lists them under
+//! Global units get no placement; instead the plan's `hosted` map lists them under
 //! every machine they apply to, and the engine writes that map as the per-machine index, so
 //! each agent reads only its own work (a departure from fleet, whose agents each read every
 //! unit to decide on globals: `docs/adr/0002-fleet-registry-layout.md`).
@@ -87,7 +87,7 @@ impl fmt::Display for UnplaceReason {
     }
 }
 
-/// The rule that keeps a unit off a machine, in the order the rules are checked (§5.3).
+/// The rule that keeps a unit off a machine, in the order the rules are checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// `MachineID=` names another machine.
@@ -207,7 +207,7 @@ impl<'a> Pass<'a> {
         pass
     }
 
-    /// Adds every global unit to the views of the machines it applies to (§5.5, §6.1).
+    /// Adds every global unit to the views of the machines it applies to.
     fn add_globals(&mut self) {
         let globals = self
             .snapshot
@@ -322,7 +322,7 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Why `unit` may not run on `machine`, given the other units there (§5.3 order).
+    /// Why `unit` may not run on `machine`, given the other units there.
     fn refusal(&self, unit: &UnitView, machine: &MachineView) -> Option<Refusal> {
         let requirements = &unit.requirements;
         if let Some(wanted) = &requirements.machine_id {
@@ -410,7 +410,7 @@ impl<'a> Pass<'a> {
     }
 }
 
-/// Whether a non-global unit occupies its target's view (§5.2 step 2).
+/// Whether a non-global unit occupies its target's view.
 fn counts_on_target(unit: &UnitView) -> bool {
     !unit.requirements.global && unit.desired != DesiredState::Inactive && unit.target.is_some()
 }

@@ -65,7 +65,7 @@ use DesiredState::{Inactive, Launched, Loaded};
 
 #[test]
 fn least_loaded_first_ties_by_machine_id() {
-    // Goal: units go to the machine with the fewest units, ties broken by ID (§5.3), and each
+    // Goal: units go to the machine with the fewest units, ties broken by ID, and each
     // placement counts for the next decision. Method: three empty machines, four units.
     let plan = plan(&snapshot(
         vec![machine("c", &[]), machine("a", &[]), machine("b", &[])],
@@ -137,7 +137,7 @@ fn inactive_units_are_not_placed_and_placed_ones_are_removed() {
 
 #[test]
 fn a_lost_machines_units_move_in_the_same_pass() {
-    // Goal: §5.4: units of a machine whose presence expired are unplaced and placed elsewhere
+    // Goal: units of a machine whose presence expired are unplaced and placed elsewhere
     // in one pass. Method: target "gone" is not among the live machines.
     let plan = plan(&snapshot(
         vec![machine("a", &[]), machine("b", &[])],
@@ -196,7 +196,7 @@ fn machine_id_accepts_the_full_and_the_short_form() {
 
 #[test]
 fn metadata_values_of_one_key_are_ored_and_keys_anded() {
-    // Goal: §4.2 MachineMetadata: same key = OR set, different keys = AND.
+    // Goal: MachineMetadata: same key = OR set, different keys = AND.
     let wants = with(unit("w.service", Launched, None), |r| {
         r.metadata
             .insert("region".into(), ["us".to_owned(), "eu".to_owned()].into());
@@ -303,7 +303,7 @@ fn machine_of_follows_its_peer_and_waits_for_it() {
 
 #[test]
 fn conflicts_are_symmetric_globbed_and_never_with_oneself() {
-    // Goal: §4.2 Conflicts: a pattern of either unit matching the other keeps them apart;
+    // Goal: Conflicts: a pattern of either unit matching the other keeps them apart;
     // globs apply; a unit's pattern matching its own name does not block it.
     let web = |name: &str| {
         with(unit(name, Launched, None), |r| {
@@ -359,7 +359,7 @@ fn plan_of(machines: Vec<MachineView>, units: Vec<UnitView>) -> Vec<Decision> {
 
 #[test]
 fn globals_are_never_placed_but_block_conflicting_units() {
-    // Goal: §5.5: globals get no target; once a global applies on a machine, units conflicting
+    // Goal: globals get no target; once a global applies on a machine, units conflicting
     // with it cannot go there.
     let global = with(unit("agent.service", Launched, None), |r| {
         r.global = true;

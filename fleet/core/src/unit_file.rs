@@ -1,6 +1,6 @@
 //! Unit files: parsing systemd-style text the way fleet does (through its vendored
 //! go-systemd `unit.Deserialize`), fleet's canonical text (go-systemd `unit.Serialize`) and
-//! the unit hash, SHA-1 of that text (fleet spec §2.3).
+//! the unit hash, SHA-1 of that text.
 //!
 //! Owns [`UnitOption`], [`UnitFile`], [`UnitHash`] and their errors.
 //!

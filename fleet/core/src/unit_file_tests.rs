@@ -98,7 +98,7 @@ const GOLDEN: [Golden; 9] = [
     },
 ];
 
-/// Goal: canonical text and unit hash match fleet's (§2.3) on hand-checked files. Method:
+/// Goal: canonical text and unit hash match fleet's on hand-checked files. Method:
 /// parse each golden input, compare the canonical text with the hand-written one and the hash
 /// with SHA-1 computed outside Rust, then check that the canonical text parses back to the
 /// same options and hash.
@@ -142,7 +142,7 @@ fn continuation_and_empty_values_parse_as_go_systemd() {
     );
 }
 
-/// Goal: layout differences that do not change the options do not change the hash (§2.3).
+/// Goal: layout differences that do not change the options do not change the hash.
 /// Method: variants of one unit (comments, blank lines, spacing, split sections) must all
 /// hash like the plain text.
 #[test]
@@ -229,7 +229,7 @@ fn trailing_backslash_at_end_of_text() {
     assert!(UnitFile::from_options(file.options().to_vec()).is_err());
 }
 
-/// Goal: the 2048-byte line limit (§2.3), measured as go-systemd does: bytes before the next
+/// Goal: the 2048-byte line limit, measured as go-systemd does: bytes before the next
 /// `\r` or `\n`. Method: lines just under and at the limit in several places.
 #[test]
 fn line_length_limit() {
@@ -314,7 +314,7 @@ fn parse_errors_carry_the_line() {
 }
 
 /// Goal: the API create path groups options by section and refuses options that would not
-/// survive canonical text (§2.3). Method: a valid list, then one list per defect.
+/// survive canonical text. Method: a valid list, then one list per defect.
 #[test]
 fn from_options_groups_and_refuses_what_cannot_round_trip() {
     let file = UnitFile::from_options(vec![

@@ -1,5 +1,5 @@
 //! fleetctl's tables, laid out as fleet's: Go's `text/tabwriter` with minimum width 0, tab
-//! width 8, padding 1 and the TAB character as padding (§9.4 of the behaviour we copy).
+//! width 8, padding 1 and the TAB character as padding.
 //!
 //! For every column but the last, the column's width is the longest cell plus one, rounded up
 //! to a multiple of 8; each cell is followed by as many TABs as it takes to reach that width
@@ -52,7 +52,7 @@ fn clean(cell: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    //! The layout against fleet's own examples (§9.4), with the TABs spelled out.
+    //! The layout against fleet's own examples, with the TABs spelled out.
 
     use super::*;
 

@@ -1,10 +1,10 @@
-//! fleetd's configuration exactly as fleet reads it (§7 of the behaviour we copy): the keys,
+//! fleetd's configuration exactly as fleet reads it: the keys,
 //! their defaults, `FLEET_<KEY>` environment variables over the INI file over the defaults,
 //! and the value syntaxes (Go booleans, Go durations, comma lists with JSON-style brackets,
 //! `k=v` metadata), plus Keel's `api_listen`.
 //!
 //! Pure: the binary reads the file and the environment and hands their text here, so every
-//! rule is tested without touching either (STYLE §2.8).
+//! rule is tested without touching either.
 //!
 //! Invariants: a [`Config`] that [`Config::from_sources`] returned is valid (durations
 //! positive, at least one store endpoint, a page size ≥ 1, every listen address parsed).

@@ -1,4 +1,4 @@
-//! fleet's configuration rules (§7): defaults, precedence, every value syntax, refusals.
+//! fleet's configuration rules: defaults, precedence, every value syntax, refusals.
 //! Method: hand-made INI text and environment maps.
 
 use super::*;
@@ -41,7 +41,7 @@ fn defaults_are_fleets() {
 
 #[test]
 fn environment_beats_file_beats_default() {
-    // Goal: §7 precedence, key by key; comments and blank lines in the file; quoted values.
+    // Goal: fleet's precedence, key by key; comments and blank lines in the file; quoted values.
     let file = "# fleet.conf\n\
                 ; another comment\n\
                 \n\

@@ -40,7 +40,7 @@
 //! # Reflector: a cached prefix, kept current
 //!
 //! [`Client::reflect`] keeps an in-memory cache of a key prefix for fleet, locksmith and
-//! discovery (STYLE §2.6, "list, then watch, once"): a recursive quorum GET, then a recursive
+//! discovery ("list, then watch, once"): a recursive quorum GET, then a recursive
 //! watch from `X-Etcd-Index + 1` applied in order, a re-list on error 401 or any other end of
 //! the watch, and retries with jittered backoff forever. It publishes immutable
 //! `Arc<`[`Cache`]`>` generations on a `tokio::sync::watch` channel, each with the keys changed

@@ -1,4 +1,4 @@
-//! The v1 API's JSON entities (§8.2, §8.6 of the behaviour we copy): units, their options,
+//! The v1 API's JSON entities: units, their options,
 //! state reports, machines, the pages of each, and the error envelope.
 //!
 //! As fleet's: every field is left out when it is empty or zero, inside options too (an
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn empty_fields_are_left_out() {
-        // Goal: §8.2 omission, inside options too; an empty page is `{}`.
+        // Goal: fleet's omission of empty fields, inside options too; an empty page is `{}`.
         let unit = Unit {
             name: "a.service".into(),
             options: vec![

@@ -1,4 +1,4 @@
-//! The fleet v1 HTTP API (§8 of the behaviour we copy). Built so far: the JSON entities and
+//! The fleet v1 HTTP API. Built so far: the JSON entities and
 //! error envelope ([`entities`]) and page tokens ([`page`]). The router and handlers follow
 //! (`docs/fleet.md`, "Status").
 

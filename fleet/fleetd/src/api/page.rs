@@ -1,4 +1,4 @@
-//! Pagination of the v1 API's lists (§8.4): the page token and which slice of a sorted list a
+//! Pagination of the v1 API's lists: the page token and which slice of a sorted list a
 //! request gets.
 //!
 //! The token is URL-safe base64, with `=` padding, of four bytes: the page size (`limit`) and
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn tokens_are_fleets_bytes() {
-        // Goal: limit 100, page 2 is `ZAACAA==` (§8.4), and round trips.
+        // Goal: limit 100, page 2 is `ZAACAA==`, and round trips.
         let token = PageToken {
             limit: 100,
             page: 2,

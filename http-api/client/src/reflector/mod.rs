@@ -1,5 +1,5 @@
 //! The reflector: an in-memory cache of one key prefix, kept current by "list, then watch,
-//! once" (STYLE §2.6), built here so that fleet, locksmith and discovery never build it
+//! once", built here so that fleet, locksmith and discovery never build it
 //! themselves.
 //!
 //! [`Client::reflect`] starts one task that, in rounds,
