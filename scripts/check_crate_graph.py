@@ -24,12 +24,14 @@ ALLOWED = {
     "keel-bench": {"testkit"},
     # fleet's pure core: no workspace crate, no I/O (docs/fleet.md).
     "fleet-core": set(),
+    # The v1 API's JSON, shared by server and client: serde only.
+    "fleet-api": set(),
     # fleet's key schema and stored values, over the one client.
-    "fleet-registry": {"fleet-core", "kv-client"},
+    "fleet-registry": {"fleet-core", "kv-client", "testkit"},
     # The daemon: engine, agent, API; the store only through kv-client.
-    "fleetd": {"fleet-core", "fleet-registry", "kv-client", "testkit"},
+    "fleetd": {"fleet-core", "fleet-api", "fleet-registry", "fleet-systemd", "kv-client", "testkit"},
     # The CLI talks to fleetd's HTTP API only; its tests start real daemons.
-    "fleetctl": {"fleet-core", "testkit"},
+    "fleetctl": {"fleet-core", "fleet-api", "testkit"},
     # The only crate with zbus: the Systemd port on real systemd; tests on real hosts.
     "fleet-systemd": {"fleet-core", "testkit"},
 }

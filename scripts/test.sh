@@ -10,10 +10,22 @@ keel_require_cargo
 # iproute2, nftables, iptables: the Jepsen lab (namespaces, partitions, NFQUEUE delay);
 # faketime: its clock skew. systemd, dbus, util-linux: the real test hosts (systemd --user,
 # a private system bus and journald in namespaces; unshare and nsenter; dbus-user-session
-# for the session bus socket).
+# for the session bus socket). python3-venv: the python fleet client's virtualenv.
 keel_install_packages libclang-dev clang build-essential etcd-client etcd-server python3 \
-    iproute2 nftables iptables faketime systemd dbus dbus-user-session util-linux
+    python3-venv iproute2 nftables iptables faketime systemd dbus dbus-user-session util-linux
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
+
+# The python `fleet` 0.1.3 client (PyPI) for the fleet API compatibility test, in a virtualenv
+# of its own with every dependency pinned; rebuilt only when the pins change.
+fleet_python=target/fleet-python
+fleet_pins=fleet/fleetd/tests/python-requirements.txt
+if ! cmp -s "$fleet_pins" "$fleet_python/requirements.txt" 2>/dev/null; then
+    rm -rf "$fleet_python"
+    python3 -m venv "$fleet_python"
+    "$fleet_python/bin/pip" install -q --disable-pip-version-check -r "$fleet_pins"
+    cp "$fleet_pins" "$fleet_python/requirements.txt"
+fi
+export FLEET_PYTHON="$PWD/$fleet_python/bin/python"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -1,13 +1,18 @@
 //! `fleetd`: fleet's daemon for Keel, one per host: the agent, an engine candidate and the
 //! fleet v1 HTTP API, keeping all state in Keel through `kv-client`.
 //!
-//! Built so far: the configuration ([`config`]), exactly as fleet reads it. The engine and
-//! agent loops, the API and the binary follow (`docs/fleet.md`, "Status").
+//! Parts: the configuration ([`config`]), exactly as fleet reads it; the engine ([`engine`]:
+//! lease, scheduling passes, the per-machine index); the agent ([`agent`]: this machine's
+//! index → systemd tasks, state reports, presence); the v1 HTTP API ([`api`]); and
+//! [`daemon`], which wires them together for the `fleetd` binary.
 //!
 //! Must not depend on the store's crates (`kvstore*`, `v2store`, `kv-http`): it sees the
 //! cluster only through `kv-client` (`scripts/check_crate_graph.py`).
 
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod api;
 pub mod config;
+pub mod daemon;
+pub mod engine;

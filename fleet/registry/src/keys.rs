@@ -133,6 +133,12 @@ impl Keys {
         format!("{}job/{unit}/pending", self.prefix)
     }
 
+    /// `unit/`: every stored unit file.
+    #[must_use]
+    pub fn unit_files(&self) -> String {
+        format!("{}unit", self.prefix)
+    }
+
     /// `unit/<hash>`.
     #[must_use]
     pub fn unit_file(&self, hash: &UnitHash) -> String {

@@ -13,6 +13,9 @@
 #![warn(missing_docs)]
 
 pub mod keys;
+pub mod store;
+pub mod view;
 pub mod wire;
 
 pub use keys::{Keys, RegistryKey, DEFAULT_PREFIX};
+pub use store::{Registry, RegistryError, Written};

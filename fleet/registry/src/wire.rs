@@ -274,6 +274,10 @@ pub struct MachineObject {
     pub engine_disabled: bool,
     /// Its fleetd version.
     pub version: String,
+    /// Where its fleetd serves the HTTP API to other hosts (`http://ip:port`), so that any
+    /// fleetd can forward a unit's `status` or `journal` to the unit's host. A Keel field
+    /// (`"APIURL"`), left out when the fleetd listens on no TCP address; fleet ignores it.
+    pub api_url: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -296,6 +300,8 @@ struct MachineObjectJson {
     capabilities: Option<CapabilitiesJson>,
     #[serde(rename = "Version", default)]
     version: String,
+    #[serde(rename = "APIURL", default, skip_serializing_if = "Option::is_none")]
+    api_url: Option<String>,
 }
 
 impl MachineObject {
@@ -311,6 +317,7 @@ impl MachineObject {
                 grpc: false,
             }),
             version: self.version.clone(),
+            api_url: self.api_url.clone(),
         })
     }
 
@@ -325,6 +332,7 @@ impl MachineObject {
             metadata: json.metadata,
             engine_disabled: json.capabilities.is_some_and(|caps| caps.disable_engine),
             version: json.version,
+            api_url: json.api_url,
         })
     }
 }

@@ -122,9 +122,21 @@ fn machine_object_is_fleets_shape() {
         .into(),
         engine_disabled: false,
         version: "0.1.0".into(),
+        api_url: None,
     };
     let golden = r#"{"ID":"113f16a7c8a3445ab2d59b8f95e3b8e1","PublicIP":"172.17.8.103","Metadata":{"az":"b","region":"us"},"Capabilities":{"DISABLE_ENGINE":false,"GRPC":false},"Version":"0.1.0"}"#;
     assert_eq!(object.encode(), golden);
+    let with_url = MachineObject {
+        api_url: Some("http://10.0.0.1:49153".into()),
+        ..object.clone()
+    };
+    assert!(with_url
+        .encode()
+        .ends_with(r#""Version":"0.1.0","APIURL":"http://10.0.0.1:49153"}"#));
+    assert_eq!(
+        MachineObject::decode(&with_url.encode()).expect("decodes"),
+        with_url
+    );
     assert_eq!(
         MachineObject::decode(golden).expect("golden decodes"),
         object

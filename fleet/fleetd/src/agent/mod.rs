@@ -1,0 +1,322 @@
+//! The agent: makes this machine's systemd run what the engine put in this machine's index
+//! (`schedule/<machine>/`), and reports what systemd says.
+//!
+//! It keeps a watch-fed cache of its own index only, never of the whole registry. A round
+//! runs when the index changes and every `interval`: the index and systemd's unit files →
+//! `fleet_core::agent_plan::plan` → tasks, each under a deadline, one at a time. Unit state
+//! arrives from systemd's signals (the `Systemd` port's subscription) and is published to
+//! Keel when it changes ([`report`]); a report that cannot be written is retried.
+//!
+//! Invariants: no round runs while the index cache is not synced, so with Keel unreachable
+//! nothing is started or stopped and running units keep running; when Keel returns the cache
+//! resyncs and the next round reconciles. Leaving the loop (shutdown, restart) touches no
+//! unit: a restarted fleetd finds its units loaded and running and plans nothing for them.
+
+pub mod presence;
+pub mod report;
+
+use fleet_core::agent_plan::{plan, Task, WantedUnit};
+use fleet_core::model::MachineId;
+use fleet_core::ports::{StateChange, Systemd, SystemdError, UnitState};
+use fleet_core::unit_file::{UnitFile, UnitHash};
+use fleet_registry::wire::StateReport;
+use fleet_registry::{view, Registry};
+use futures_util::StreamExt;
+use kv_client::{Cache, ReflectorOptions};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How the agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// This machine.
+    pub machine: MachineId,
+    /// Time between periodic rounds (fleet's agent reconciles every 5 s).
+    pub interval: Duration,
+    /// How long one systemd task may take before the round gives up on it.
+    pub task_deadline: Duration,
+}
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The index cache could not be opened.
+    #[error("cannot watch this machine's index: {0}")]
+    Cache(#[from] kv_client::ConfigError),
+}
+
+struct Agent<'a, S: Systemd> {
+    registry: Registry,
+    systemd: &'a S,
+    settings: AgentSettings,
+    /// What the index asked for in the last round that ran.
+    wanted: BTreeMap<String, WantedUnit>,
+    /// systemd's last state of each watched unit.
+    states: BTreeMap<String, UnitState>,
+    /// What Keel holds for each unit, as last written by this agent.
+    published: BTreeMap<String, StateReport>,
+    files: HashMap<UnitHash, UnitFile>,
+}
+
+/// Runs the agent until `shutdown`.
+///
+/// # Errors
+/// The index cache could not be opened (a bad prefix).
+pub async fn run<S: Systemd>(
+    registry: Registry,
+    systemd: &S,
+    settings: AgentSettings,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) -> Result<(), AgentError> {
+    let prefix = registry.keys().schedule(&settings.machine);
+    let index = registry.client().reflect(
+        &prefix,
+        ReflectorOptions::default(),
+        tasks,
+        shutdown.child_token(),
+    )?;
+    let mut index = index.subscribe();
+    let mut ticks = tokio::time::interval(settings.interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut agent = Agent {
+        registry,
+        systemd,
+        settings,
+        wanted: BTreeMap::new(),
+        states: BTreeMap::new(),
+        published: BTreeMap::new(),
+        files: HashMap::new(),
+    };
+    let mut changes: Option<S::StateChanges> = None;
+    loop {
+        if changes.is_none() {
+            changes = agent.subscribe().await;
+        }
+        let round = tokio::select! {
+            () = shutdown.cancelled() => break,
+            result = index.changed() => result.is_ok(),
+            _ = ticks.tick() => true,
+            change = next_change(&mut changes) => {
+                match change {
+                    Some(Ok(change)) => agent.on_change(change),
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "systemd subscription ended");
+                        changes = None;
+                    }
+                    None => changes = None,
+                }
+                false
+            }
+        };
+        if round {
+            let cache = index.borrow_and_update().clone();
+            agent.round(&cache).await;
+        }
+        agent.publish().await;
+    }
+    tracing::info!("agent stopped; units keep running");
+    Ok(())
+}
+
+async fn next_change<T: futures_util::Stream + Unpin>(stream: &mut Option<T>) -> Option<T::Item> {
+    match stream {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<S: Systemd> Agent<'_, S> {
+    async fn subscribe(&self) -> Option<S::StateChanges> {
+        let deadline = self.settings.task_deadline;
+        match tokio::time::timeout(deadline, self.systemd.subscribe()).await {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot subscribe to systemd");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(?deadline, "systemd subscription timed out");
+                None
+            }
+        }
+    }
+
+    fn on_change(&mut self, change: StateChange) {
+        self.states.insert(change.name, change.state);
+    }
+
+    /// One reconciliation round against the index as cached.
+    async fn round(&mut self, cache: &Arc<Cache>) {
+        if !cache.is_synced() {
+            tracing::debug!(health = ?cache.health(), "index not synced; nothing is started or stopped");
+            return;
+        }
+        self.wanted = self.wanted_from(cache);
+        let local = match self.with_deadline(self.systemd.local_units()).await {
+            Ok(local) => local,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read this machine's units");
+                return;
+            }
+        };
+        let watched: BTreeSet<String> = self.wanted.keys().chain(local.keys()).cloned().collect();
+        if let Err(error) = self.systemd.watch_units(&watched) {
+            tracing::warn!(%error, "cannot watch this machine's units");
+        }
+        for task in plan(&self.wanted, &local) {
+            if let Err(error) = self.execute(&task).await {
+                tracing::warn!(?task, %error, "task failed; retried next round");
+            }
+        }
+    }
+
+    fn wanted_from(&self, cache: &Cache) -> BTreeMap<String, WantedUnit> {
+        let pairs = cache
+            .entries()
+            .map(|(key, entry)| (key, entry.value.as_str()));
+        let decoded = view::schedules(self.registry.keys(), pairs);
+        for problem in &decoded.problems {
+            tracing::warn!(key = %problem.key, error = %problem.error, "unreadable index entry");
+        }
+        let mut items = decoded.items;
+        items
+            .remove(self.settings.machine.as_str())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(unit, entry)| {
+                let want = WantedUnit {
+                    hash: entry.hash,
+                    desired: entry.desired,
+                };
+                (unit, want)
+            })
+            .collect()
+    }
+
+    async fn with_deadline<T>(
+        &self,
+        future: impl std::future::Future<Output = Result<T, SystemdError>>,
+    ) -> Result<T, TaskError> {
+        match tokio::time::timeout(self.settings.task_deadline, future).await {
+            Ok(result) => result.map_err(TaskError::Systemd),
+            Err(_) => Err(TaskError::Deadline(self.settings.task_deadline)),
+        }
+    }
+
+    async fn execute(&mut self, task: &Task) -> Result<(), TaskError> {
+        tracing::info!(?task, "agent task");
+        match task {
+            Task::Load(name) => {
+                let file = self.file(name).await?;
+                self.with_deadline(self.systemd.load_unit(name, &file))
+                    .await
+            }
+            Task::Unload(name) => {
+                self.with_deadline(self.systemd.unload_unit(name)).await?;
+                self.states.remove(name);
+                self.published.remove(name);
+                self.registry
+                    .remove_state(name, &self.settings.machine)
+                    .await
+                    .map_err(TaskError::Registry)
+            }
+            Task::Reload => self.with_deadline(self.systemd.reload()).await,
+            Task::Start(name) => self.with_deadline(self.systemd.start_unit(name)).await,
+            Task::Stop(name) => self.with_deadline(self.systemd.stop_unit(name)).await,
+        }
+    }
+
+    /// The file of a wanted unit, from Keel the first time its hash is seen.
+    async fn file(&mut self, name: &str) -> Result<UnitFile, TaskError> {
+        let hash = self
+            .wanted
+            .get(name)
+            .map(|want| want.hash)
+            .ok_or_else(|| TaskError::NotWanted(name.to_owned()))?;
+        if let Some(file) = self.files.get(&hash) {
+            return Ok(file.clone());
+        }
+        let file = self
+            .registry
+            .unit_file(&hash)
+            .await
+            .map_err(TaskError::Registry)?
+            .ok_or(TaskError::MissingFile(hash))?;
+        self.files.insert(hash, file.clone());
+        Ok(file)
+    }
+
+    /// Writes every report that differs from what Keel holds; stops at the first failure
+    /// (Keel unreachable) and tries again after the next wake-up.
+    async fn publish(&mut self) {
+        let wanted = report::reports(&self.settings.machine, &self.wanted, &self.states);
+        for (unit, report) in report::changed(&wanted, &self.published) {
+            match self.registry.publish_state(&unit, &report).await {
+                Ok(()) => {
+                    self.published.insert(unit, report);
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "state report not written yet");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Takes this machine out of the cluster on purpose: removes its presence (the engine
+/// reschedules its units elsewhere at once), then unloads every unit in the units directory
+/// and removes their state reports. Each step is bounded by `deadline`; failures are logged
+/// and the rest goes on.
+pub async fn drain<S: Systemd>(
+    registry: &Registry,
+    systemd: &S,
+    machine: &MachineId,
+    deadline: Duration,
+) {
+    match tokio::time::timeout(deadline, registry.withdraw(machine)).await {
+        Ok(Ok(())) => tracing::info!("drain: machine withdrawn"),
+        Ok(Err(error)) => tracing::warn!(%error, "drain: cannot withdraw this machine"),
+        Err(_) => tracing::warn!(?deadline, "drain: withdrawing timed out"),
+    }
+    let local = match tokio::time::timeout(deadline, systemd.local_units()).await {
+        Ok(Ok(local)) => local,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "drain: cannot list this machine's units");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(?deadline, "drain: listing units timed out");
+            return;
+        }
+    };
+    for name in local.keys() {
+        match tokio::time::timeout(deadline, systemd.unload_unit(name)).await {
+            Ok(Ok(())) => tracing::info!(unit = %name, "drain: unit unloaded"),
+            Ok(Err(error)) => tracing::warn!(unit = %name, %error, "drain: cannot unload"),
+            Err(_) => tracing::warn!(unit = %name, "drain: unloading timed out"),
+        }
+        if let Err(error) = registry.remove_state(name, machine).await {
+            tracing::warn!(unit = %name, %error, "drain: state report left behind");
+        }
+    }
+}
+
+/// Why one task failed.
+#[derive(Debug, thiserror::Error)]
+enum TaskError {
+    #[error(transparent)]
+    Systemd(SystemdError),
+    #[error("no answer from systemd within {0:?}")]
+    Deadline(Duration),
+    #[error(transparent)]
+    Registry(fleet_registry::RegistryError),
+    #[error("unit file {} is not in the registry", .0.to_hex())]
+    MissingFile(UnitHash),
+    #[error("{0} is not in this machine's index")]
+    NotWanted(String),
+}

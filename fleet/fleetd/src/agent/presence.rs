@@ -1,0 +1,61 @@
+//! This machine's presence in Keel: `machines/<id>/object` written with `agent_ttl` and kept
+//! alive by refreshing it every half TTL (a refresh wakes no watcher). When the key has
+//! expired meanwhile (Keel unreachable for longer than the TTL) it is written again, which
+//! the engine sees as the machine joining.
+//!
+//! Invariant: the first write happens before [`run`] reports ready, so the API answers only
+//! once the machine is registered, as fleet's does.
+
+use fleet_registry::wire::MachineObject;
+use fleet_registry::{Registry, Written};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Pause after a failed write before the next attempt.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Keeps `machine` present with `ttl` until `shutdown`; sends `true` on `registered` after
+/// the first successful write, `false` while Keel cannot be written.
+pub async fn run(
+    registry: Registry,
+    machine: MachineObject,
+    ttl: Duration,
+    registered: watch::Sender<bool>,
+    shutdown: CancellationToken,
+) {
+    let mut announced = false;
+    while !shutdown.is_cancelled() {
+        let (pause, present) = if announced {
+            match registry.refresh_presence(&machine.id, ttl).await {
+                Ok(Written::Done) => (ttl / 2, true),
+                Ok(Written::Lost) => {
+                    tracing::warn!("presence expired; announcing this machine again");
+                    announced = false;
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot refresh this machine's presence");
+                    (RETRY_PAUSE, false)
+                }
+            }
+        } else {
+            match registry.announce(&machine, ttl).await {
+                Ok(()) => {
+                    tracing::info!(machine = %machine.id, "machine registered");
+                    announced = true;
+                    (ttl / 2, true)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot register this machine");
+                    (RETRY_PAUSE, false)
+                }
+            }
+        };
+        registered.send_if_modified(|current| std::mem::replace(current, present) != present);
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}

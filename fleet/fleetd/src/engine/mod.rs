@@ -1,0 +1,379 @@
+//! The engine: one per cluster at a time, elected through the lease, schedules units onto
+//! machines and writes the per-machine index the agents follow.
+//!
+//! Every `engine_reconcile_interval` each candidate takes one leadership step
+//! (`fleet_core::lease::decide`: raise the engine version, renew, acquire, follow or steal,
+//! always by compare-and-swap). While it leads it keeps watch-fed caches of `job/`,
+//! `machines/` and `schedule/` (opened when it starts leading, closed when it stops) and runs a
+//! pass whenever one of them changes and on every tick: snapshot → `fleet_core::schedule::plan`
+//! → the writes that differ ([`reconcile`]). A pass whose placement write loses a race stops
+//! there and runs again on the next wake-up.
+//!
+//! Invariants: only a candidate whose lease write succeeded less than one lease TTL ago (minus
+//! one interval of margin) writes anything; after stealing an older engine's lease it waits
+//! out what was left of that lease first; no pass runs on an unsynced cache.
+
+pub mod reconcile;
+
+use crate::engine::reconcile::Write;
+use fleet_core::lease::{decide, LeaseStep};
+use fleet_core::model::MachineId;
+use fleet_core::schedule::{plan, Decision};
+use fleet_core::unit_file::{UnitFile, UnitHash};
+use fleet_registry::view;
+use fleet_registry::wire::EngineLease;
+use fleet_registry::{Registry, RegistryError, Written};
+use kv_client::{Cache, Reflector, ReflectorOptions};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The engine version this fleetd runs (`engine/version`); an engine never works under a
+/// cluster whose version is higher.
+pub const ENGINE_VERSION: u32 = 1;
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// This machine.
+    pub machine: MachineId,
+    /// `engine_reconcile_interval`: time between leadership steps and periodic passes. The
+    /// lease lives five times this.
+    pub interval: Duration,
+}
+
+impl EngineSettings {
+    fn lease_ttl(&self) -> Duration {
+        self.interval * 5
+    }
+}
+
+/// The caches a leading engine keeps, closed when it stops leading.
+struct Caches {
+    token: CancellationToken,
+    jobs: watch::Receiver<Arc<Cache>>,
+    machines: watch::Receiver<Arc<Cache>>,
+    schedule: watch::Receiver<Arc<Cache>>,
+}
+
+impl Drop for Caches {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+/// Leadership as last established.
+struct Leadership {
+    /// Until when this engine may act (its last successful lease write plus TTL, minus margin).
+    valid_until: Instant,
+    /// Not before this (after stealing a lease).
+    act_after: Instant,
+}
+
+/// The engine of one fleetd.
+pub struct Engine {
+    registry: Registry,
+    settings: EngineSettings,
+    tasks: TaskTracker,
+    leadership: Option<Leadership>,
+    caches: Option<Caches>,
+    files: HashMap<UnitHash, UnitFile>,
+}
+
+/// Runs the engine until `shutdown`. Spawned tasks (the caches' watches) are tracked by
+/// `tasks` and end with `shutdown`.
+pub async fn run(
+    registry: Registry,
+    settings: EngineSettings,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let mut engine = Engine {
+        registry,
+        settings,
+        tasks,
+        leadership: None,
+        caches: None,
+        files: HashMap::new(),
+    };
+    let mut ticks = tokio::time::interval(engine.settings.interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let tick = tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = ticks.tick() => true,
+            () = engine.cache_changed() => false,
+        };
+        if tick {
+            engine.leadership_step(&shutdown).await;
+        }
+        if engine.may_act() {
+            if let Err(error) = engine.pass().await {
+                tracing::warn!(%error, "engine pass stopped");
+            }
+        }
+    }
+    tracing::info!("engine stopped");
+}
+
+impl Engine {
+    /// Resolves when a cache of a leading engine has a new generation; never otherwise.
+    async fn cache_changed(&mut self) {
+        let Some(caches) = &mut self.caches else {
+            return std::future::pending().await;
+        };
+        let changed = tokio::select! {
+            result = caches.jobs.changed() => result,
+            result = caches.machines.changed() => result,
+            result = caches.schedule.changed() => result,
+        };
+        if changed.is_err() {
+            // A cache stopped (shutdown): wait for the shutdown branch.
+            std::future::pending::<()>().await;
+        }
+    }
+
+    fn may_act(&self) -> bool {
+        let now = Instant::now();
+        self.leadership
+            .as_ref()
+            .is_some_and(|lead| now < lead.valid_until && now >= lead.act_after)
+            && self.caches.is_some()
+    }
+
+    /// One leadership step: read the version and the lease, decide, write.
+    async fn leadership_step(&mut self, shutdown: &CancellationToken) {
+        let started = Instant::now();
+        match self.try_lead(started).await {
+            Ok(Some(act_after)) => {
+                let margin = self.settings.interval;
+                let valid_until = started + self.settings.lease_ttl().saturating_sub(margin);
+                if self.leadership.is_none() {
+                    tracing::info!(machine = %self.settings.machine, "engine leads");
+                }
+                let act_after = self
+                    .leadership
+                    .as_ref()
+                    .map_or(act_after, |lead| lead.act_after.max(act_after));
+                self.leadership = Some(Leadership {
+                    valid_until,
+                    act_after,
+                });
+                if self.caches.is_none() {
+                    self.caches = self.open_caches(shutdown);
+                }
+            }
+            Ok(None) => self.stop_leading(),
+            Err(error) => {
+                tracing::warn!(%error, "engine leadership step failed");
+                // Keep leading until the lease may have expired (`may_act` checks).
+            }
+        }
+    }
+
+    fn stop_leading(&mut self) {
+        if self.leadership.take().is_some() {
+            tracing::info!(machine = %self.settings.machine, "engine no longer leads");
+        }
+        self.caches = None;
+    }
+
+    /// `Some(when it may act)` when this engine holds the lease after the step.
+    async fn try_lead(&self, now: Instant) -> Result<Option<Instant>, RegistryError> {
+        let own = EngineLease {
+            machine: self.settings.machine.clone(),
+            version: ENGINE_VERSION,
+        };
+        let ttl = self.settings.lease_ttl();
+        for _ in 0..2 {
+            let version = self.registry.engine_version().await?;
+            let lease = self.registry.lease().await?;
+            let step = decide(
+                &own.machine,
+                ENGINE_VERSION,
+                version.map(|(v, _)| v),
+                lease.as_ref(),
+            );
+            let written = match step {
+                LeaseStep::RaiseVersion { .. } => {
+                    let from = version.map(|(_, index)| index);
+                    self.registry
+                        .raise_engine_version(from, ENGINE_VERSION)
+                        .await?;
+                    continue;
+                }
+                LeaseStep::SitOut { cluster_version } => {
+                    tracing::debug!(cluster_version, "a newer engine runs the cluster");
+                    return Ok(None);
+                }
+                LeaseStep::Follow { holder } => {
+                    tracing::debug!(%holder, "following the engine leader");
+                    return Ok(None);
+                }
+                LeaseStep::Renew { revision } => {
+                    self.registry.swap_lease(&own, revision, ttl).await?
+                }
+                LeaseStep::Acquire => self.registry.acquire_lease(&own, ttl).await?,
+                LeaseStep::Steal { revision, wait } => {
+                    let written = self.registry.swap_lease(&own, revision, ttl + wait).await?;
+                    if written == Written::Done {
+                        tracing::info!(?wait, "took the lease of an older engine");
+                        return Ok(Some(now + wait));
+                    }
+                    written
+                }
+            };
+            return Ok((written == Written::Done).then_some(now));
+        }
+        Ok(None)
+    }
+
+    fn open_caches(&self, shutdown: &CancellationToken) -> Option<Caches> {
+        let token = shutdown.child_token();
+        let keys = self.registry.keys();
+        let reflect = |prefix: String| -> Option<Reflector> {
+            let client = self.registry.client();
+            match client.reflect(
+                &prefix,
+                ReflectorOptions::default(),
+                &self.tasks,
+                token.clone(),
+            ) {
+                Ok(reflector) => Some(reflector),
+                Err(error) => {
+                    tracing::error!(%error, %prefix, "cannot open the engine's cache");
+                    None
+                }
+            }
+        };
+        let jobs = reflect(keys.jobs())?;
+        let machines = reflect(keys.machines())?;
+        let schedule = reflect(keys.schedules())?;
+        Some(Caches {
+            token,
+            jobs: jobs.subscribe(),
+            machines: machines.subscribe(),
+            schedule: schedule.subscribe(),
+        })
+    }
+
+    /// One scheduling pass over the caches as they are now.
+    async fn pass(&mut self) -> Result<(), RegistryError> {
+        let Some(caches) = &self.caches else {
+            return Ok(());
+        };
+        let (jobs, machines, schedule) = (
+            caches.jobs.borrow().clone(),
+            caches.machines.borrow().clone(),
+            caches.schedule.borrow().clone(),
+        );
+        if !(jobs.is_synced() && machines.is_synced() && schedule.is_synced()) {
+            tracing::debug!("engine caches not synced; pass skipped");
+            return Ok(());
+        }
+        let keys = self.registry.keys().clone();
+        let jobs = logged(view::jobs(&keys, pairs(&jobs)));
+        let machines = logged(view::machines(&keys, pairs(&machines)));
+        let index = logged(view::schedules(&keys, pairs(&schedule)));
+        self.fetch_files(&jobs).await?;
+        let (snapshot, skipped) = reconcile::snapshot(&jobs, &machines, &self.files);
+        for skip in &skipped {
+            tracing::warn!(unit = %skip.unit, why = %skip.why, "unit left out of scheduling");
+        }
+        let planned = plan(&snapshot);
+        log_decisions(&planned.decisions);
+        let writes = reconcile::writes(&planned, &jobs, &index, &skipped);
+        self.execute(writes).await
+    }
+
+    async fn fetch_files(
+        &mut self,
+        jobs: &std::collections::BTreeMap<String, view::JobView>,
+    ) -> Result<(), RegistryError> {
+        for job in jobs.values() {
+            if self.files.contains_key(&job.hash) {
+                continue;
+            }
+            if let Some(file) = self.registry.unit_file(&job.hash).await? {
+                self.files.insert(job.hash, file);
+            }
+        }
+        Ok(())
+    }
+
+    async fn execute(&self, writes: Vec<Write>) -> Result<(), RegistryError> {
+        let registry = &self.registry;
+        for write in writes {
+            if !self.may_act() {
+                tracing::warn!("engine lease may have expired; pass stopped");
+                return Ok(());
+            }
+            tracing::debug!(?write, "engine write");
+            let written = match &write {
+                Write::Unplace { unit, machine } => registry.unplace(unit, machine).await?,
+                Write::Place { unit, machine } => registry.place(unit, machine).await?,
+                Write::SetPending { unit, reason } => {
+                    registry.set_pending(unit, reason).await?;
+                    Written::Done
+                }
+                Write::ClearPending { unit } => {
+                    registry.clear_pending(unit).await?;
+                    Written::Done
+                }
+                Write::DeleteEntry { machine, unit } => {
+                    registry.delete_schedule_entry(machine, unit).await?;
+                    Written::Done
+                }
+                Write::PutEntry {
+                    machine,
+                    unit,
+                    entry,
+                } => {
+                    registry.put_schedule_entry(machine, unit, entry).await?;
+                    Written::Done
+                }
+            };
+            if written == Written::Lost {
+                tracing::info!(?write, "placement changed under the engine; pass stopped");
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A cache's files as the registry's decoders read them.
+fn pairs(cache: &Cache) -> impl Iterator<Item = (&str, &str)> {
+    cache
+        .entries()
+        .map(|(key, entry)| (key, entry.value.as_str()))
+}
+
+fn logged<T>(decoded: view::Decoded<T>) -> T {
+    for problem in decoded.problems {
+        tracing::warn!(key = %problem.key, error = %problem.error, "unreadable registry value");
+    }
+    decoded.items
+}
+
+fn log_decisions(decisions: &[Decision]) {
+    for decision in decisions {
+        match decision {
+            Decision::Unplace {
+                unit,
+                machine,
+                reason,
+            } => tracing::info!(%unit, %machine, %reason, "unscheduling unit"),
+            Decision::Place { unit, machine } => {
+                tracing::info!(%unit, %machine, "scheduling unit");
+            }
+            Decision::Unplaceable { unit, refusals } => {
+                tracing::debug!(%unit, refusals = refusals.len(), "unit cannot be placed");
+            }
+        }
+    }
+}

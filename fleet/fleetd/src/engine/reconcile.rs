@@ -1,0 +1,260 @@
+//! The engine's pure half: from the registry as its caches hold it to the snapshot the
+//! scheduler plans on, and from the plan to the writes that make the registry say it.
+//!
+//! Invariants: templates are never scheduled; a unit whose file or `[X-Fleet]` section cannot
+//! be read is left out of the snapshot (reported, and its current placement kept); the writes
+//! are the difference between what the registry holds and what the plan wants, so a pass
+//! over an unchanged registry writes nothing.
+
+use fleet_core::model::{ClusterSnapshot, DesiredState, MachineId, MachineView, UnitView};
+use fleet_core::name::UnitName;
+use fleet_core::options::parse_x_fleet;
+use fleet_core::schedule::{Decision, Plan};
+use fleet_core::unit_file::{UnitFile, UnitHash};
+use fleet_registry::view::JobView;
+use fleet_registry::wire::{MachineObject, PendingReason, ScheduleEntry};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One registry write of a pass, in the order they are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Remove `unit`'s placement on `machine` (only if it still names it).
+    Unplace {
+        /// The unit.
+        unit: String,
+        /// Its machine.
+        machine: MachineId,
+    },
+    /// Place `unit` on `machine` (only if it has no placement).
+    Place {
+        /// The unit.
+        unit: String,
+        /// The machine.
+        machine: MachineId,
+    },
+    /// Record why `unit` cannot be placed.
+    SetPending {
+        /// The unit.
+        unit: String,
+        /// Why.
+        reason: PendingReason,
+    },
+    /// Remove `unit`'s pending reason.
+    ClearPending {
+        /// The unit.
+        unit: String,
+    },
+    /// Remove an entry of a machine's index.
+    DeleteEntry {
+        /// The machine.
+        machine: MachineId,
+        /// The unit.
+        unit: String,
+    },
+    /// Write an entry of a machine's index.
+    PutEntry {
+        /// The machine.
+        machine: MachineId,
+        /// The unit.
+        unit: String,
+        /// What the agent should do with it.
+        entry: ScheduleEntry,
+    },
+}
+
+/// A unit left out of the snapshot, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The unit.
+    pub unit: String,
+    /// Why.
+    pub why: String,
+}
+
+/// The snapshot of `jobs` on `machines`, with the unit files (by hash) at hand. Units whose
+/// file is not in `files` are skipped with a reason: the caller fetches them first.
+#[must_use]
+pub fn snapshot(
+    jobs: &BTreeMap<String, JobView>,
+    machines: &BTreeMap<MachineId, MachineObject>,
+    files: &HashMap<UnitHash, UnitFile>,
+) -> (ClusterSnapshot, Vec<Skipped>) {
+    let mut snapshot = ClusterSnapshot {
+        units: BTreeMap::new(),
+        machines: machines
+            .values()
+            .map(|machine| {
+                let view = MachineView {
+                    id: machine.id.clone(),
+                    metadata: machine.metadata.clone(),
+                };
+                (machine.id.clone(), view)
+            })
+            .collect(),
+    };
+    let mut skipped = Vec::new();
+    for (key, job) in jobs {
+        match unit_view(key, job, files) {
+            Ok(Some(view)) => {
+                snapshot.units.insert(view.name.clone(), view);
+            }
+            Ok(None) => {}
+            Err(why) => skipped.push(Skipped {
+                unit: key.clone(),
+                why,
+            }),
+        }
+    }
+    (snapshot, skipped)
+}
+
+/// The unit as the scheduler sees it; `None` for a template.
+fn unit_view(
+    key: &str,
+    job: &JobView,
+    files: &HashMap<UnitHash, UnitFile>,
+) -> Result<Option<UnitView>, String> {
+    if job.name != key {
+        return Err(format!("record names {:?}", job.name));
+    }
+    let name = UnitName::parse(key).map_err(|error| error.to_string())?;
+    if name.is_template() {
+        return Ok(None);
+    }
+    let file = files
+        .get(&job.hash)
+        .ok_or_else(|| format!("unit file {} is not stored", job.hash.to_hex()))?;
+    let options = parse_x_fleet(&name, file).map_err(|error| error.to_string())?;
+    Ok(Some(UnitView {
+        name: key.to_owned(),
+        requirements: options.requirements,
+        desired: job.desired,
+        target: job.target.clone(),
+    }))
+}
+
+/// The writes that take the registry from `jobs` and `index` (the per-machine index as
+/// cached, by machine ID text) to what `plan` wants. Index entries of the `skipped` units
+/// (left out of the snapshot) are kept as they are.
+#[must_use]
+pub fn writes(
+    plan: &Plan,
+    jobs: &BTreeMap<String, JobView>,
+    index: &BTreeMap<String, BTreeMap<String, ScheduleEntry>>,
+    skipped: &[Skipped],
+) -> Vec<Write> {
+    let mut out = Vec::new();
+    let mut unplaceable = BTreeMap::new();
+    for decision in &plan.decisions {
+        match decision {
+            Decision::Unplace { unit, machine, .. } => out.push(Write::Unplace {
+                unit: unit.clone(),
+                machine: machine.clone(),
+            }),
+            Decision::Place { unit, machine } => out.push(Write::Place {
+                unit: unit.clone(),
+                machine: machine.clone(),
+            }),
+            Decision::Unplaceable { unit, refusals } => {
+                unplaceable.insert(unit.clone(), pending_reason(refusals));
+            }
+        }
+    }
+    out.extend(pending_writes(jobs, unplaceable));
+    let keep: BTreeSet<&str> = skipped.iter().map(|skip| skip.unit.as_str()).collect();
+    out.extend(index_writes(plan, jobs, index, &keep));
+    out
+}
+
+fn pending_reason(refusals: &[(MachineId, fleet_core::schedule::Refusal)]) -> PendingReason {
+    let reason = if refusals.is_empty() {
+        "no machine is available".to_owned()
+    } else {
+        format!("none of {} machine(s) accepts it", refusals.len())
+    };
+    PendingReason {
+        reason,
+        refusals: refusals
+            .iter()
+            .map(|(machine, refusal)| (machine.to_string(), refusal.to_string()))
+            .collect(),
+    }
+}
+
+fn pending_writes(
+    jobs: &BTreeMap<String, JobView>,
+    mut unplaceable: BTreeMap<String, PendingReason>,
+) -> Vec<Write> {
+    let mut out = Vec::new();
+    for (unit, job) in jobs {
+        match (unplaceable.remove(unit), &job.pending) {
+            (Some(reason), Some(current)) if &reason == current => {}
+            (Some(reason), _) => out.push(Write::SetPending {
+                unit: unit.clone(),
+                reason,
+            }),
+            (None, Some(_)) => out.push(Write::ClearPending { unit: unit.clone() }),
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+fn index_writes(
+    plan: &Plan,
+    jobs: &BTreeMap<String, JobView>,
+    index: &BTreeMap<String, BTreeMap<String, ScheduleEntry>>,
+    keep: &BTreeSet<&str>,
+) -> Vec<Write> {
+    let mut wanted: BTreeMap<(String, String), (MachineId, ScheduleEntry)> = BTreeMap::new();
+    for (machine, units) in &plan.hosted {
+        for unit in units {
+            let Some(job) = jobs.get(unit) else { continue };
+            if job.desired == DesiredState::Inactive {
+                continue;
+            }
+            let entry = ScheduleEntry {
+                hash: job.hash,
+                desired: job.desired,
+            };
+            wanted.insert(
+                (machine.to_string(), unit.clone()),
+                (machine.clone(), entry),
+            );
+        }
+    }
+    let mut deletes = Vec::new();
+    for (machine, entries) in index {
+        for (unit, entry) in entries
+            .iter()
+            .filter(|(unit, _)| !keep.contains(unit.as_str()))
+        {
+            let key = (machine.clone(), unit.clone());
+            match wanted.get(&key) {
+                Some((_, want)) if want == entry => {
+                    wanted.remove(&key);
+                }
+                Some(_) => {}
+                None => match MachineId::parse(machine) {
+                    Ok(machine) => deletes.push(Write::DeleteEntry {
+                        machine,
+                        unit: unit.clone(),
+                    }),
+                    Err(_) => tracing::warn!(%machine, "index entry under an invalid machine ID"),
+                },
+            }
+        }
+    }
+    let puts = wanted
+        .into_iter()
+        .map(|((_, unit), (machine, entry))| Write::PutEntry {
+            machine,
+            unit,
+            entry,
+        });
+    deletes.into_iter().chain(puts).collect()
+}
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;

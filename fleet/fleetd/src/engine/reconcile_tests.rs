@@ -1,0 +1,268 @@
+//! The engine's pure half on hand-made registries: what goes into the snapshot, and which
+//! writes a plan turns into (none when the registry already says it).
+
+use super::*;
+use fleet_core::schedule::plan;
+
+const M1: &str = "1111111111111111111111111111111a";
+const M2: &str = "2222222222222222222222222222222b";
+
+fn id(text: &str) -> MachineId {
+    MachineId::parse(text).expect("valid ID")
+}
+
+fn file(text: &str) -> UnitFile {
+    UnitFile::parse(text).expect("test unit parses")
+}
+
+struct World {
+    jobs: BTreeMap<String, JobView>,
+    machines: BTreeMap<MachineId, MachineObject>,
+    files: HashMap<UnitHash, UnitFile>,
+    index: BTreeMap<String, BTreeMap<String, ScheduleEntry>>,
+}
+
+impl World {
+    fn new(machines: &[&str]) -> World {
+        let machines = machines
+            .iter()
+            .map(|text| {
+                let object = MachineObject {
+                    id: id(text),
+                    public_ip: String::new(),
+                    metadata: BTreeMap::new(),
+                    engine_disabled: false,
+                    version: String::new(),
+                    api_url: None,
+                };
+                (id(text), object)
+            })
+            .collect();
+        World {
+            jobs: BTreeMap::new(),
+            machines,
+            files: HashMap::new(),
+            index: BTreeMap::new(),
+        }
+    }
+
+    fn unit(&mut self, name: &str, text: &str, desired: DesiredState, target: Option<&str>) {
+        let file = file(text);
+        let hash = file.hash();
+        self.files.insert(hash, file);
+        self.jobs.insert(
+            name.to_owned(),
+            JobView {
+                name: name.to_owned(),
+                hash,
+                desired,
+                target: target.map(id),
+                pending: None,
+            },
+        );
+    }
+
+    fn writes(&self) -> Vec<Write> {
+        let (snapshot, skipped) = snapshot(&self.jobs, &self.machines, &self.files);
+        writes(&plan(&snapshot), &self.jobs, &self.index, &skipped)
+    }
+
+    /// Applies `writes` as the registry would.
+    fn apply(&mut self, writes: &[Write]) {
+        for write in writes {
+            match write {
+                Write::Unplace { unit, .. } => self.jobs.get_mut(unit).expect("unit").target = None,
+                Write::Place { unit, machine } => {
+                    self.jobs.get_mut(unit).expect("unit").target = Some(machine.clone());
+                }
+                Write::SetPending { unit, reason } => {
+                    self.jobs.get_mut(unit).expect("unit").pending = Some(reason.clone());
+                }
+                Write::ClearPending { unit } => {
+                    self.jobs.get_mut(unit).expect("unit").pending = None
+                }
+                Write::DeleteEntry { machine, unit } => {
+                    self.index
+                        .entry(machine.to_string())
+                        .or_default()
+                        .remove(unit);
+                }
+                Write::PutEntry {
+                    machine,
+                    unit,
+                    entry,
+                } => {
+                    self.index
+                        .entry(machine.to_string())
+                        .or_default()
+                        .insert(unit.clone(), *entry);
+                }
+            }
+        }
+    }
+}
+
+const PLAIN: &str = "[Service]\nExecStart=/bin/sleep 1000\n";
+
+#[test]
+fn a_new_unit_is_placed_then_indexed_and_a_second_pass_writes_nothing() {
+    // Goal: placement before index; the pass is idempotent once applied.
+    // Method: one launched unit on two machines; apply the writes; plan again.
+    let mut world = World::new(&[M1, M2]);
+    world.unit("a.service", PLAIN, DesiredState::Launched, None);
+    let first = world.writes();
+    let hash = world.jobs["a.service"].hash;
+    assert_eq!(
+        first,
+        vec![
+            Write::Place {
+                unit: "a.service".into(),
+                machine: id(M1)
+            },
+            Write::PutEntry {
+                machine: id(M1),
+                unit: "a.service".into(),
+                entry: ScheduleEntry {
+                    hash,
+                    desired: DesiredState::Launched
+                }
+            },
+        ]
+    );
+    world.apply(&first);
+    assert_eq!(world.writes(), vec![]);
+}
+
+#[test]
+fn a_lost_machine_loses_its_units_and_its_index() {
+    // Goal: when a machine's presence goes, its units are unplaced, placed elsewhere on the
+    // next pass, and its index entries are deleted.
+    // Method: a unit placed and indexed on M1; remove M1; two passes.
+    let mut world = World::new(&[M1, M2]);
+    world.unit("a.service", PLAIN, DesiredState::Launched, None);
+    let first = world.writes();
+    world.apply(&first);
+    world.machines.remove(&id(M1));
+    let second = world.writes();
+    assert!(second.contains(&Write::Unplace {
+        unit: "a.service".into(),
+        machine: id(M1)
+    }));
+    assert!(second.contains(&Write::DeleteEntry {
+        machine: id(M1),
+        unit: "a.service".into()
+    }));
+    world.apply(&second);
+    let third = world.writes();
+    world.apply(&third);
+    assert_eq!(world.jobs["a.service"].target, Some(id(M2)));
+    assert!(world.index[M2].contains_key("a.service"));
+    assert!(world.index[M1].is_empty());
+    assert_eq!(world.writes(), vec![]);
+}
+
+#[test]
+fn an_unplaceable_unit_gets_a_reason_that_is_cleared_once_placed() {
+    // Goal: a unit no machine accepts gets a pending reason naming each machine's refusal,
+    // written once; it is removed when a machine that accepts it appears.
+    // Method: MachineID= naming an absent machine; then that machine joins.
+    let mut world = World::new(&[M1]);
+    let text = format!("[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineID={M2}\n");
+    world.unit("b.service", &text, DesiredState::Launched, None);
+    let first = world.writes();
+    let Some(Write::SetPending { reason, .. }) = first.first() else {
+        panic!("expected a pending reason first: {first:?}");
+    };
+    assert_eq!(reason.refusals.len(), 1);
+    assert_eq!(reason.refusals[0].0, M1);
+    assert!(reason.refusals[0].1.contains("MachineID"), "{reason:?}");
+    world.apply(&first);
+    assert_eq!(
+        world.writes(),
+        vec![],
+        "the same reason is not written again"
+    );
+    world.machines.insert(id(M2), {
+        let mut object = world.machines[&id(M1)].clone();
+        object.id = id(M2);
+        object
+    });
+    let placed = world.writes();
+    assert!(placed.contains(&Write::ClearPending {
+        unit: "b.service".into()
+    }));
+    world.apply(&placed);
+    assert_eq!(world.jobs["b.service"].target, Some(id(M2)));
+}
+
+#[test]
+fn globals_are_indexed_on_every_machine_and_templates_never() {
+    // Goal: a global unit gets an index entry per machine and no placement; a template is not
+    // scheduled at all; a unit whose file is missing keeps its index entry.
+    // Method: one global, one template, one unit with a missing file already indexed.
+    let mut world = World::new(&[M1, M2]);
+    world.unit(
+        "g.service",
+        "[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\n",
+        DesiredState::Launched,
+        None,
+    );
+    world.unit("t@.service", PLAIN, DesiredState::Inactive, None);
+    world.unit("m.service", PLAIN, DesiredState::Launched, Some(M1));
+    let missing = world.jobs["m.service"].hash;
+    world.files.remove(&missing);
+    let kept = ScheduleEntry {
+        hash: missing,
+        desired: DesiredState::Launched,
+    };
+    world
+        .index
+        .entry(M1.to_owned())
+        .or_default()
+        .insert("m.service".into(), kept);
+    let writes = world.writes();
+    let puts: Vec<_> = writes
+        .iter()
+        .filter_map(|write| match write {
+            Write::PutEntry { machine, unit, .. } => Some((machine.as_str(), unit.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(puts, vec![(M1, "g.service"), (M2, "g.service")]);
+    assert!(writes
+        .iter()
+        .all(|write| !matches!(write, Write::Place { .. } | Write::DeleteEntry { .. })));
+}
+
+#[test]
+fn a_changed_desired_state_rewrites_the_entry_and_inactive_removes_it() {
+    // Goal: loaded → launched rewrites the index entry; inactive unplaces and deletes it.
+    // Method: a unit placed and indexed as loaded; change its desired state twice.
+    let mut world = World::new(&[M1]);
+    world.unit("c.service", PLAIN, DesiredState::Loaded, None);
+    let first = world.writes();
+    world.apply(&first);
+    world.jobs.get_mut("c.service").expect("unit").desired = DesiredState::Launched;
+    let relaunch = world.writes();
+    assert_eq!(relaunch.len(), 1);
+    assert!(matches!(
+        &relaunch[0],
+        Write::PutEntry { entry, .. } if entry.desired == DesiredState::Launched
+    ));
+    world.apply(&relaunch);
+    world.jobs.get_mut("c.service").expect("unit").desired = DesiredState::Inactive;
+    let stop = world.writes();
+    assert_eq!(
+        stop,
+        vec![
+            Write::Unplace {
+                unit: "c.service".into(),
+                machine: id(M1)
+            },
+            Write::DeleteEntry {
+                machine: id(M1),
+                unit: "c.service".into()
+            },
+        ]
+    );
+}

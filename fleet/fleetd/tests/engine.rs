@@ -1,0 +1,129 @@
+//! The engine loop against a real Keel member, with machines that are only presence keys:
+//! one engine leads at a time, places units and writes the per-machine index; when the
+//! leader stops, the other candidate takes the lease over and goes on.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use fleet_core::model::{DesiredState, MachineId};
+use fleet_core::unit_file::UnitFile;
+use fleet_registry::wire::MachineObject;
+use fleet_registry::{Keys, Registry};
+use fleetd::engine::{self, EngineSettings};
+use kv_client::{Client, ClientConfig};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+use testkit::Cluster;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+const M1: &str = "1111111111111111111111111111111a";
+const M2: &str = "2222222222222222222222222222222b";
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn id(text: &str) -> MachineId {
+    MachineId::parse(text).unwrap()
+}
+
+fn machine(text: &str) -> MachineObject {
+    MachineObject {
+        id: id(text),
+        public_ip: String::new(),
+        metadata: BTreeMap::new(),
+        engine_disabled: false,
+        version: String::new(),
+        api_url: None,
+    }
+}
+
+/// Polls `condition` every 50 ms until it returns `Some`, failing after `DEADLINE`.
+async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, condition: impl Fn() -> F) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = condition().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
+    // Goal: of two candidates exactly one holds the lease; it places a unit on a present
+    // machine and indexes it there; once that engine stops, the other takes the lease after
+    // it expires and schedules a new unit.
+    // Method: two engine loops in this process against one Keel member, machines as presence
+    // keys written by the test; each condition polled with a deadline.
+    let cluster = Cluster::start(1, &[]);
+    let client = Client::new(ClientConfig::new(vec![cluster.url(0).to_owned()])).unwrap();
+    let registry = Registry::new(client, Keys::default());
+    registry
+        .announce(&machine(M1), Duration::from_secs(60))
+        .await
+        .unwrap();
+    registry
+        .announce(&machine(M2), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let tasks = TaskTracker::new();
+    let interval = Duration::from_millis(200);
+    let first = CancellationToken::new();
+    let second = CancellationToken::new();
+    for (own, token) in [(M1, &first), (M2, &second)] {
+        let settings = EngineSettings {
+            machine: id(own),
+            interval,
+        };
+        tasks.spawn(engine::run(
+            registry.clone(),
+            settings,
+            tasks.clone(),
+            token.clone(),
+        ));
+    }
+    let file = UnitFile::parse("[Service]\nExecStart=/bin/true\n").unwrap();
+    registry
+        .create_unit("a.service", &file, DesiredState::Launched)
+        .await
+        .unwrap();
+    let placed = eventually("a.service placed and indexed", || async {
+        let job = registry.unit("a.service").await.ok()??;
+        let target = job.target?;
+        let index = registry
+            .list(&registry.keys().schedule(&target))
+            .await
+            .ok()?;
+        (index.len() == 1).then_some(target)
+    })
+    .await;
+    let leader = registry.lease().await.unwrap().unwrap().holder;
+    let (stop, other) = if leader.as_str() == M1 {
+        (&first, M2)
+    } else {
+        (&second, M1)
+    };
+    stop.cancel();
+    eventually("the other engine to take the lease", || async {
+        let lease = registry.lease().await.ok()??;
+        (lease.holder.as_str() == other).then_some(())
+    })
+    .await;
+    registry
+        .create_unit("b.service", &file, DesiredState::Loaded)
+        .await
+        .unwrap();
+    eventually("b.service placed by the new leader", || async {
+        registry.unit("b.service").await.ok()??.target
+    })
+    .await;
+    assert_eq!(
+        registry.unit("a.service").await.unwrap().unwrap().target,
+        Some(placed),
+        "the takeover left the first placement alone"
+    );
+    first.cancel();
+    second.cancel();
+    tasks.close();
+    tokio::time::timeout(DEADLINE, tasks.wait()).await.unwrap();
+}

@@ -1,0 +1,354 @@
+//! fleetd on real hosts: three hosts, each with its own network and mount namespace, machine
+//! ID, system bus, journald and `systemd --user`; a three-member Keel cluster in the same
+//! namespaces; fleetd on every host. Units are driven through the API and checked in each
+//! host's own systemd. Needs root (skipped with a notice otherwise, failed in CI).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod common;
+
+use common::{available, Stack, DEADLINE};
+use serde_json::{json, Value};
+use testkit::wait_for;
+
+fn unit_body(exec: &str, desired: &str, extra: &[(&str, &str, &str)]) -> Value {
+    let mut options = vec![json!({"section": "Service", "name": "ExecStart", "value": exec})];
+    for (section, name, value) in extra {
+        options.push(json!({"section": section, "name": name, "value": value}));
+    }
+    json!({"desiredState": desired, "options": options})
+}
+
+/// Polls `condition` until it holds or `deadline` passes; whether it held.
+fn wait_until(deadline: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    condition()
+}
+
+/// The machine reporting `unit` with systemd `active_state`, from any host's API.
+fn reported_on(stack: &Stack, unit: &str, active_state: &str) -> Option<String> {
+    let (status, body) = stack.get(0, &format!("/fleet/v1/state?unitName={unit}"));
+    if status != 200 {
+        return None;
+    }
+    let page: Value = serde_json::from_str(&body).ok()?;
+    page["states"]
+        .as_array()?
+        .iter()
+        .find(|state| state["systemdActiveState"] == active_state)
+        .and_then(|state| state["machineID"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn a_unit_goes_through_its_whole_life_on_one_real_host() {
+    // Goal: through fleetctl, a unit file started from a local file runs in exactly one
+    // host's systemd; list-units, status and journal show it through any fleetd (journal and
+    // status of a unit on another host, without SSH); stop stops it, unload unloads it,
+    // destroy removes it.
+    // Method: fleetctl against host 1's or host 3's API from outside the hosts; `systemctl
+    // --user` on every host to see where it runs; every wait is a polled condition with a
+    // deadline (fleetctl itself blocks until the state is reached).
+    if !available() {
+        return;
+    }
+    let stack = Stack::start("fa", "10.81.0", 3);
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(
+        files.path().join("hello.service"),
+        "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/bin/sh -c 'echo hello-from-keel; exec sleep 1000'\n",
+    )
+    .unwrap();
+    let cwd = files.path();
+    let started = stack.fleetctl(0, cwd, &["start", "hello.service"]);
+    assert_eq!(started.code, 0, "{started:?}\n{}", stack.logs());
+    assert!(
+        started.stdout.contains("Unit hello.service launched on"),
+        "{started:?}"
+    );
+    let machine = reported_on(&stack, "hello.service", "active").expect("reported active");
+    let here = stack.host_of(&machine);
+    assert_eq!(
+        stack.systemctl(here, &["is-active", "hello.service"]),
+        "active"
+    );
+    for other in (0..3).filter(|i| *i != here) {
+        assert_ne!(
+            stack.systemctl(other, &["is-active", "hello.service"]),
+            "active",
+            "runs on one host only"
+        );
+    }
+    let listed = stack.fleetctl(2, cwd, &["list-units", "--no-legend", "--full"]);
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert!(
+        listed
+            .stdout
+            .starts_with(&format!("hello.service\t{machine}/")),
+        "{listed:?}"
+    );
+    assert!(listed.stdout.contains("active\trunning"), "{listed:?}");
+    let remote = (0..3).find(|i| *i != here).unwrap();
+    let mut last = None;
+    let found = wait_until(DEADLINE, || {
+        let ran = stack.fleetctl(remote, cwd, &["journal", "--lines=20", "hello.service"]);
+        let done = ran.code == 0 && ran.stdout.contains("hello-from-keel");
+        last = Some(ran);
+        done
+    });
+    assert!(found, "journal: {last:?}\n{}", stack.logs());
+    let status = stack.fleetctl(remote, cwd, &["status", "hello.service"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    assert!(status.stdout.contains("hello.service"), "{status:?}");
+    assert!(status.stdout.contains("active (running)"), "{status:?}");
+
+    let stopped = stack.fleetctl(0, cwd, &["stop", "hello.service"]);
+    assert_eq!(stopped.code, 0, "{stopped:?}");
+    wait_for(DEADLINE, "hello.service to stop", || {
+        (stack.systemctl(here, &["is-active", "hello.service"]) == "inactive").then_some(())
+    });
+    let unloaded = stack.fleetctl(0, cwd, &["unload", "hello.service"]);
+    assert_eq!(unloaded.code, 0, "{unloaded:?}");
+    wait_for(DEADLINE, "hello.service to leave systemd", || {
+        let listed = stack.systemctl(here, &["list-unit-files", "hello.service", "--no-legend"]);
+        listed.is_empty().then_some(())
+    });
+    let destroyed = stack.fleetctl(0, cwd, &["destroy", "hello.service"]);
+    assert_eq!(
+        destroyed.stdout, "Destroyed hello.service\n",
+        "{destroyed:?}"
+    );
+    let (status, _) = stack.get(1, "/fleet/v1/units/hello.service");
+    assert_eq!(status, 404, "{}", stack.logs());
+}
+
+/// The machines reporting `unit` active, from host `via`'s API.
+fn active_on(stack: &Stack, via: usize, unit: &str) -> Vec<String> {
+    let (status, body) = stack.get(via, &format!("/fleet/v1/state?unitName={unit}"));
+    if status != 200 {
+        return Vec::new();
+    }
+    let page: Value = serde_json::from_str(&body).unwrap_or_default();
+    let mut machines: Vec<String> = page["states"]
+        .as_array()
+        .map(|states| {
+            states
+                .iter()
+                .filter(|state| state["systemdActiveState"] == "active")
+                .filter_map(|state| state["machineID"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    machines.sort();
+    machines
+}
+
+fn machine_ids(stack: &Stack, hosts: &[usize]) -> Vec<String> {
+    let mut ids: Vec<String> = hosts
+        .iter()
+        .map(|i| stack.hosts[*i].machine_id().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+const SLEEPER: &str = "/bin/sleep 1000";
+
+#[test]
+fn globals_templates_and_placement_rules_hold_on_real_hosts() {
+    // Goal: a Global unit runs on every host, including one whose fleetd starts later; three
+    // instances of a template that conflict with each other land on three different hosts;
+    // MachineMetadata pins a unit to the host with that metadata and MachineOf puts another
+    // beside it; draining that host removes it at once, stops its units and leaves the pinned
+    // unit pending with its reason.
+    // Method: fleetd on two of three hosts first; units created through the API; where they
+    // run is read from the state reports and checked in each host's systemd.
+    if !available() {
+        return;
+    }
+    let mut stack = Stack::start_with("fb", "10.82.0", 3, 2);
+    let global = unit_body(SLEEPER, "launched", &[("X-Fleet", "Global", "true")]);
+    assert_eq!(stack.put_json(0, "/fleet/v1/units/g.service", &global), 201);
+    wait_for(DEADLINE, "the global unit on both running hosts", || {
+        (active_on(&stack, 0, "g.service") == machine_ids(&stack, &[0, 1])).then_some(())
+    });
+    stack.spawn_fleetd(2, &[]);
+    wait_for(DEADLINE, "the global unit on the host that joined", || {
+        (active_on(&stack, 0, "g.service") == machine_ids(&stack, &[0, 1, 2])).then_some(())
+    });
+    assert_eq!(stack.systemctl(2, &["is-active", "g.service"]), "active");
+
+    let template = unit_body(
+        SLEEPER,
+        "inactive",
+        &[("X-Fleet", "Conflicts", "web@*.service")],
+    );
+    assert_eq!(
+        stack.put_json(1, "/fleet/v1/units/web@.service", &template),
+        201
+    );
+    for instance in 1..=3 {
+        let path = format!("/fleet/v1/units/web@{instance}.service");
+        assert_eq!(stack.put_json(1, &path, &template_instance(&template)), 201);
+    }
+    let hosts_of_web = wait_for(DEADLINE, "three instances on three hosts", || {
+        let mut machines: Vec<String> = (1..=3)
+            .flat_map(|n| active_on(&stack, 2, &format!("web@{n}.service")))
+            .collect();
+        machines.sort();
+        machines.dedup();
+        (machines.len() == 3).then_some(machines)
+    });
+    assert_eq!(hosts_of_web, machine_ids(&stack, &[0, 1, 2]));
+
+    let pinned_host = stack.hosts[1].name().to_owned();
+    let meta = unit_body(
+        SLEEPER,
+        "launched",
+        &[("X-Fleet", "MachineMetadata", &format!("host={pinned_host}"))],
+    );
+    assert_eq!(
+        stack.put_json(0, "/fleet/v1/units/meta.service", &meta),
+        201
+    );
+    let side = unit_body(
+        SLEEPER,
+        "launched",
+        &[("X-Fleet", "MachineOf", "meta.service")],
+    );
+    assert_eq!(
+        stack.put_json(0, "/fleet/v1/units/side.service", &side),
+        201
+    );
+    let pinned = machine_ids(&stack, &[1]);
+    wait_for(
+        DEADLINE,
+        "meta.service on the host with its metadata",
+        || (active_on(&stack, 0, "meta.service") == pinned).then_some(()),
+    );
+    wait_for(DEADLINE, "side.service beside meta.service", || {
+        (active_on(&stack, 0, "side.service") == pinned).then_some(())
+    });
+    assert_eq!(stack.systemctl(1, &["is-active", "side.service"]), "active");
+
+    // Draining host 2 (SIGUSR2): it leaves at once, its units stop, and the pinned unit,
+    // which no other host accepts, waits with its reason.
+    let pid = stack.signal_fleetd(1, "USR2");
+    wait_for(DEADLINE, "the drained fleetd to exit", || {
+        (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+    });
+    let (_, machines) = stack.get(0, "/fleet/v1/machines");
+    assert!(!machines.contains(&pinned[0]), "{machines}");
+    for unit in ["meta.service", "side.service", "g.service"] {
+        assert_ne!(stack.systemctl(1, &["is-active", unit]), "active", "{unit}");
+    }
+    let reason = wait_for(DEADLINE, "meta.service to be pending with a reason", || {
+        let (status, body) = stack.get(0, "/keel/v1/units/meta.service/pending");
+        (status == 200).then_some(body)
+    });
+    assert!(reason.contains("MachineMetadata"), "{reason}");
+}
+
+/// An instance's body: the template's options, desired launched.
+fn template_instance(template: &Value) -> Value {
+    json!({"desiredState": "launched", "options": template["options"].clone()})
+}
+
+#[test]
+fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
+    // Goal: a restarted fleetd leaves its units running (same main PID); a host cut off from
+    // the others keeps its unit running while the rest of the cluster runs it elsewhere, and
+    // stops its copy once healed; a killed host's units run elsewhere after the agent TTL; a
+    // killed engine host's lease is taken over and scheduling goes on.
+    // Method: one unit, followed through each fault in turn on three hosts; the main PID from
+    // `systemctl show`; partitions with the lab's packet filters; kills of whole hosts.
+    if !available() {
+        return;
+    }
+    let mut stack = Stack::start("fc", "10.83.0", 3);
+    let body = unit_body(SLEEPER, "launched", &[]);
+    assert_eq!(stack.put_json(0, "/fleet/v1/units/a.service", &body), 201);
+    let first = wait_for(DEADLINE, "a.service to run", || {
+        active_on(&stack, 0, "a.service").into_iter().next()
+    });
+    let here = stack.host_of(&first);
+    let pid = stack.systemctl(here, &["show", "-p", "MainPID", "--value", "a.service"]);
+    stack.kill_fleetd(here);
+    stack.spawn_fleetd(here, &[]);
+    let (status, _) = stack.get(here, "/fleet/v1/machines");
+    assert_eq!(status, 200);
+    assert_eq!(
+        stack.systemctl(here, &["show", "-p", "MainPID", "--value", "a.service"]),
+        pid,
+        "the restart left the unit alone"
+    );
+
+    let others: std::collections::BTreeSet<usize> = (0..3).filter(|i| *i != here).collect();
+    let mut grudge = std::collections::BTreeMap::new();
+    grudge.insert(here, others.clone());
+    for other in &others {
+        grudge.insert(*other, [here].into());
+    }
+    stack.lab.grudge(&grudge).unwrap();
+    let via = *others.iter().next().unwrap();
+    let mut moved = None;
+    let found = wait_until(DEADLINE, || {
+        moved = active_on(&stack, via, "a.service")
+            .into_iter()
+            .find(|machine| *machine != first);
+        moved.is_some()
+    });
+    assert!(
+        found,
+        "a.service never ran beyond the partition\n{}",
+        stack.logs()
+    );
+    let moved = moved.unwrap();
+    assert_eq!(
+        stack.systemctl(here, &["is-active", "a.service"]),
+        "active",
+        "the cut-off host keeps its unit running"
+    );
+    stack.lab.heal().unwrap();
+    wait_for(DEADLINE, "the healed host to stop its copy", || {
+        (stack.systemctl(here, &["is-active", "a.service"]) != "active").then_some(())
+    });
+
+    let now_on = stack.host_of(&moved);
+    stack.kill_fleetd(now_on);
+    stack.hosts[now_on].kill();
+    wait_for(DEADLINE, "a.service to run after its host died", || {
+        active_on(&stack, here, "a.service")
+            .into_iter()
+            .find(|machine| *machine != moved)
+    });
+
+    let engine = wait_for(DEADLINE, "an engine leader", || stack.lease_holder());
+    let engine_host = stack.host_of(&engine);
+    if stack.hosts[engine_host].is_running() {
+        stack.kill_fleetd(engine_host);
+        stack.hosts[engine_host].kill();
+    }
+    let running: Vec<usize> = (0..3).filter(|i| stack.hosts[*i].is_running()).collect();
+    let running_ids = machine_ids(&stack, &running);
+    wait_for(
+        DEADLINE,
+        "a surviving host to take the engine lease",
+        || {
+            stack
+                .lease_holder()
+                .filter(|holder| running_ids.contains(holder))
+        },
+    );
+    let via = running[0];
+    assert_eq!(stack.put_json(via, "/fleet/v1/units/b.service", &body), 201);
+    wait_for(DEADLINE, "scheduling to go on under the new engine", || {
+        active_on(&stack, via, "b.service")
+            .into_iter()
+            .find(|machine| running_ids.contains(machine))
+    });
+}

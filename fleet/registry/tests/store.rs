@@ -1,0 +1,278 @@
+//! The registry's conditional writes against a real Keel member: each race an engine, an
+//! agent or the API can lose is lost cleanly, as a `Written::Lost`, never as an error and
+//! never by overwriting.
+
+use fleet_core::lease::LeaseRevision;
+use fleet_core::model::{DesiredState, MachineId};
+use fleet_core::unit_file::UnitFile;
+use fleet_registry::wire::{EngineLease, MachineObject, ScheduleEntry};
+use fleet_registry::{Keys, Registry, Written};
+use kv_client::{Client, ClientConfig};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use testkit::Cluster;
+
+const M1: &str = "1111111111111111111111111111111a";
+const M2: &str = "2222222222222222222222222222222b";
+
+fn registry(cluster: &Cluster) -> Registry {
+    let client =
+        Client::new(ClientConfig::new(vec![cluster.url(0).to_owned()])).expect("valid client");
+    Registry::new(client, Keys::default())
+}
+
+fn id(text: &str) -> MachineId {
+    MachineId::parse(text).expect("valid ID")
+}
+
+fn unit(text: &str) -> UnitFile {
+    UnitFile::parse(text).expect("test unit parses")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_are_created_once_replaced_on_purpose_and_destroyed_whole() {
+    // Goal: a second create of the same unit loses; replace changes file and state; destroy
+    // removes record, placement and reason together; files stay content-addressed.
+    // Method: the API's sequence of writes on one member, reading back after each.
+    let cluster = Cluster::start(1, &[]);
+    let registry = registry(&cluster);
+    let first = unit("[Service]\nExecStart=/bin/true\n");
+    let second = unit("[Service]\nExecStart=/bin/false\n");
+    let created = registry
+        .create_unit("a.service", &first, DesiredState::Loaded)
+        .await
+        .expect("store answers");
+    assert_eq!(created, Written::Done);
+    let again = registry
+        .create_unit("a.service", &second, DesiredState::Launched)
+        .await
+        .expect("store answers");
+    assert_eq!(again, Written::Lost);
+    let job = registry
+        .unit("a.service")
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(
+        (job.hash, job.desired),
+        (first.hash(), DesiredState::Loaded)
+    );
+
+    registry
+        .replace_unit("a.service", &second, DesiredState::Inactive)
+        .await
+        .expect("store answers");
+    let job = registry
+        .unit("a.service")
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(
+        (job.hash, job.desired),
+        (second.hash(), DesiredState::Inactive)
+    );
+    let files = registry.unit_files().await.expect("reads");
+    assert_eq!(files.items.len(), 2, "both texts stay stored by hash");
+    assert_eq!(
+        registry.unit_file(&first.hash()).await.expect("reads"),
+        Some(first)
+    );
+
+    registry.place("a.service", &id(M1)).await.expect("places");
+    assert!(registry.destroy_unit("a.service").await.expect("destroys"));
+    assert!(registry.unit("a.service").await.expect("reads").is_none());
+    assert!(!registry.destroy_unit("a.service").await.expect("answers"));
+    assert!(registry.units().await.expect("reads").items.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placements_lease_and_version_change_only_under_their_conditions() {
+    // Goal: a unit is placed once; only the named machine's placement is removed; the lease
+    // is taken once and swapped only at the revision read; the engine version is raised by
+    // CAS.
+    // Method: every conditional write twice, the second after the condition changed.
+    let cluster = Cluster::start(1, &[]);
+    let registry = registry(&cluster);
+    registry
+        .create_unit(
+            "b.service",
+            &unit("[Service]\nExecStart=/bin/true\n"),
+            DesiredState::Launched,
+        )
+        .await
+        .expect("creates");
+    assert_eq!(
+        registry.place("b.service", &id(M1)).await.expect("ok"),
+        Written::Done
+    );
+    assert_eq!(
+        registry.place("b.service", &id(M2)).await.expect("ok"),
+        Written::Lost
+    );
+    assert_eq!(
+        registry.unplace("b.service", &id(M2)).await.expect("ok"),
+        Written::Lost
+    );
+    let job = registry
+        .unit("b.service")
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(job.target, Some(id(M1)));
+    assert_eq!(
+        registry.unplace("b.service", &id(M1)).await.expect("ok"),
+        Written::Done
+    );
+    assert_eq!(
+        registry.unplace("b.service", &id(M1)).await.expect("ok"),
+        Written::Lost
+    );
+
+    let own = EngineLease {
+        machine: id(M1),
+        version: 1,
+    };
+    let ttl = Duration::from_secs(10);
+    assert!(registry.lease().await.expect("reads").is_none());
+    assert_eq!(
+        registry.acquire_lease(&own, ttl).await.expect("ok"),
+        Written::Done
+    );
+    let other = EngineLease {
+        machine: id(M2),
+        version: 1,
+    };
+    assert_eq!(
+        registry.acquire_lease(&other, ttl).await.expect("ok"),
+        Written::Lost
+    );
+    let lease = registry.lease().await.expect("reads").expect("held");
+    assert_eq!((lease.holder.as_str(), lease.version), (M1, 1));
+    assert!(lease.remaining > Duration::from_secs(5));
+    assert_eq!(
+        registry
+            .swap_lease(&own, lease.revision, ttl)
+            .await
+            .expect("ok"),
+        Written::Done
+    );
+    assert_eq!(
+        registry
+            .swap_lease(&other, lease.revision, ttl)
+            .await
+            .expect("ok"),
+        Written::Lost,
+        "the renewal moved the revision"
+    );
+    assert_eq!(
+        registry
+            .swap_lease(&other, LeaseRevision(1), ttl)
+            .await
+            .expect("ok"),
+        Written::Lost
+    );
+
+    assert_eq!(registry.engine_version().await.expect("reads"), None);
+    assert_eq!(
+        registry.raise_engine_version(None, 1).await.expect("ok"),
+        Written::Done
+    );
+    assert_eq!(
+        registry.raise_engine_version(None, 1).await.expect("ok"),
+        Written::Lost
+    );
+    let (version, index) = registry
+        .engine_version()
+        .await
+        .expect("reads")
+        .expect("set");
+    assert_eq!(version, 1);
+    assert_eq!(
+        registry
+            .raise_engine_version(Some(index), 2)
+            .await
+            .expect("ok"),
+        Written::Done
+    );
+    assert_eq!(
+        registry
+            .raise_engine_version(Some(index), 3)
+            .await
+            .expect("ok"),
+        Written::Lost
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_expires_and_a_refresh_of_an_expired_machine_is_lost() {
+    // Goal: a machine's presence lives for its TTL, a refresh keeps it, and a refresh after
+    // expiry reports `Lost` so the agent announces again; index entries and states round-trip.
+    // Method: a 1 s presence, refreshed once, then left to expire (waited on, with a deadline).
+    let cluster = Cluster::start(1, &[]);
+    let registry = registry(&cluster);
+    let machine = MachineObject {
+        id: id(M1),
+        public_ip: "10.0.0.1".into(),
+        metadata: BTreeMap::new(),
+        engine_disabled: false,
+        version: "0.1.0".into(),
+        api_url: None,
+    };
+    registry
+        .announce(&machine, Duration::from_secs(1))
+        .await
+        .expect("announces");
+    assert_eq!(
+        registry
+            .refresh_presence(&machine.id, Duration::from_secs(1))
+            .await
+            .expect("refreshes"),
+        Written::Done
+    );
+    registry
+        .set_machine_metadata(M1, "region", "east")
+        .await
+        .expect("sets");
+    let present = registry.machines().await.expect("reads").items;
+    assert_eq!(present[&machine.id].metadata["region"], "east");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if registry.machines().await.expect("reads").items.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "presence never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        registry
+            .refresh_presence(&machine.id, Duration::from_secs(1))
+            .await
+            .expect("answers"),
+        Written::Lost
+    );
+
+    let entry = ScheduleEntry {
+        hash: unit("[Service]\nExecStart=/bin/true\n").hash(),
+        desired: DesiredState::Launched,
+    };
+    registry
+        .put_schedule_entry(&machine.id, "c.service", &entry)
+        .await
+        .expect("writes");
+    let listed = registry
+        .list(&registry.keys().schedule(&machine.id))
+        .await
+        .expect("lists");
+    assert_eq!(listed.len(), 1);
+    registry
+        .delete_schedule_entry(&machine.id, "c.service")
+        .await
+        .expect("deletes");
+    registry
+        .delete_schedule_entry(&machine.id, "c.service")
+        .await
+        .expect("absent is fine");
+}
