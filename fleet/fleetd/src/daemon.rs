@@ -207,6 +207,7 @@ fn spawn_services(
         let settings = EngineSettings {
             machine: machine.clone(),
             interval: config.engine_reconcile_interval,
+            agent_ttl: config.agent_ttl,
         };
         let engine = engine::run(registry.clone(), settings, tasks.clone(), shutdown.clone());
         tasks.spawn(engine);

@@ -5,7 +5,7 @@
 
 use fleet_core::model::{DesiredState, MachineId};
 use fleet_core::unit_file::UnitFile;
-use fleet_registry::wire::MachineObject;
+use fleet_registry::wire::{MachineObject, StateReport};
 use fleet_registry::{Keys, Registry};
 use fleetd::engine::{self, EngineSettings};
 use kv_client::{Client, ClientConfig};
@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 
 const M1: &str = "1111111111111111111111111111111a";
 const M2: &str = "2222222222222222222222222222222b";
+const M3: &str = "3333333333333333333333333333333c";
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn id(text: &str) -> MachineId {
@@ -51,7 +52,8 @@ async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, condition: imp
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
     // Goal: of two candidates exactly one holds the lease; it places a unit on a present
-    // machine and indexes it there; once that engine stops, the other takes the lease after
+    // machine and indexes it there, and removes the state report of a machine that is not
+    // present once the agent TTL has passed; once that engine stops, the other takes the lease after
     // it expires and schedules a new unit.
     // Method: two engine loops in this process against one Keel member, machines as presence
     // keys written by the test; each condition polled with a deadline.
@@ -66,6 +68,17 @@ async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
         .announce(&machine(M2), Duration::from_secs(60))
         .await
         .unwrap();
+    let gone = StateReport {
+        load_state: "loaded".into(),
+        active_state: "active".into(),
+        sub_state: "running".into(),
+        machine: id(M3),
+        hash: UnitFile::parse("[Service]\nExecStart=/bin/true\n")
+            .unwrap()
+            .hash(),
+        launched: true,
+    };
+    registry.publish_state("old.service", &gone).await.unwrap();
     let tasks = TaskTracker::new();
     let interval = Duration::from_millis(200);
     let first = CancellationToken::new();
@@ -74,6 +87,7 @@ async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
         let settings = EngineSettings {
             machine: id(own),
             interval,
+            agent_ttl: Duration::from_secs(1),
         };
         tasks.spawn(engine::run(
             registry.clone(),
@@ -96,6 +110,11 @@ async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
             .ok()?;
         (index.len() == 1).then_some(target)
     })
+    .await;
+    eventually(
+        "the report of a machine that is not present to be removed",
+        || async { registry.states().await.ok()?.items.is_empty().then_some(()) },
+    )
     .await;
     let leader = registry.lease().await.unwrap().unwrap().holder;
     let (stop, other) = if leader.as_str() == M1 {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{available, Stack, DEADLINE};
+use common::{available, fleetctl_at, Stack, DEADLINE};
 use serde_json::{json, Value};
 use testkit::wait_for;
 
@@ -46,8 +46,9 @@ fn reported_on(stack: &Stack, unit: &str, active_state: &str) -> Option<String> 
 
 #[test]
 fn a_unit_goes_through_its_whole_life_on_one_real_host() {
-    // Goal: through fleetctl, a unit file started from a local file runs in exactly one
-    // host's systemd; list-units, status and journal show it through any fleetd (journal and
+    // Goal: through fleetctl, a unit file submitted from a local file is known but placed
+    // nowhere, loaded it is in one host's systemd but not running, started it runs there and
+    // only there; list-units, status and journal show it through any fleetd (journal and
     // status of a unit on another host, without SSH); stop stops it, unload unloads it,
     // destroy removes it.
     // Method: fleetctl against host 1's or host 3's API from outside the hosts; `systemctl
@@ -56,7 +57,7 @@ fn a_unit_goes_through_its_whole_life_on_one_real_host() {
     if !available() {
         return;
     }
-    let stack = Stack::start("fa", "10.81.0", 3);
+    let mut stack = Stack::start("fa", "10.81.0", 3);
     let files = tempfile::tempdir().unwrap();
     std::fs::write(
         files.path().join("hello.service"),
@@ -64,6 +65,31 @@ fn a_unit_goes_through_its_whole_life_on_one_real_host() {
     )
     .unwrap();
     let cwd = files.path();
+    let submitted = stack.fleetctl(0, cwd, &["submit", "hello.service"]);
+    assert_eq!(
+        (submitted.code, submitted.stdout.as_str()),
+        (0, "Unit hello.service inactive\n"),
+        "{submitted:?}\n{}",
+        stack.logs()
+    );
+    let loaded = stack.fleetctl(0, cwd, &["load", "hello.service"]);
+    assert_eq!(loaded.code, 0, "{loaded:?}");
+    assert!(
+        loaded.stdout.contains("Unit hello.service loaded on"),
+        "{loaded:?}"
+    );
+    let loaded_on = wait_for(DEADLINE, "the loaded unit in some host's systemd", || {
+        (0..3).find(|i| {
+            stack
+                .systemctl(*i, &["list-unit-files", "hello.service", "--no-legend"])
+                .starts_with("hello.service")
+        })
+    });
+    assert_ne!(
+        stack.systemctl(loaded_on, &["is-active", "hello.service"]),
+        "active",
+        "loaded, not started"
+    );
     let started = stack.fleetctl(0, cwd, &["start", "hello.service"]);
     assert_eq!(started.code, 0, "{started:?}\n{}", stack.logs());
     assert!(
@@ -124,6 +150,24 @@ fn a_unit_goes_through_its_whole_life_on_one_real_host() {
     );
     let (status, _) = stack.get(1, "/fleet/v1/units/hello.service");
     assert_eq!(status, 404, "{}", stack.logs());
+
+    // Socket activation: host 3's fleetd started by its first API connection on a socket
+    // it inherited.
+    stack.kill_fleetd(2);
+    let socket = stack.spawn_fleetd_activated(2, "/run/fleet-activated.sock");
+    let endpoint = format!("unix://{}", socket.display());
+    let mut last = None;
+    let listed = wait_until(DEADLINE, || {
+        let ran = fleetctl_at(&endpoint, cwd, &["list-machines", "--no-legend"]);
+        let done = ran.code == 0 && ran.stdout.lines().count() == 3;
+        last = Some(ran);
+        done
+    });
+    assert!(
+        listed,
+        "fleetd never answered on its activation socket: {last:?}\n{}",
+        stack.hosts[2].log("systemd-socket-activate")
+    );
 }
 
 /// The machines reporting `unit` active, from host `via`'s API.

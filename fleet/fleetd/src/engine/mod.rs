@@ -24,7 +24,7 @@ use fleet_registry::view;
 use fleet_registry::wire::EngineLease;
 use fleet_registry::{Registry, RegistryError, Written};
 use kv_client::{Cache, Reflector, ReflectorOptions};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -44,6 +44,9 @@ pub struct EngineSettings {
     /// `engine_reconcile_interval`: time between leadership steps and periodic passes. The
     /// lease lives five times this.
     pub interval: Duration,
+    /// `agent_ttl`: how long the state reports of a machine that went away are kept, and how
+    /// often the leader looks for such reports.
+    pub agent_ttl: Duration,
 }
 
 impl EngineSettings {
@@ -82,6 +85,10 @@ pub struct Engine {
     leadership: Option<Leadership>,
     caches: Option<Caches>,
     files: HashMap<UnitHash, UnitFile>,
+    /// When each machine that still has state reports was first seen absent.
+    absent_since: BTreeMap<String, Instant>,
+    /// When the leader last looked for reports of machines gone.
+    last_sweep: Option<Instant>,
 }
 
 /// Runs the engine until `shutdown`. Spawned tasks (the caches' watches) are tracked by
@@ -99,6 +106,8 @@ pub async fn run(
         leadership: None,
         caches: None,
         files: HashMap::new(),
+        absent_since: BTreeMap::new(),
+        last_sweep: None,
     };
     let mut ticks = tokio::time::interval(engine.settings.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -110,6 +119,9 @@ pub async fn run(
         };
         if tick {
             engine.leadership_step(&shutdown).await;
+            if engine.may_act() {
+                engine.sweep_reports().await;
+            }
         }
         if engine.may_act() {
             if let Err(error) = engine.pass().await {
@@ -290,9 +302,48 @@ impl Engine {
         self.execute(writes).await
     }
 
+    /// Deletes the state reports of machines absent for longer than `agent_ttl`, looking at
+    /// most every half `agent_ttl` (one read of `states/`).
+    async fn sweep_reports(&mut self) {
+        let now = Instant::now();
+        let due = self
+            .last_sweep
+            .is_none_or(|last| now - last >= self.settings.agent_ttl / 2);
+        let Some(caches) = self.caches.as_ref().filter(|_| due) else {
+            return;
+        };
+        let machines = caches.machines.borrow().clone();
+        if !machines.is_synced() {
+            return;
+        }
+        self.last_sweep = Some(now);
+        let keys = self.registry.keys().clone();
+        let present: BTreeSet<String> = logged(view::machines(&keys, pairs(&machines)))
+            .into_keys()
+            .map(|id| id.to_string())
+            .collect();
+        let reports = match self.registry.states().await {
+            Ok(decoded) => logged(decoded),
+            Err(error) => {
+                tracing::debug!(%error, "state reports not swept");
+                return;
+            }
+        };
+        let grace = self.settings.agent_ttl;
+        let stale =
+            reconcile::stale_reports(&reports, &present, &mut self.absent_since, now, grace);
+        for (unit, machine) in stale {
+            tracing::info!(%unit, %machine, "removing the state report of a machine gone");
+            if let Err(error) = self.registry.remove_state(&unit, &machine).await {
+                tracing::debug!(%error, "state report not removed yet");
+                return;
+            }
+        }
+    }
+
     async fn fetch_files(
         &mut self,
-        jobs: &std::collections::BTreeMap<String, view::JobView>,
+        jobs: &BTreeMap<String, view::JobView>,
     ) -> Result<(), RegistryError> {
         for job in jobs.values() {
             if self.files.contains_key(&job.hash) {

@@ -4,7 +4,8 @@
 //! Invariants: templates are never scheduled; a unit whose file or `[X-Fleet]` section cannot
 //! be read is left out of the snapshot (reported, and its current placement kept); the writes
 //! are the difference between what the registry holds and what the plan wants, so a pass
-//! over an unchanged registry writes nothing.
+//! over an unchanged registry writes nothing; a machine's state reports outlive it by one
+//! agent TTL.
 
 use fleet_core::model::{ClusterSnapshot, DesiredState, MachineId, MachineView, UnitView};
 use fleet_core::name::UnitName;
@@ -12,8 +13,10 @@ use fleet_core::options::parse_x_fleet;
 use fleet_core::schedule::{Decision, Plan};
 use fleet_core::unit_file::{UnitFile, UnitHash};
 use fleet_registry::view::JobView;
-use fleet_registry::wire::{MachineObject, PendingReason, ScheduleEntry};
+use fleet_registry::wire::{MachineObject, PendingReason, ScheduleEntry, StateReport};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// One registry write of a pass, in the order they are made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,6 +256,32 @@ fn index_writes(
             entry,
         });
     deletes.into_iter().chain(puts).collect()
+}
+
+/// The state reports to delete: those of machines absent for at least `grace` (the agent
+/// TTL: a machine briefly gone keeps its reports). `absent_since` remembers when each
+/// reporting machine was first seen absent; present machines are forgotten.
+pub fn stale_reports(
+    reports: &BTreeMap<(String, String), StateReport>,
+    present: &BTreeSet<String>,
+    absent_since: &mut BTreeMap<String, Instant>,
+    now: Instant,
+    grace: Duration,
+) -> Vec<(String, MachineId)> {
+    absent_since.retain(|machine, _| !present.contains(machine));
+    let mut stale = Vec::new();
+    for ((unit, machine), report) in reports {
+        if present.contains(machine) {
+            continue;
+        }
+        let since = *absent_since.entry(machine.clone()).or_insert(now);
+        if now.saturating_duration_since(since) >= grace {
+            stale.push((unit.clone(), report.machine.clone()));
+        }
+    }
+    let reporting: BTreeSet<&String> = reports.keys().map(|(_, machine)| machine).collect();
+    absent_since.retain(|machine, _| reporting.contains(machine));
+    stale
 }
 
 #[cfg(test)]

@@ -266,3 +266,39 @@ fn a_changed_desired_state_rewrites_the_entry_and_inactive_removes_it() {
         ]
     );
 }
+
+#[test]
+fn reports_of_a_machine_are_deleted_one_ttl_after_it_went_away() {
+    // Goal: reports of present machines stay; those of an absent machine stay for the grace
+    // period and are returned once it has passed; a machine that comes back is forgotten.
+    // Method: synthetic instants, three sweeps.
+    let hash = file(PLAIN).hash();
+    let report = |machine: &str| StateReport {
+        load_state: "loaded".into(),
+        active_state: "active".into(),
+        sub_state: "running".into(),
+        machine: id(machine),
+        hash,
+        launched: true,
+    };
+    let reports: BTreeMap<(String, String), StateReport> = [
+        (("a.service".to_owned(), M1.to_owned()), report(M1)),
+        (("a.service".to_owned(), M2.to_owned()), report(M2)),
+    ]
+    .into();
+    let present: BTreeSet<String> = [M1.to_owned()].into();
+    let grace = Duration::from_secs(30);
+    let start = Instant::now();
+    let mut absent = BTreeMap::new();
+    assert!(stale_reports(&reports, &present, &mut absent, start, grace).is_empty());
+    let later = start + Duration::from_secs(29);
+    assert!(stale_reports(&reports, &present, &mut absent, later, grace).is_empty());
+    let expired = start + grace;
+    assert_eq!(
+        stale_reports(&reports, &present, &mut absent, expired, grace),
+        vec![("a.service".to_owned(), id(M2))]
+    );
+    let back: BTreeSet<String> = [M1.to_owned(), M2.to_owned()].into();
+    assert!(stale_reports(&reports, &back, &mut absent, expired, grace).is_empty());
+    assert!(absent.is_empty(), "a machine that came back is forgotten");
+}

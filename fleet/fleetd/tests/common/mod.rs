@@ -67,19 +67,26 @@ pub struct Ran {
 impl Stack {
     /// Runs `fleetctl --endpoint <host i's API> <args>` from outside the hosts, in `cwd`.
     pub fn fleetctl(&self, i: usize, cwd: &std::path::Path, args: &[&str]) -> Ran {
-        let output = Command::new(fleetctl_binary())
-            .arg(format!("--endpoint={}", self.api(i)))
-            .args(args)
-            .current_dir(cwd)
-            .output()
-            .unwrap();
-        Ran {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        fleetctl_at(&self.api(i), cwd, args)
     }
+}
 
+/// Runs `fleetctl --endpoint <endpoint> <args>` in `cwd`.
+pub fn fleetctl_at(endpoint: &str, cwd: &std::path::Path, args: &[&str]) -> Ran {
+    let output = Command::new(fleetctl_binary())
+        .arg(format!("--endpoint={endpoint}"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+impl Stack {
     /// `nodes` hosts in a lab on `net` (e.g. `10.81.0`) with namespace prefix `prefix`, fleetd
     /// running on each.
     pub fn start(prefix: &str, net: &str, nodes: usize) -> Stack {
@@ -135,24 +142,8 @@ impl Stack {
 
     /// Starts fleetd on host `i` with `extra` environment (e.g. metadata).
     pub fn spawn_fleetd(&mut self, i: usize, extra: &[(&str, &str)]) {
-        let endpoints = self.store_endpoints();
-        let address = self.lab.address(i);
-        let listen = format!("unix:///run/fleet.sock,http://{address}:{API_PORT}");
-        let metadata = format!("host={}", self.hosts[i].name());
-        let bus = self.hosts[i].session_bus_address();
-        let mut env = vec![
-            ("FLEET_ETCD_SERVERS", endpoints.as_str()),
-            ("FLEET_SYSTEMD_USER", "true"),
-            ("FLEET_UNITS_DIRECTORY", "/run/fleet/units"),
-            ("FLEET_API_LISTEN", listen.as_str()),
-            ("FLEET_AGENT_TTL", AGENT_TTL),
-            ("FLEET_ENGINE_RECONCILE_INTERVAL", "0.5"),
-            ("FLEET_PUBLIC_IP", address.as_str()),
-            ("FLEET_METADATA", metadata.as_str()),
-            ("DBUS_SESSION_BUS_ADDRESS", bus.as_str()),
-            ("RUST_LOG", "info,fleetd=debug"),
-        ];
-        env.extend_from_slice(extra);
+        let env = self.fleetd_env(i, extra);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let binary = fleetd_binary();
         let child = self.hosts[i].spawn(binary.to_str().unwrap(), &[], &env);
         self.fleetd[i] = Some(child);
@@ -160,6 +151,57 @@ impl Stack {
         wait_for(DEADLINE, "fleetd to serve its API", || {
             self.agent.get(&url).call().ok().map(|_| ())
         });
+    }
+
+    /// Starts fleetd on host `i` the way a socket unit does: `systemd-socket-activate`
+    /// listens on `socket` (a path inside the host) and starts fleetd with the listening
+    /// socket on the first connection. Returns the socket's path as seen from outside.
+    pub fn spawn_fleetd_activated(&mut self, i: usize, socket: &str) -> PathBuf {
+        let env = self.fleetd_env(i, &[]);
+        let mut args = vec!["-l".to_owned(), socket.to_owned()];
+        for (key, value) in &env {
+            args.push(format!("--setenv={key}={value}"));
+        }
+        args.push(fleetd_binary().to_str().unwrap().to_owned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = self.hosts[i].spawn("/usr/bin/systemd-socket-activate", &args, &[]);
+        self.fleetd[i] = Some(child);
+        let outside = self.hosts[i].path_from_outside(std::path::Path::new(socket));
+        wait_for(DEADLINE, "the activation socket", || {
+            outside.exists().then_some(())
+        });
+        outside
+    }
+
+    /// fleetd's environment on host `i`: Keel, the user manager, short timers, its API on
+    /// `/run/fleet.sock` and on its lab address, `host=<name>` metadata; then `extra`.
+    fn fleetd_env(&self, i: usize, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let address = self.lab.address(i);
+        let listen = format!("unix:///run/fleet.sock,http://{address}:{API_PORT}");
+        let mut env: Vec<(String, String)> = [
+            ("FLEET_ETCD_SERVERS", self.store_endpoints()),
+            ("FLEET_SYSTEMD_USER", "true".into()),
+            ("FLEET_UNITS_DIRECTORY", "/run/fleet/units".into()),
+            ("FLEET_API_LISTEN", listen),
+            ("FLEET_AGENT_TTL", AGENT_TTL.into()),
+            ("FLEET_ENGINE_RECONCILE_INTERVAL", "0.5".into()),
+            ("FLEET_PUBLIC_IP", address.clone()),
+            ("FLEET_METADATA", format!("host={}", self.hosts[i].name())),
+            (
+                "DBUS_SESSION_BUS_ADDRESS",
+                self.hosts[i].session_bus_address(),
+            ),
+            ("RUST_LOG", "info,fleetd=debug".into()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        env
     }
 
     /// Kills fleetd on host `i` (and only it: systemd and the units keep running).
