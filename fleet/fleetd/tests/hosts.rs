@@ -209,8 +209,9 @@ fn globals_templates_and_placement_rules_hold_on_real_hosts() {
     // MachineMetadata pins a unit to the host with that metadata and MachineOf puts another
     // beside it; draining that host removes it at once, stops its units and leaves the pinned
     // unit pending with its reason.
-    // Method: fleetd on two of three hosts first; units created through the API; where they
-    // run is read from the state reports and checked in each host's systemd.
+    // Method: fleetd on two of three hosts first; units created through the API, the
+    // template's instances with fleetctl from a local template file; where they run is read
+    // from the state reports and checked in each host's systemd.
     if !available() {
         return;
     }
@@ -226,19 +227,25 @@ fn globals_templates_and_placement_rules_hold_on_real_hosts() {
     });
     assert_eq!(stack.systemctl(2, &["is-active", "g.service"]), "active");
 
-    let template = unit_body(
-        SLEEPER,
-        "inactive",
-        &[("X-Fleet", "Conflicts", "web@*.service")],
+    // The template from a local file; fleetctl creates each instance from it, lazily.
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(
+        files.path().join("web@.service"),
+        format!("[Service]\nExecStart={SLEEPER}\n\n[X-Fleet]\nConflicts=web@*.service\n"),
+    )
+    .unwrap();
+    let started = stack.fleetctl(
+        1,
+        files.path(),
+        &["start", "web@1.service", "web@2.service", "web@3.service"],
     );
+    assert_eq!(started.code, 0, "{started:?}\n{}", stack.logs());
+    let listed = stack.fleetctl(0, files.path(), &["list-unit-files", "--no-legend"]);
     assert_eq!(
-        stack.put_json(1, "/fleet/v1/units/web@.service", &template),
-        201
+        listed.stdout.lines().count(),
+        4,
+        "g and three instances (the template stays a local file, as in fleet): {listed:?}"
     );
-    for instance in 1..=3 {
-        let path = format!("/fleet/v1/units/web@{instance}.service");
-        assert_eq!(stack.put_json(1, &path, &template_instance(&template)), 201);
-    }
     let hosts_of_web = wait_for(DEADLINE, "three instances on three hosts", || {
         let mut machines: Vec<String> = (1..=3)
             .flat_map(|n| active_on(&stack, 2, &format!("web@{n}.service")))
@@ -295,11 +302,6 @@ fn globals_templates_and_placement_rules_hold_on_real_hosts() {
         (status == 200).then_some(body)
     });
     assert!(reason.contains("MachineMetadata"), "{reason}");
-}
-
-/// An instance's body: the template's options, desired launched.
-fn template_instance(template: &Value) -> Value {
-    json!({"desiredState": "launched", "options": template["options"].clone()})
 }
 
 #[test]
