@@ -1,5 +1,8 @@
-//! The daemon wired together: identity, the store client, systemd, the API listeners, then
-//! presence, agent, engine candidate and API server as tracked tasks under one shutdown token.
+//! The daemon wired together: the API listeners (opened once), then generations of
+//! identity, store client, systemd, presence, agent, engine candidate and the API's state, as
+//! tracked tasks under one token per generation. SIGHUP ends a generation and starts the next
+//! with the configuration read again, on the same sockets (the API serves the router of the
+//! current generation); SIGUSR1 prints the agent's and the engine's state as JSON.
 //!
 //! Shutdown (SIGTERM, SIGINT) stops the loops and the API and leaves every unit running and
 //! the machine's presence to expire by its TTL, so `systemctl restart fleet` restarts no unit
@@ -10,17 +13,24 @@ use crate::agent::{self, presence, AgentSettings};
 use crate::api::{self, ApiSettings, LocalInspector, Readiness};
 use crate::config::Config;
 use crate::engine::{self, EngineSettings};
+use crate::status::Status;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse as _;
+use axum::Router;
 use fleet_core::model::{MachineId, MachineIdError};
 use fleet_registry::wire::MachineObject;
 use fleet_registry::{Keys, Registry};
 use fleet_systemd::{Bus, DbusSystemd};
 use kv_client::{Client, ClientConfig};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt as _;
 
 /// Where the machine ID is read from when the configuration does not set one.
 pub const MACHINE_ID_FILE: &str = "/etc/machine-id";
@@ -59,63 +69,121 @@ pub enum DaemonError {
     Agent(#[from] agent::AgentError),
 }
 
-/// How the daemon is asked to stop.
+/// What the daemon is asked to do, by signal.
 #[derive(Debug, Clone, Default)]
-pub struct Stop {
+pub struct Signals {
     /// Stop, leaving every unit running (SIGTERM, SIGINT).
     pub shutdown: CancellationToken,
     /// Drain, then stop (SIGUSR2): withdraw this machine and unload its units first.
     pub drain: CancellationToken,
+    /// Re-read the configuration and restart the loops, keeping the API sockets (SIGHUP).
+    pub reload: Arc<Notify>,
+    /// Print the agent's and the engine's state as JSON on stdout (SIGUSR1).
+    pub dump: Arc<Notify>,
 }
 
-/// What the daemon opened at start.
+/// What one generation of the loops (from start or the last reload) opened.
 struct Opened {
-    machine: MachineId,
     registry: Registry,
     systemd: DbusSystemd,
-    listeners: Vec<api::ApiListener>,
     object: MachineObject,
 }
 
-/// Runs fleetd with `config` until `stop` says so.
+/// Runs fleetd with `config` until `signals` stop it; on a reload, `reload_config` gives the
+/// configuration for the next generation (kept as it was when it fails).
 ///
 /// # Errors
-/// [`DaemonError`] when something it needs at start is missing; after start, failures are
-/// logged and retried.
-pub async fn run(config: Config, stop: Stop) -> Result<(), DaemonError> {
-    let opened = open(&config).await?;
-    tracing::info!(machine = %opened.machine, ip = %opened.object.public_ip, "fleetd starting");
-    let tasks = TaskTracker::new();
-    let shutdown = stop.shutdown.clone();
-    let (drain, drain_watch) = (stop.drain.clone(), shutdown.clone());
-    tasks.spawn(async move {
-        tokio::select! {
-            () = drain.cancelled() => drain_watch.cancel(),
-            () = drain_watch.cancelled() => {}
+/// [`DaemonError`] when something a generation needs at its start is missing; after that,
+/// failures are logged and retried.
+pub async fn run(
+    mut config: Config,
+    reload_config: impl Fn() -> Result<Config, String>,
+    signals: Signals,
+) -> Result<(), DaemonError> {
+    let mut listeners = api::inherited()?;
+    listeners.extend(api::bind(&config.api_listen).await?);
+    let tcp: Option<SocketAddr> = listeners.iter().find_map(api::ApiListener::tcp_address);
+    let slot = Arc::new(RwLock::new(unavailable_router()));
+    let status = Status::default();
+    let root = TaskTracker::new();
+    let shutdown = signals.shutdown.clone();
+    root.spawn(forward_signals(signals.clone(), status.clone()));
+    let served = serve_swappable(Arc::clone(&slot), listeners, shutdown.clone());
+    root.spawn(served);
+    let result = loop {
+        let opened = match open(&config, tcp).await {
+            Ok(opened) => opened,
+            Err(error) => break Err(error),
+        };
+        let outcome = run_generation(&config, opened, &slot, &status, &signals).await;
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => break Ok(()),
+            Err(error) => break Err(error),
         }
-    });
+        match reload_config() {
+            Ok(new) => {
+                if new.api_listen != config.api_listen {
+                    tracing::warn!("api_listen changed: it applies after a restart, not a reload");
+                }
+                tracing::info!("configuration reloaded");
+                config = new;
+            }
+            Err(error) => tracing::warn!(%error, "configuration not reloaded; keeping the old one"),
+        }
+    };
+    shutdown.cancel();
+    root.close();
+    if tokio::time::timeout(STOP_DEADLINE, root.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(deadline = ?STOP_DEADLINE, "the API did not stop in time");
+    }
+    result
+}
+
+/// One generation: presence, engine, the API's state and the agent, until a reload (`true`)
+/// or a stop (`false`; drained first when asked).
+async fn run_generation(
+    config: &Config,
+    opened: Opened,
+    slot: &Arc<RwLock<Router>>,
+    status: &Status,
+    signals: &Signals,
+) -> Result<bool, DaemonError> {
     let Opened {
-        machine,
         registry,
         systemd,
-        listeners,
         object,
     } = opened;
-    spawn_services(&config, &registry, object, listeners, &tasks, &shutdown);
+    tracing::info!(machine = %object.id, ip = %object.public_ip, "fleetd starting");
+    let machine = object.id.clone();
+    let generation = signals.shutdown.child_token();
+    let tasks = TaskTracker::new();
+    let reloaded = Arc::new(AtomicBool::new(false));
+    tasks.spawn(end_generation(
+        signals.clone(),
+        generation.clone(),
+        Arc::clone(&reloaded),
+    ));
+    let router = spawn_services(config, &registry, object, status, &tasks, &generation);
+    *slot.write().unwrap_or_else(PoisonError::into_inner) = router;
     let settings = AgentSettings {
         machine,
         interval: Duration::from_secs(5),
         task_deadline: Duration::from_secs(30),
+        status: status.clone(),
     };
     let result = agent::run(
         registry.clone(),
         &systemd,
         settings.clone(),
         &tasks,
-        shutdown.clone(),
+        generation.clone(),
     )
     .await;
-    shutdown.cancel();
+    generation.cancel();
     tasks.close();
     if tokio::time::timeout(STOP_DEADLINE, tasks.wait())
         .await
@@ -123,15 +191,76 @@ pub async fn run(config: Config, stop: Stop) -> Result<(), DaemonError> {
     {
         tracing::warn!(deadline = ?STOP_DEADLINE, "some tasks did not stop in time");
     }
-    if stop.drain.is_cancelled() {
+    result?;
+    if signals.drain.is_cancelled() {
         let deadline = settings.task_deadline;
         agent::drain(&registry, &systemd, &settings.machine, deadline).await;
     }
-    result.map_err(DaemonError::from)
+    Ok(reloaded.load(Ordering::Acquire) && !signals.shutdown.is_cancelled())
 }
 
-/// Identity, store client, systemd and listeners: everything that must work before start.
-async fn open(config: &Config) -> Result<Opened, DaemonError> {
+/// Ends a generation on SIGHUP (marking it reloaded), on drain, or with the daemon.
+async fn end_generation(
+    signals: Signals,
+    generation: CancellationToken,
+    reloaded: Arc<AtomicBool>,
+) {
+    tokio::select! {
+        () = signals.reload.notified() => {
+            reloaded.store(true, Ordering::Release);
+            generation.cancel();
+        }
+        () = signals.drain.cancelled() => generation.cancel(),
+        () = generation.cancelled() => {}
+    }
+}
+
+/// Prints the status on SIGUSR1, until the daemon stops.
+async fn forward_signals(signals: Signals, status: Status) {
+    loop {
+        tokio::select! {
+            () = signals.shutdown.cancelled() => break,
+            () = signals.dump.notified() => println!("{}", status.to_json()),
+        }
+    }
+}
+
+/// What the API answers before the first generation's router is in place: 503, as fleet
+/// answers until the machine is registered.
+fn unavailable_router() -> Router {
+    Router::new().fallback(|| async {
+        let mut response =
+            api::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, api::UNAVAILABLE_MESSAGE)
+                .into_response();
+        response
+            .headers_mut()
+            .insert(header::SERVER, HeaderValue::from_static(api::SERVER_HEADER));
+        response
+    })
+}
+
+/// Serves the router in `slot` (replaced at each reload) on `listeners` until `shutdown`.
+async fn serve_swappable(
+    slot: Arc<RwLock<Router>>,
+    listeners: Vec<api::ApiListener>,
+    shutdown: CancellationToken,
+) {
+    let outer = Router::new().fallback(move |request: Request| {
+        let router = slot.read().unwrap_or_else(PoisonError::into_inner).clone();
+        async move {
+            match router.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    });
+    if let Err(error) = api::serve(outer, listeners, shutdown, API_DRAIN).await {
+        tracing::error!(%error, "API server failed");
+    }
+}
+
+/// Identity, store client and systemd: everything that must work before a generation starts.
+async fn open(config: &Config, tcp: Option<SocketAddr>) -> Result<Opened, DaemonError> {
     let machine = machine_id(config)?;
     let mut client_config = ClientConfig::new(config.etcd_servers.clone());
     client_config.request_timeout = config.etcd_request_timeout;
@@ -144,44 +273,36 @@ async fn open(config: &Config) -> Result<Opened, DaemonError> {
         Bus::System
     };
     let systemd = DbusSystemd::connect(&bus, config.units_directory.clone()).await?;
-    let mut listeners = api::inherited()?;
-    listeners.extend(api::bind(&config.api_listen).await?);
     let public_ip = config
         .public_ip
         .clone()
         .or_else(|| detect_public_ip(&config.etcd_servers))
         .unwrap_or_default();
-    let api_url = listeners
-        .iter()
-        .find_map(api::ApiListener::tcp_address)
-        .map(|address| api_url(address, &public_ip));
     let object = MachineObject {
-        id: machine.clone(),
+        id: machine,
+        api_url: tcp.map(|address| api_url(address, &public_ip)),
         public_ip,
         metadata: config.metadata.clone(),
         engine_disabled: config.disable_engine,
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        api_url,
     };
     Ok(Opened {
-        machine,
         registry,
         systemd,
-        listeners,
         object,
     })
 }
 
-/// Presence (and the API's readiness with it), the engine candidate and the API server, as
-/// tasks of `tasks` that end with `shutdown`.
+/// Presence (and the API's readiness with it) and the engine candidate, as tasks of `tasks`
+/// that end with `shutdown`; returns the API's router for this generation.
 fn spawn_services(
     config: &Config,
     registry: &Registry,
     object: MachineObject,
-    listeners: Vec<api::ApiListener>,
+    status: &Status,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
-) {
+) -> Router {
     let machine = object.id.clone();
     let readiness = Readiness::new();
     let (registered, mut registered_rx) = watch::channel(false);
@@ -202,29 +323,25 @@ fn spawn_services(
                 changed = registered_rx.changed() => if changed.is_err() { break },
             }
         }
+        ready.set(false);
     });
     if !config.disable_engine {
         let settings = EngineSettings {
             machine: machine.clone(),
             interval: config.engine_reconcile_interval,
             agent_ttl: config.agent_ttl,
+            status: status.clone(),
         };
         let engine = engine::run(registry.clone(), settings, tasks.clone(), shutdown.clone());
         tasks.spawn(engine);
     }
-    let router = api::router(api::ApiState::new(ApiSettings {
+    api::router(api::ApiState::new(ApiSettings {
         registry: registry.clone(),
         token_limit: config.token_limit,
         machine,
         readiness,
         inspector: Arc::new(LocalInspector::new(config.systemd_user)),
-    }));
-    let api_shutdown = shutdown.clone();
-    tasks.spawn(async move {
-        if let Err(error) = api::serve(router, listeners, api_shutdown, API_DRAIN).await {
-            tracing::error!(%error, "API server failed");
-        }
-    });
+    }))
 }
 
 /// How long an idle watch waits before it polls again: a quarter of the agent TTL, between

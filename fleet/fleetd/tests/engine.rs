@@ -8,6 +8,7 @@ use fleet_core::unit_file::UnitFile;
 use fleet_registry::wire::{MachineObject, StateReport};
 use fleet_registry::{Keys, Registry};
 use fleetd::engine::{self, EngineSettings};
+use fleetd::status::Status;
 use kv_client::{Client, ClientConfig};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -88,6 +89,7 @@ async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
             machine: id(own),
             interval,
             agent_ttl: Duration::from_secs(1),
+            status: Status::default(),
         };
         tasks.spawn(engine::run(
             registry.clone(),

@@ -306,10 +306,12 @@ fn globals_templates_and_placement_rules_hold_on_real_hosts() {
 
 #[test]
 fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
-    // Goal: a restarted fleetd leaves its units running (same main PID); a host cut off from
-    // the others keeps its unit running while the rest of the cluster runs it elsewhere, and
-    // stops its copy once healed; a killed host's units run elsewhere after the agent TTL; a
-    // killed engine host's lease is taken over and scheduling goes on.
+    // Goal: a restarted fleetd leaves its units running (same main PID), and so does a reload
+    // (SIGHUP), after which the API answers on the same socket; SIGUSR1 dumps the agent's
+    // state; a host cut off from the others keeps its unit running while the rest of the
+    // cluster runs it elsewhere, and stops its copy once healed; a killed host's units run
+    // elsewhere after the agent TTL; a killed engine host's lease is taken over and
+    // scheduling goes on.
     // Method: one unit, followed through each fault in turn on three hosts; the main PID from
     // `systemctl show`; partitions with the lab's packet filters; kills of whole hosts.
     if !available() {
@@ -331,6 +333,28 @@ fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
         stack.systemctl(here, &["show", "-p", "MainPID", "--value", "a.service"]),
         pid,
         "the restart left the unit alone"
+    );
+    // SIGUSR1 prints the agent's state; SIGHUP reloads on the same sockets and touches no
+    // unit either.
+    stack.signal_fleetd(here, "USR1");
+    wait_for(DEADLINE, "the state dump in fleetd's output", || {
+        let log = stack.fleetd_log(here);
+        (log.contains("\"wanted\": {") && log.contains("\"a.service\": {")).then_some(())
+    });
+    stack.signal_fleetd(here, "HUP");
+    wait_for(DEADLINE, "the reload", || {
+        stack
+            .fleetd_log(here)
+            .contains("configuration reloaded")
+            .then_some(())
+    });
+    wait_for(DEADLINE, "the API after the reload", || {
+        (stack.get(here, "/fleet/v1/machines").0 == 200).then_some(())
+    });
+    assert_eq!(
+        stack.systemctl(here, &["show", "-p", "MainPID", "--value", "a.service"]),
+        pid,
+        "the reload left the unit alone"
     );
 
     let others: std::collections::BTreeSet<usize> = (0..3).filter(|i| *i != here).collect();

@@ -15,6 +15,7 @@
 pub mod presence;
 pub mod report;
 
+use crate::status::Status;
 use fleet_core::agent_plan::{plan, Task, WantedUnit};
 use fleet_core::model::MachineId;
 use fleet_core::ports::{StateChange, Systemd, SystemdError, UnitState};
@@ -38,6 +39,8 @@ pub struct AgentSettings {
     pub interval: Duration,
     /// How long one systemd task may take before the round gives up on it.
     pub task_deadline: Duration,
+    /// Where the agent shows its state for the SIGUSR1 dump.
+    pub status: Status,
 }
 
 /// Why the agent could not start.
@@ -117,6 +120,7 @@ pub async fn run<S: Systemd>(
             agent.round(&cache).await;
         }
         agent.publish().await;
+        agent.show(&index.borrow());
     }
     tracing::info!("agent stopped; units keep running");
     Ok(())
@@ -248,6 +252,44 @@ impl<S: Systemd> Agent<'_, S> {
             .ok_or(TaskError::MissingFile(hash))?;
         self.files.insert(hash, file.clone());
         Ok(file)
+    }
+
+    /// Puts the agent's state into the SIGUSR1 dump.
+    fn show(&self, index: &Cache) {
+        let wanted: serde_json::Map<String, serde_json::Value> = self
+            .wanted
+            .iter()
+            .map(|(unit, want)| {
+                let value = serde_json::json!({
+                    "hash": want.hash.to_hex(),
+                    "desiredState": want.desired.as_str(),
+                });
+                (unit.clone(), value)
+            })
+            .collect();
+        let systemd: serde_json::Map<String, serde_json::Value> = self
+            .states
+            .iter()
+            .map(|(unit, state)| {
+                let value = serde_json::json!({
+                    "loadState": state.load_state,
+                    "activeState": state.active_state,
+                    "subState": state.sub_state,
+                });
+                (unit.clone(), value)
+            })
+            .collect();
+        let published: Vec<&String> = self.published.keys().collect();
+        self.settings.status.set(
+            "agent",
+            serde_json::json!({
+                "machine": self.settings.machine.as_str(),
+                "index": {"synced": index.is_synced(), "storeIndex": index.index().0},
+                "wanted": wanted,
+                "systemd": systemd,
+                "published": published,
+            }),
+        );
     }
 
     /// Writes every report that differs from what Keel holds; stops at the first failure

@@ -16,6 +16,7 @@
 pub mod reconcile;
 
 use crate::engine::reconcile::Write;
+use crate::status::Status;
 use fleet_core::lease::{decide, LeaseStep};
 use fleet_core::model::MachineId;
 use fleet_core::schedule::{plan, Decision};
@@ -47,6 +48,8 @@ pub struct EngineSettings {
     /// `agent_ttl`: how long the state reports of a machine that went away are kept, and how
     /// often the leader looks for such reports.
     pub agent_ttl: Duration,
+    /// Where the engine shows its state for the SIGUSR1 dump.
+    pub status: Status,
 }
 
 impl EngineSettings {
@@ -128,6 +131,7 @@ pub async fn run(
                 tracing::warn!(%error, "engine pass stopped");
             }
         }
+        engine.show();
     }
     tracing::info!("engine stopped");
 }
@@ -300,6 +304,19 @@ impl Engine {
         log_decisions(&planned.decisions);
         let writes = reconcile::writes(&planned, &jobs, &index, &skipped);
         self.execute(writes).await
+    }
+
+    /// Puts the engine's state into the SIGUSR1 dump.
+    fn show(&self) {
+        self.settings.status.set(
+            "engine",
+            serde_json::json!({
+                "machine": self.settings.machine.as_str(),
+                "leading": self.leadership.is_some(),
+                "unitFilesCached": self.files.len(),
+                "machinesAbsentWithReports": self.absent_since.len(),
+            }),
+        );
     }
 
     /// Deletes the state reports of machines absent for longer than `agent_ttl`, looking at
