@@ -20,12 +20,11 @@ use crate::status::Status;
 use fleet_core::lease::{decide, LeaseStep};
 use fleet_core::model::MachineId;
 use fleet_core::schedule::{plan, Decision};
-use fleet_core::unit_file::{UnitFile, UnitHash};
 use fleet_registry::view;
 use fleet_registry::wire::EngineLease;
 use fleet_registry::{Registry, RegistryError, Written};
 use kv_client::{Cache, Reflector, ReflectorOptions};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -87,7 +86,7 @@ pub struct Engine {
     tasks: TaskTracker,
     leadership: Option<Leadership>,
     caches: Option<Caches>,
-    files: HashMap<UnitHash, UnitFile>,
+    files: reconcile::UnitFiles,
     /// When each machine that still has state reports was first seen absent.
     absent_since: BTreeMap<String, Instant>,
     /// When the leader last looked for reports of machines gone.
@@ -108,7 +107,7 @@ pub async fn run(
         tasks,
         leadership: None,
         caches: None,
-        files: HashMap::new(),
+        files: reconcile::UnitFiles::default(),
         absent_since: BTreeMap::new(),
         last_sweep: None,
     };
@@ -296,7 +295,7 @@ impl Engine {
         let machines = logged(view::machines(&keys, pairs(&machines)));
         let index = logged(view::schedules(&keys, pairs(&schedule)));
         self.fetch_files(&jobs).await?;
-        let (snapshot, skipped) = reconcile::snapshot(&jobs, &machines, &self.files);
+        let (snapshot, skipped) = reconcile::snapshot(&jobs, &machines, &mut self.files);
         for skip in &skipped {
             tracing::warn!(unit = %skip.unit, why = %skip.why, "unit left out of scheduling");
         }
@@ -313,7 +312,8 @@ impl Engine {
             serde_json::json!({
                 "machine": self.settings.machine.as_str(),
                 "leading": self.leadership.is_some(),
-                "unitFilesCached": self.files.len(),
+                "unitFilesCached": self.files.files.len(),
+                "unitsParsed": self.files.parsed_len(),
                 "machinesAbsentWithReports": self.absent_since.len(),
             }),
         );
@@ -363,11 +363,11 @@ impl Engine {
         jobs: &BTreeMap<String, view::JobView>,
     ) -> Result<(), RegistryError> {
         for job in jobs.values() {
-            if self.files.contains_key(&job.hash) {
+            if self.files.files.contains_key(&job.hash) {
                 continue;
             }
             if let Some(file) = self.registry.unit_file(&job.hash).await? {
-                self.files.insert(job.hash, file);
+                self.files.files.insert(job.hash, file);
             }
         }
         Ok(())

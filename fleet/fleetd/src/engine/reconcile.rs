@@ -7,7 +7,9 @@
 //! over an unchanged registry writes nothing; a machine's state reports outlive it by one
 //! agent TTL.
 
-use fleet_core::model::{ClusterSnapshot, DesiredState, MachineId, MachineView, UnitView};
+use fleet_core::model::{
+    ClusterSnapshot, DesiredState, MachineId, MachineView, Requirements, UnitView,
+};
 use fleet_core::name::UnitName;
 use fleet_core::options::parse_x_fleet;
 use fleet_core::schedule::{Decision, Plan};
@@ -74,13 +76,60 @@ pub struct Skipped {
     pub why: String,
 }
 
-/// The snapshot of `jobs` on `machines`, with the unit files (by hash) at hand. Units whose
-/// file is not in `files` are skipped with a reason: the caller fetches them first.
+/// Unit files by hash, and each unit's `[X-Fleet]` requirements parsed once per (name,
+/// hash): both are immutable, so a pass parses only units it has not seen before.
+#[derive(Debug, Default)]
+pub struct UnitFiles {
+    /// The files, fetched once by hash.
+    pub files: HashMap<UnitHash, UnitFile>,
+    /// `None` for a template; `Err` for a unit that cannot be scheduled, with why.
+    parsed: HashMap<(String, UnitHash), Result<Option<Requirements>, String>>,
+}
+
+impl UnitFiles {
+    /// How many parsed units are kept.
+    #[must_use]
+    pub fn parsed_len(&self) -> usize {
+        self.parsed.len()
+    }
+
+    fn requirements(&mut self, key: &str, hash: UnitHash) -> Result<Option<Requirements>, String> {
+        if let Some(parsed) = self.parsed.get(&(key.to_owned(), hash)) {
+            return parsed.clone();
+        }
+        let parsed = parse(key, hash, &self.files);
+        // A missing file is not remembered: it is fetched before the next pass.
+        if self.files.contains_key(&hash) {
+            self.parsed.insert((key.to_owned(), hash), parsed.clone());
+        }
+        parsed
+    }
+}
+
+fn parse(
+    key: &str,
+    hash: UnitHash,
+    files: &HashMap<UnitHash, UnitFile>,
+) -> Result<Option<Requirements>, String> {
+    let name = UnitName::parse(key).map_err(|error| error.to_string())?;
+    if name.is_template() {
+        return Ok(None);
+    }
+    let file = files
+        .get(&hash)
+        .ok_or_else(|| format!("unit file {} is not stored", hash.to_hex()))?;
+    let options = parse_x_fleet(&name, file).map_err(|error| error.to_string())?;
+    Ok(Some(options.requirements))
+}
+
+/// The snapshot of `jobs` on `machines`, with the unit files at hand. Units whose file is
+/// not in `files` are skipped with a reason: the caller fetches them first. Parsed
+/// requirements of units no longer in `jobs` are forgotten.
 #[must_use]
 pub fn snapshot(
     jobs: &BTreeMap<String, JobView>,
     machines: &BTreeMap<MachineId, MachineObject>,
-    files: &HashMap<UnitHash, UnitFile>,
+    files: &mut UnitFiles,
 ) -> (ClusterSnapshot, Vec<Skipped>) {
     let mut snapshot = ClusterSnapshot {
         units: BTreeMap::new(),
@@ -97,43 +146,32 @@ pub fn snapshot(
     };
     let mut skipped = Vec::new();
     for (key, job) in jobs {
-        match unit_view(key, job, files) {
-            Ok(Some(view)) => {
-                snapshot.units.insert(view.name.clone(), view);
+        let why = |why: String| Skipped {
+            unit: key.clone(),
+            why,
+        };
+        if job.name != *key {
+            skipped.push(why(format!("record names {:?}", job.name)));
+            continue;
+        }
+        match files.requirements(key, job.hash) {
+            Ok(Some(requirements)) => {
+                let view = UnitView {
+                    name: key.clone(),
+                    requirements,
+                    desired: job.desired,
+                    target: job.target.clone(),
+                };
+                snapshot.units.insert(key.clone(), view);
             }
             Ok(None) => {}
-            Err(why) => skipped.push(Skipped {
-                unit: key.clone(),
-                why,
-            }),
+            Err(reason) => skipped.push(why(reason)),
         }
     }
+    files
+        .parsed
+        .retain(|(unit, hash), _| jobs.get(unit).is_some_and(|job| job.hash == *hash));
     (snapshot, skipped)
-}
-
-/// The unit as the scheduler sees it; `None` for a template.
-fn unit_view(
-    key: &str,
-    job: &JobView,
-    files: &HashMap<UnitHash, UnitFile>,
-) -> Result<Option<UnitView>, String> {
-    if job.name != key {
-        return Err(format!("record names {:?}", job.name));
-    }
-    let name = UnitName::parse(key).map_err(|error| error.to_string())?;
-    if name.is_template() {
-        return Ok(None);
-    }
-    let file = files
-        .get(&job.hash)
-        .ok_or_else(|| format!("unit file {} is not stored", job.hash.to_hex()))?;
-    let options = parse_x_fleet(&name, file).map_err(|error| error.to_string())?;
-    Ok(Some(UnitView {
-        name: key.to_owned(),
-        requirements: options.requirements,
-        desired: job.desired,
-        target: job.target.clone(),
-    }))
 }
 
 /// The writes that take the registry from `jobs` and `index` (the per-machine index as

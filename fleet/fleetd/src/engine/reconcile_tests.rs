@@ -18,7 +18,7 @@ fn file(text: &str) -> UnitFile {
 struct World {
     jobs: BTreeMap<String, JobView>,
     machines: BTreeMap<MachineId, MachineObject>,
-    files: HashMap<UnitHash, UnitFile>,
+    files: UnitFiles,
     index: BTreeMap<String, BTreeMap<String, ScheduleEntry>>,
 }
 
@@ -41,7 +41,7 @@ impl World {
         World {
             jobs: BTreeMap::new(),
             machines,
-            files: HashMap::new(),
+            files: UnitFiles::default(),
             index: BTreeMap::new(),
         }
     }
@@ -49,7 +49,7 @@ impl World {
     fn unit(&mut self, name: &str, text: &str, desired: DesiredState, target: Option<&str>) {
         let file = file(text);
         let hash = file.hash();
-        self.files.insert(hash, file);
+        self.files.files.insert(hash, file);
         self.jobs.insert(
             name.to_owned(),
             JobView {
@@ -62,8 +62,8 @@ impl World {
         );
     }
 
-    fn writes(&self) -> Vec<Write> {
-        let (snapshot, skipped) = snapshot(&self.jobs, &self.machines, &self.files);
+    fn writes(&mut self) -> Vec<Write> {
+        let (snapshot, skipped) = snapshot(&self.jobs, &self.machines, &mut self.files);
         writes(&plan(&snapshot), &self.jobs, &self.index, &skipped)
     }
 
@@ -210,7 +210,7 @@ fn globals_are_indexed_on_every_machine_and_templates_never() {
     world.unit("t@.service", PLAIN, DesiredState::Inactive, None);
     world.unit("m.service", PLAIN, DesiredState::Launched, Some(M1));
     let missing = world.jobs["m.service"].hash;
-    world.files.remove(&missing);
+    world.files.files.remove(&missing);
     let kept = ScheduleEntry {
         hash: missing,
         desired: DesiredState::Launched,
@@ -301,4 +301,31 @@ fn reports_of_a_machine_are_deleted_one_ttl_after_it_went_away() {
     let back: BTreeSet<String> = [M1.to_owned(), M2.to_owned()].into();
     assert!(stale_reports(&reports, &back, &mut absent, expired, grace).is_empty());
     assert!(absent.is_empty(), "a machine that came back is forgotten");
+}
+
+#[test]
+fn requirements_are_parsed_once_per_unit_and_hash_and_forgotten_with_the_unit() {
+    // Goal: a pass keeps each unit's parsed requirements (templates included), a replaced
+    // file is parsed again under its new hash, and a destroyed unit is forgotten.
+    // Method: passes over a world whose units change between them.
+    let mut world = World::new(&[M1]);
+    world.unit("a.service", PLAIN, DesiredState::Launched, None);
+    world.unit("t@.service", PLAIN, DesiredState::Inactive, None);
+    world.writes();
+    assert_eq!(world.files.parsed_len(), 2);
+    world.unit(
+        "a.service",
+        "[Service]\nExecStart=/bin/true\n",
+        DesiredState::Launched,
+        None,
+    );
+    world.writes();
+    assert_eq!(
+        world.files.parsed_len(),
+        2,
+        "the old hash of a.service is forgotten"
+    );
+    world.jobs.remove("t@.service");
+    world.writes();
+    assert_eq!(world.files.parsed_len(), 1);
 }
