@@ -50,7 +50,8 @@ fn a_unit_goes_through_its_whole_life_on_one_real_host() {
     // nowhere, loaded it is in one host's systemd but not running, started it runs there and
     // only there; list-units, status and journal show it through any fleetd (journal and
     // status of a unit on another host, without SSH); stop stops it, unload unloads it,
-    // destroy removes it.
+    // destroy removes it; a unit no host accepts makes start say why; fleetd also starts on a
+    // socket-activated socket.
     // Method: fleetctl against host 1's or host 3's API from outside the hosts; `systemctl
     // --user` on every host to see where it runs; every wait is a polled condition with a
     // deadline (fleetctl itself blocks until the state is reached).
@@ -150,6 +151,29 @@ fn a_unit_goes_through_its_whole_life_on_one_real_host() {
     );
     let (status, _) = stack.get(1, "/fleet/v1/units/hello.service");
     assert_eq!(status, 404, "{}", stack.logs());
+
+    // A unit no host accepts: start says why instead of waiting in silence.
+    std::fs::write(
+        files.path().join("nowhere.service"),
+        "[Service]\nExecStart=/bin/true\n\n[X-Fleet]\nMachineMetadata=host=elsewhere\n",
+    )
+    .unwrap();
+    let refused = stack.fleetctl(0, cwd, &["start", "--block-attempts=1", "nowhere.service"]);
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("Unit nowhere.service cannot be placed yet"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused
+            .stderr
+            .matches("MachineMetadata host=elsewhere not matched")
+            .count(),
+        3,
+        "one refusal per host: {refused:?}"
+    );
 
     // Socket activation: host 3's fleetd started by its first API connection on a socket
     // it inherited.
