@@ -378,9 +378,8 @@ fn session_bus_address() -> String {
 /// The local address this host uses to reach the first store endpoint: the address the rest
 /// of the cluster sees it by. Connecting a UDP socket sends nothing. `None` for loopback.
 fn detect_public_ip(servers: &[String]) -> Option<String> {
-    let first = servers.first()?;
-    let authority = first.split("://").nth(1)?.split('/').next()?;
-    let target: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(authority)
+    let first = kv_client::Endpoint::parse(servers.first()?).ok()?;
+    let target: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(first.authority())
         .ok()?
         .next()?;
     let bind = if target.is_ipv4() {
