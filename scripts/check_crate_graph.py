@@ -22,6 +22,8 @@ ALLOWED = {
     "jepsen": {"kv-client", "checker", "testkit"},
     # The load generator speaks HTTP directly; its tests start real clusters.
     "keel-bench": {"testkit"},
+    # The scheduler benchmark: the pure core only (the registry side comes through kv-client).
+    "fleet-bench": {"fleet-core"},
     # fleet's pure core: no workspace crate, no I/O (docs/fleet.md).
     "fleet-core": set(),
     # The v1 API's JSON, shared by server and client: serde only.

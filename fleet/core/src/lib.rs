@@ -6,7 +6,8 @@
 //!   ([`unit_file`]);
 //! - the `[X-Fleet]` section: value splitting, specifiers, deprecated aliases, Go-style globs
 //!   and the refused combinations ([`options`], [`glob`]);
-//! - the model shared by the registry, the engine and the agent ([`model`]);
+//! - the model shared by the registry, the engine and the agent ([`model`]), resource
+//!   quantities ([`resources`]) and metadata expressions ([`selector`]);
 //! - the engine's scheduling decision, a function from a cluster snapshot to placements
 //!   ([`schedule`]), and the agent's plan, a function from desired and current local state to
 //!   systemd tasks ([`agent_plan`]).
@@ -25,5 +26,8 @@ pub mod model;
 pub mod name;
 pub mod options;
 pub mod ports;
+pub mod replicas;
+pub mod resources;
 pub mod schedule;
+pub mod selector;
 pub mod unit_file;

@@ -5,6 +5,8 @@
 //! Invariants: every map is ordered (`BTreeMap`), so iterating a snapshot is deterministic;
 //! a [`MachineId`] is never empty. Must not depend on anything but `std`.
 
+use crate::resources::Resources;
+use crate::selector::{host_values, Selector};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
@@ -140,9 +142,16 @@ pub struct Requirements {
     pub machine_id: Option<String>,
     /// `MachineOf=`: every listed unit must already be on the candidate.
     pub machine_of: Vec<String>,
-    /// `MachineMetadata=`: key → the values accepted for it. Values of one key are ORed,
-    /// different keys ANDed.
+    /// `MachineMetadata=` equality items: key → the values accepted for it. Values of one
+    /// key are ORed, different keys ANDed.
     pub metadata: BTreeMap<String, BTreeSet<String>>,
+    /// `MachineMetadata=` items of any other form (`selector.rs`), each ANDed.
+    pub selectors: Vec<Selector>,
+    /// `Cpu=` and `Memory=`: what the unit reserves on its machine; zero when not given.
+    pub requests: Resources,
+    /// `SpreadBy=`: a metadata key whose values (zones, racks) the instances of one template
+    /// are spread over.
+    pub spread_by: Option<String>,
     /// `Conflicts=`: glob patterns of unit names that may not share the machine (symmetric).
     pub conflicts: Vec<String>,
     /// `Replaces=`: glob patterns of units this one displaces from its machine.
@@ -153,25 +162,32 @@ pub struct Requirements {
 
 impl Requirements {
     /// Whether `metadata` (a machine's merged metadata) has every required key with one of its
-    /// accepted values.
+    /// accepted values, and passes every selector.
     #[must_use]
     pub fn metadata_matches(&self, metadata: &BTreeMap<String, String>) -> bool {
-        self.metadata.iter().all(|(key, accepted)| {
-            metadata
-                .get(key)
-                .is_some_and(|value| accepted.contains(value))
-        })
+        self.metadata
+            .iter()
+            .all(|(key, accepted)| host_values(metadata, key).any(|value| accepted.contains(value)))
+            && self
+                .selectors
+                .iter()
+                .all(|selector| selector.matches(metadata))
     }
 }
 
-/// A machine as the planners see it: its ID and merged metadata (static, overridden by dynamic
-/// entries).
+/// A machine as the planners see it: its ID, merged metadata (static, overridden by dynamic
+/// entries) and declared capacity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineView {
     /// The machine.
     pub id: MachineId,
-    /// Its merged metadata.
+    /// Its merged metadata; a value may hold several, comma-separated.
     pub metadata: BTreeMap<String, String>,
+    /// What it offers to units' requests; `None` for a machine that declares nothing (a
+    /// fleet agent), where requests are not checked.
+    pub capacity: Option<Resources>,
+    /// Drained (`fleetctl drain`): no unit but global ones is placed or kept there.
+    pub cordoned: bool,
 }
 
 /// A unit as the engine sees it.

@@ -19,6 +19,8 @@
 use crate::glob::glob_match;
 use crate::model::Requirements;
 use crate::name::{go_quote, UnitName};
+use crate::resources::{parse_cpu, parse_memory, QuantityError, Resources};
+use crate::selector::{parse_item, MetadataItem, Selector, SelectorError};
 use crate::unit_file::UnitFile;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,10 +38,13 @@ const CONFLICTS: &str = "Conflicts";
 const CONFLICTS_ALIAS: &str = "X-Conflicts";
 const REPLACES: &str = "Replaces";
 const GLOBAL: &str = "Global";
+const CPU: &str = "Cpu";
+const MEMORY: &str = "Memory";
+const SPREAD_BY: &str = "SpreadBy";
 
-/// Every key fleet knows (`validRequirements` in fleet's `job/job.go`). `Global` and
-/// `Replaces` have no alias, and a bare `MachineBootID` is not a key.
-const KNOWN_KEYS: [&str; 11] = [
+/// Every key fleet knows (`validRequirements` in fleet's `job/job.go`), then Keel's. `Global`
+/// and `Replaces` have no alias, and a bare `MachineBootID` is not a key.
+const KNOWN_KEYS: [&str; 14] = [
     MACHINE_ID,
     MACHINE_ID_ALIAS,
     MACHINE_BOOT_ID_ALIAS,
@@ -51,6 +56,9 @@ const KNOWN_KEYS: [&str; 11] = [
     CONFLICTS_ALIAS,
     REPLACES,
     GLOBAL,
+    CPU,
+    MEMORY,
+    SPREAD_BY,
 ];
 
 /// What a unit's `[X-Fleet]` section says.
@@ -115,6 +123,15 @@ pub enum OptionsError {
     /// `Conflicts` together with `Replaces`.
     #[error("Conflicts cannot be used with Replaces")]
     ConflictsWithReplaces,
+    /// A `MachineMetadata` item that is no expression (Keel's; fleet ignored it).
+    #[error(transparent)]
+    Metadata(#[from] SelectorError),
+    /// A `Cpu` or `Memory` value that is no amount (Keel's).
+    #[error(transparent)]
+    Quantity(#[from] QuantityError),
+    /// A `SpreadBy` value that is not one metadata key (Keel's).
+    #[error("invalid SpreadBy value {0:?}: expected one metadata key")]
+    SpreadBy(String),
 }
 
 /// Reads the `[X-Fleet]` section of `file`, the unit file of the unit `name`.
@@ -123,8 +140,9 @@ pub enum OptionsError {
 /// `MachineID` (only when `MachineID` has no value, then in that order; the first value
 /// counts), `X-ConditionMachineOf` values come before `MachineOf` ones, `X-Conflicts` before
 /// `Conflicts`, `X-ConditionMachineMetadata` joins `MachineMetadata`. A `MachineMetadata`
-/// item that does not split on `=` into exactly two non-empty parts is ignored. `Global` is
-/// its last value read by [`is_truthy`]. Specifiers `%n` (full name), `%N` (name without
+/// item is `key=value` or one of the expressions of `selector.rs`. `Global` is its last
+/// value read by [`is_truthy`]; `Cpu`, `Memory` and `SpreadBy` are their last values (an
+/// empty one clears). Specifiers `%n` (full name), `%N` (name without
 /// suffix), `%p` (prefix) and `%i` (instance, empty if none) are replaced in that order, one
 /// after the other, as fleet's `unitPrintf`; no unescaping is done.
 ///
@@ -133,9 +151,9 @@ pub enum OptionsError {
 /// values before specifier substitution (see the module docs).
 pub fn parse_x_fleet(name: &UnitName, file: &UnitFile) -> Result<XFleetOptions, OptionsError> {
     let section = SectionValues::read(file);
-    check_combinations(&section.requirements(None))?;
+    check_combinations(&section.requirements(None)?)?;
     Ok(XFleetOptions {
-        requirements: section.requirements(Some(name)),
+        requirements: section.requirements(Some(name))?,
         unknown_keys: section.unknown_keys,
     })
 }
@@ -209,7 +227,7 @@ impl SectionValues {
             .collect()
     }
 
-    fn requirements(&self, name: Option<&UnitName>) -> Requirements {
+    fn requirements(&self, name: Option<&UnitName>) -> Result<Requirements, OptionsError> {
         let machine_id = [MACHINE_ID, MACHINE_ID_ALIAS, MACHINE_BOOT_ID_ALIAS]
             .iter()
             .find_map(|key| self.values(&[key], name).into_iter().next());
@@ -223,34 +241,67 @@ impl SectionValues {
             .values(&[GLOBAL], name)
             .last()
             .is_some_and(|value| is_truthy(value));
-        Requirements {
+        let (metadata, selectors) =
+            metadata(&self.values(&[MACHINE_METADATA_ALIAS, MACHINE_METADATA], name))?;
+        Ok(Requirements {
             machine_id,
             machine_of: self.values(&[MACHINE_OF_ALIAS, MACHINE_OF], name),
-            metadata: metadata(&self.values(&[MACHINE_METADATA_ALIAS, MACHINE_METADATA], name)),
+            metadata,
+            selectors,
             conflicts,
             replaces: self.values(&[REPLACES], name),
             global,
+            requests: self.requests(name)?,
+            spread_by: self.spread_by(name)?,
+        })
+    }
+
+    /// The last value of `key`, when there is one and it is not empty.
+    fn last(&self, key: &str, name: Option<&UnitName>) -> Option<String> {
+        self.values(&[key], name)
+            .pop()
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn requests(&self, name: Option<&UnitName>) -> Result<Resources, OptionsError> {
+        let cpu_millis = self.last(CPU, name).map_or(Ok(0), |v| parse_cpu(&v))?;
+        let memory_bytes = self
+            .last(MEMORY, name)
+            .map_or(Ok(0), |v| parse_memory(&v))?;
+        Ok(Resources {
+            cpu_millis,
+            memory_bytes,
+        })
+    }
+
+    fn spread_by(&self, name: Option<&UnitName>) -> Result<Option<String>, OptionsError> {
+        let Some(key) = self.last(SPREAD_BY, name) else {
+            return Ok(None);
+        };
+        match parse_item(&key) {
+            Ok(MetadataItem::Expression(Selector::Present { .. })) => Ok(Some(key)),
+            _ => Err(OptionsError::SpreadBy(key)),
         }
     }
 }
 
-/// `key=value` items into key → accepted values; other items are ignored, as fleet's
-/// `RequiredTargetMetadata` does (so a value holding `=` can never be required).
-fn metadata(items: &[String]) -> BTreeMap<String, BTreeSet<String>> {
-    let mut metadata: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+/// `MachineMetadata` items into equality (key → accepted values) and the other expressions.
+fn metadata(items: &[String]) -> Result<Equalities, SelectorError> {
+    let mut equal: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut selectors = Vec::new();
     for item in items {
-        let mut parts = item.split('=');
-        if let (Some(key), Some(value), None) = (parts.next(), parts.next(), parts.next()) {
-            if !key.is_empty() && !value.is_empty() {
-                metadata
-                    .entry(key.to_owned())
-                    .or_default()
-                    .insert(value.to_owned());
+        match parse_item(item)? {
+            MetadataItem::Equal { key, value } => {
+                equal.entry(key).or_default().insert(value);
             }
+            MetadataItem::Expression(selector) => selectors.push(selector),
         }
     }
-    metadata
+    Ok((equal, selectors))
 }
+
+type Equalities = (BTreeMap<String, BTreeSet<String>>, Vec<Selector>);
 
 /// fleet's `unitPrintf`: four replacements one after the other, so a replacement's text can
 /// complete a specifier that a later step then replaces (`%%p` for the prefix `i` becomes

@@ -150,21 +150,64 @@ fn value_splitting() {
     );
 }
 
-/// Goal: the `MachineMetadata` item rules. Method: valid, ignored and grouped items.
+/// Goal: the `MachineMetadata` item rules: equality items group by key, other forms become
+/// selectors, malformed items are refused. Method: valid items, then each malformed one.
 #[test]
 fn machine_metadata_items() {
-    let metadata = requirements(
+    let requirements = requirements(
         "MachineMetadata=\"region=us\" \"region=eu\"\nMachineMetadata=disk=ssd\n\
-         MachineMetadata=a=b=c\nMachineMetadata==x\nMachineMetadata=y=\nMachineMetadata=plain\n\
-         MachineMetadata=role=web role=db\n",
-    )
-    .metadata;
+         MachineMetadata=plain\nMachineMetadata=zone notin (a,b)\nMachineMetadata=cores>=4\n",
+    );
     assert_eq!(
-        metadata,
+        requirements.metadata,
         BTreeMap::from([
             ("disk".to_owned(), set(&["ssd"])),
             ("region".to_owned(), set(&["eu", "us"])),
         ])
+    );
+    let selectors: Vec<String> = requirements
+        .selectors
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        selectors,
+        strings(&["plain", "zone notin (a,b)", "cores>=4"])
+    );
+    for item in ["a=b=c", "=x", "y=", "role=web role=db", "zone in a"] {
+        let error = read("web.service", &format!("MachineMetadata={item}\n")).expect_err(item);
+        assert!(
+            matches!(error, OptionsError::Metadata(_)),
+            "{item}: {error}"
+        );
+    }
+}
+
+/// Goal: `Cpu`, `Memory` and `SpreadBy` fill the requests and the spread key; the last value
+/// counts, an empty one clears, a bad one is refused. Method: one option at a time.
+#[test]
+fn resource_requests_and_spread_key() {
+    let wanted = requirements("Cpu=250m\nMemory=1G\nMemory=512M\nSpreadBy=zone\n");
+    assert_eq!(
+        wanted.requests,
+        Resources {
+            cpu_millis: 250,
+            memory_bytes: 512 << 20
+        }
+    );
+    assert_eq!(wanted.spread_by.as_deref(), Some("zone"));
+    assert_eq!(requirements("Cpu=2\nCpu=\n").requests, Resources::ZERO);
+    let bad_cpu = read("web.service", "Cpu=lots\n").expect_err("bad cpu");
+    assert_eq!(
+        bad_cpu.to_string(),
+        "invalid Cpu value \"lots\": expected cores (2, 0.5) or millicores (500m), at least 1m"
+    );
+    let bad_memory = read("web.service", "Memory=2X\n").expect_err("bad memory");
+    assert!(matches!(bad_memory, OptionsError::Quantity(_)));
+    let bad_spread = read("web.service", "SpreadBy=zone=a\n").expect_err("bad key");
+    assert_eq!(
+        bad_spread.to_string(),
+        "invalid SpreadBy value \"zone=a\": expected one metadata key"
     );
 }
 

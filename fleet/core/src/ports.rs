@@ -15,6 +15,7 @@
 //! `thiserror` and the `Stream` trait of `futures-core`.
 
 use crate::agent_plan::{LocalState, LocalUnit};
+use crate::resources::SystemdLimits;
 use crate::unit_file::UnitFile;
 use futures_core::Stream;
 use std::collections::{BTreeMap, BTreeSet};
@@ -241,6 +242,19 @@ pub trait Systemd: Send + Sync {
     /// `InvalidUnitName`, `UnitNotFound` (systemd knows no such unit and none runs),
     /// `JobRefused`, or the bus.
     fn stop_unit(&self, name: &str) -> impl Future<Output = Result<(), SystemdError>> + Send;
+
+    /// Sets a service's CPU and memory limits for this boot (a runtime drop-in: systemd's
+    /// `SetUnitProperties` with `CPUQuotaPerSecUSec` and `MemoryMax`), `None` meaning no
+    /// limit, so limits from an earlier version of the unit do not linger. Other unit types
+    /// are left alone. The unit must be loaded.
+    ///
+    /// # Errors
+    /// `InvalidUnitName`; systemd's refusal; the bus.
+    fn set_limits(
+        &self,
+        name: &str,
+        limits: SystemdLimits,
+    ) -> impl Future<Output = Result<(), SystemdError>> + Send;
 
     /// The unit's state now. A unit systemd has no file for reads as `not-found`.
     ///

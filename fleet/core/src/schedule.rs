@@ -9,14 +9,26 @@
 //!    conflict with the view so far (by name).
 //! 2. Pass A, over placed non-global units by name: unplace those desired `inactive`, those
 //!    whose machine is gone, and those that no longer pass the eligibility rules there.
-//! 3. Pass B, over unplaced non-global units not desired `inactive`, by name: place each on
-//!    the first eligible machine in (load, machine ID) order, where load counts the units in
-//!    the machine's view; the views are updated at once, so later decisions see it.
+//! 3. Pass B, over unplaced non-global units not desired `inactive`, by name: filter every
+//!    live machine through the rules ([`Refusal`], in its variants' order), score the ones
+//!    left ([`Score`]) and place the unit on the best, ties broken by fewer units, then
+//!    machine ID; the views are updated at once, so later decisions see it.
+//!
+//! The rules are fleet's (`MachineID`, `MachineMetadata`, `MachineOf`, `Conflicts`,
+//! `Replaces`) plus Keel's: metadata expressions and resource requests against the machine's
+//! declared capacity minus what the units in its view request. The score, each part 0-100:
+//! `spread` (fewer instances of the same template on the machine), `zone` (fewer instances in
+//! the machine's value of the unit's `SpreadBy` key; only with `SpreadBy`), `free` (the share
+//! of CPU and memory left after placing, Kubernetes' least-allocated) and `load` (fewer units
+//! on the machine, fleet's least-loaded); total = 2·spread + 2·zone + free + load. With no
+//! requests and no templates this is fleet's least-loaded rule.
 //!
 //! Departures from fleet, each deliberate:
-//! - Both passes walk units in name order and candidates in a `BTreeSet` ordered by
-//!   (load, ID): the same snapshot always gives the same plan (fleet iterates a Go map).
-//! - Views are updated incrementally; fleet rebuilds them per decision (O(units²)).
+//! - Both passes walk units in name order and machines in ID order: the same snapshot always
+//!   gives the same plan (fleet iterates a Go map).
+//! - Views are updated incrementally, with the units that have `Conflicts` or `Replaces`
+//!   patterns kept apart, so the common case costs no pattern matching; fleet rebuilds views
+//!   per decision (O(units²)).
 //! - `Replaces`: a unit is ineligible on a machine holding a unit that replaces it, so the
 //!   displaced unit is unplaced by pass A and placed again by pass B of the next pass, through
 //!   the ordinary rules. fleet moves it to the least-loaded other machine with no eligibility
@@ -33,7 +45,10 @@
 
 use crate::glob::glob_match;
 use crate::model::{ClusterSnapshot, DesiredState, MachineId, MachineView, UnitView};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::name::UnitName;
+use crate::resources::{format_cpu, format_memory, Resources};
+use crate::selector::{host_values, Selector};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 /// What the engine writes after a pass.
@@ -90,6 +105,8 @@ impl fmt::Display for UnplaceReason {
 /// The rule that keeps a unit off a machine, in the order the rules are checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// The machine is drained (`fleetctl drain`); global units are exempt.
+    Cordoned,
     /// `MachineID=` names another machine.
     MachineIdMismatch {
         /// The wanted ID.
@@ -101,6 +118,29 @@ pub enum Refusal {
         key: String,
         /// The accepted values.
         accepted: Vec<String>,
+    },
+    /// A `MachineMetadata=` expression is not met.
+    SelectorMismatch {
+        /// The expression, as printed by `Selector`'s `Display`.
+        selector: String,
+        /// The key it reads.
+        key: String,
+        /// The machine's values for that key.
+        held: Vec<String>,
+    },
+    /// The machine's free CPU is less than the unit requests.
+    InsufficientCpu {
+        /// Millicores requested.
+        requested: u64,
+        /// Millicores free.
+        free: u64,
+    },
+    /// The machine's free memory is less than the unit requests.
+    InsufficientMemory {
+        /// Bytes requested.
+        requested: u64,
+        /// Bytes free.
+        free: u64,
     },
     /// A `MachineOf=` unit is not on the machine.
     MachineOfMissing {
@@ -122,6 +162,7 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Refusal::Cordoned => formatter.write_str("machine is drained (fleetctl uncordon)"),
             Refusal::MachineIdMismatch { wanted } => {
                 write!(formatter, "MachineID={wanted} names another machine")
             }
@@ -130,6 +171,36 @@ impl fmt::Display for Refusal {
                 "MachineMetadata {key}={} not matched",
                 accepted.join("|")
             ),
+            Refusal::SelectorMismatch {
+                selector,
+                key,
+                held,
+            } => {
+                if held.is_empty() {
+                    write!(
+                        formatter,
+                        "MachineMetadata {selector} not matched (no {key})"
+                    )
+                } else {
+                    let held = held.join(",");
+                    write!(
+                        formatter,
+                        "MachineMetadata {selector} not matched ({key}={held})"
+                    )
+                }
+            }
+            Refusal::InsufficientCpu { requested, free } => write!(
+                formatter,
+                "insufficient cpu: requests {}, {} free",
+                format_cpu(*requested),
+                format_cpu(*free)
+            ),
+            Refusal::InsufficientMemory { requested, free } => write!(
+                formatter,
+                "insufficient memory: requests {}, {} free",
+                format_memory(*requested),
+                format_memory(*free)
+            ),
             Refusal::MachineOfMissing { unit } => write!(formatter, "MachineOf {unit} not here"),
             Refusal::ConflictsWith { unit } => write!(formatter, "conflicts with {unit}"),
             Refusal::ReplacedBy { unit } => write!(formatter, "replaced by {unit}"),
@@ -137,18 +208,124 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// How a machine that passes every rule scores for a unit (the module docs give the parts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Score {
+    /// 2·spread + 2·zone + free + load.
+    pub total: u32,
+    /// Fewer instances of the unit's template on the machine.
+    pub spread: u32,
+    /// Fewer instances in the machine's `SpreadBy` value; `None` without `SpreadBy`.
+    pub zone: Option<u32>,
+    /// The share of the machine's CPU and memory left after placing.
+    pub free: u32,
+    /// Fewer units on the machine.
+    pub load: u32,
+}
+
+/// One machine's verdict on a unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A rule keeps the unit off it.
+    Filtered(Refusal),
+    /// It passes every rule; with its score, except for a global unit (which runs on every
+    /// machine that passes).
+    Eligible(Option<Score>),
+}
+
+/// Why a unit is where it is, machine by machine (`fleetctl why`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// The unit.
+    pub unit: String,
+    /// Where it is placed now, if anywhere.
+    pub placed: Option<MachineId>,
+    /// Where a pass would place it now, judged with it taken off its machine: the
+    /// best-scored eligible machine; `None` for a global unit or when nothing is eligible.
+    pub best: Option<MachineId>,
+    /// Every live machine's verdict, by machine ID.
+    pub machines: Vec<(MachineId, Verdict)>,
+}
+
 /// Units on one machine, as the rules see them.
 #[derive(Debug, Default, Clone)]
 struct View {
     units: BTreeSet<String>,
+    /// What the units in `units` request together.
+    allocated: Resources,
+    /// The units in `units` with `Conflicts` patterns.
+    conflicters: BTreeSet<String>,
+    /// The units in `units` with `Replaces` patterns.
+    replacers: BTreeSet<String>,
 }
 
-/// The working state of one pass.
+/// The working state of one pass. Machines are addressed by slot: their position in ID
+/// order, so the per-machine loop of a decision indexes vectors instead of looking up IDs.
 struct Pass<'a> {
     snapshot: &'a ClusterSnapshot,
-    views: BTreeMap<MachineId, View>,
-    /// Live machines in placement order: (load, ID).
-    order: BTreeSet<(usize, MachineId)>,
+    /// Live machines in ID order.
+    machines: Vec<&'a MachineView>,
+    /// Slot by machine ID (lookups only; nothing iterates it).
+    slots: HashMap<&'a MachineId, usize>,
+    /// Per slot, the machine's view.
+    views: Vec<View>,
+    /// Per template, per slot, how many of its instances are in that slot's view (lookups
+    /// only).
+    groups: HashMap<String, HashMap<usize, u32>>,
+}
+
+/// The rule a machine failed, borrowed from the unit or the view: turned into a [`Refusal`]
+/// (which allocates) only when someone reads it.
+enum Failed<'x> {
+    Cordoned,
+    MachineId(&'x str),
+    Metadata(&'x str, &'x BTreeSet<String>),
+    Selector(&'x Selector),
+    Cpu { requested: u64, free: u64 },
+    Memory { requested: u64, free: u64 },
+    MachineOf(&'x str),
+    Conflict(&'x str),
+    Replaced(&'x str),
+}
+
+impl Failed<'_> {
+    fn refusal(&self, machine: &MachineView) -> Refusal {
+        match *self {
+            Failed::Cordoned => Refusal::Cordoned,
+            Failed::MachineId(wanted) => Refusal::MachineIdMismatch {
+                wanted: wanted.to_owned(),
+            },
+            Failed::Metadata(key, accepted) => Refusal::MetadataMismatch {
+                key: key.to_owned(),
+                accepted: accepted.iter().cloned().collect(),
+            },
+            Failed::Selector(selector) => Refusal::SelectorMismatch {
+                selector: selector.to_string(),
+                key: selector.key().to_owned(),
+                held: host_values(&machine.metadata, selector.key())
+                    .map(str::to_owned)
+                    .collect(),
+            },
+            Failed::Cpu { requested, free } => Refusal::InsufficientCpu { requested, free },
+            Failed::Memory { requested, free } => Refusal::InsufficientMemory { requested, free },
+            Failed::MachineOf(unit) => Refusal::MachineOfMissing {
+                unit: unit.to_owned(),
+            },
+            Failed::Conflict(unit) => Refusal::ConflictsWith {
+                unit: unit.to_owned(),
+            },
+            Failed::Replaced(unit) => Refusal::ReplacedBy {
+                unit: unit.to_owned(),
+            },
+        }
+    }
+}
+
+/// What scoring one unit needs besides the machine: its template's instances per slot and,
+/// with `SpreadBy`, the key and the instances per value of it.
+struct Spread<'x> {
+    members: Option<&'x HashMap<usize, u32>>,
+    zones: Option<(&'x str, BTreeMap<&'x str, u32>)>,
 }
 
 /// The outcome of one pass.
@@ -170,60 +347,87 @@ pub fn plan(snapshot: &ClusterSnapshot) -> Plan {
     let mut decisions = pass.unplace_ineligible();
     decisions.extend(pass.place_unplaced());
     let hosted = pass
-        .views
-        .into_iter()
-        .map(|(machine, view)| (machine, view.units))
+        .machines
+        .iter()
+        .zip(pass.views)
+        .map(|(machine, view)| (machine.id.clone(), view.units))
         .collect();
     Plan { decisions, hosted }
 }
 
+/// Every live machine's verdict on the unit `name` as the cluster stands, or `None` when
+/// there is no such unit. A placed unit is judged as if taken off its machine, so its own
+/// requests and name do not count against it.
+#[must_use]
+pub fn explain(snapshot: &ClusterSnapshot, name: &str) -> Option<Explanation> {
+    let unit = snapshot.units.get(name)?;
+    let mut pass = Pass::new(snapshot);
+    let placed = if unit.requirements.global {
+        None
+    } else {
+        unit.target
+            .clone()
+            .filter(|machine| pass.holds(machine, name))
+    };
+    for slot in 0..pass.machines.len() {
+        pass.remove(unit, slot);
+    }
+    let best = if unit.requirements.global {
+        None
+    } else {
+        pass.best(unit).map(|slot| pass.machines[slot].id.clone())
+    };
+    Some(Explanation {
+        unit: name.to_owned(),
+        placed,
+        best,
+        machines: pass.verdicts(unit),
+    })
+}
+
 impl<'a> Pass<'a> {
     fn new(snapshot: &'a ClusterSnapshot) -> Pass<'a> {
-        let mut views: BTreeMap<MachineId, View> = snapshot
-            .machines
-            .keys()
-            .map(|id| (id.clone(), View::default()))
+        let machines: Vec<&MachineView> = snapshot.machines.values().collect();
+        let slots = machines
+            .iter()
+            .enumerate()
+            .map(|(slot, machine)| (&machine.id, slot))
             .collect();
+        let mut pass = Pass {
+            snapshot,
+            views: vec![View::default(); machines.len()],
+            machines,
+            slots,
+            groups: HashMap::new(),
+        };
         for unit in snapshot
             .units
             .values()
             .filter(|unit| counts_on_target(unit))
         {
-            if let Some(view) = unit.target.as_ref().and_then(|id| views.get_mut(id)) {
-                view.units.insert(unit.name.clone());
+            if let Some(slot) = unit.target.as_ref().and_then(|id| pass.slot(id)) {
+                pass.add(unit, slot);
             }
         }
-        let mut pass = Pass {
-            snapshot,
-            views,
-            order: BTreeSet::new(),
-        };
         pass.add_globals();
-        pass.order = pass
-            .views
-            .iter()
-            .map(|(id, view)| (view.units.len(), id.clone()))
-            .collect();
         pass
     }
 
-    /// Adds every global unit to the views of the machines it applies to.
+    fn slot(&self, machine: &MachineId) -> Option<usize> {
+        self.slots.get(machine).copied()
+    }
+
+    /// Adds every global unit to the views of the machines it applies to, in name order.
     fn add_globals(&mut self) {
-        let globals = self
-            .snapshot
+        let snapshot = self.snapshot;
+        let globals = snapshot
             .units
             .values()
             .filter(|unit| unit.requirements.global && unit.desired != DesiredState::Inactive);
         for unit in globals {
-            for machine in self.snapshot.machines.values() {
-                if !unit.requirements.metadata_matches(&machine.metadata) {
-                    continue;
-                }
-                if self.conflict_on(unit, &machine.id).is_some() {
-                    continue;
-                }
-                if let Some(view) = self.views.get_mut(&machine.id) {
-                    view.units.insert(unit.name.clone());
+            for slot in 0..self.machines.len() {
+                if self.failed(unit, slot).is_none() {
+                    self.add(unit, slot);
                 }
             }
         }
@@ -243,13 +447,17 @@ impl<'a> Pass<'a> {
             };
             let reason = if unit.desired == DesiredState::Inactive {
                 Some(UnplaceReason::DesiredInactive)
-            } else if let Some(view) = snapshot.machines.get(&machine) {
-                self.refusal(unit, view).map(UnplaceReason::Ineligible)
+            } else if let Some(slot) = self.slot(&machine) {
+                self.remove(unit, slot);
+                let refusal = self.refusal(unit, slot);
+                if refusal.is_none() {
+                    self.add(unit, slot);
+                }
+                refusal.map(UnplaceReason::Ineligible)
             } else {
                 Some(UnplaceReason::MachineGone)
             };
             if let Some(reason) = reason {
-                self.remove(&unit.name, &machine);
                 decisions.push(Decision::Unplace {
                     unit: unit.name.clone(),
                     machine,
@@ -262,7 +470,6 @@ impl<'a> Pass<'a> {
 
     /// Pass B.
     fn place_unplaced(&mut self) -> Vec<Decision> {
-        let mut decisions = Vec::new();
         let snapshot = self.snapshot;
         let waiting: Vec<&UnitView> = snapshot
             .units
@@ -270,143 +477,247 @@ impl<'a> Pass<'a> {
             .filter(|unit| {
                 !unit.requirements.global
                     && unit.desired != DesiredState::Inactive
-                    && !self.is_placed(unit)
+                    && !unit
+                        .target
+                        .as_ref()
+                        .is_some_and(|machine| self.holds(machine, &unit.name))
             })
             .collect();
-        for unit in waiting {
-            decisions.push(self.place(unit));
-        }
-        decisions
+        waiting.into_iter().map(|unit| self.place(unit)).collect()
     }
 
-    /// Whether pass A left `unit` on a live machine.
-    fn is_placed(&self, unit: &UnitView) -> bool {
-        unit.target.as_ref().is_some_and(|id| {
-            self.views
-                .get(id)
-                .is_some_and(|view| view.units.contains(&unit.name))
-        })
+    /// Whether `machine`'s view holds the unit `name`.
+    fn holds(&self, machine: &MachineId, name: &str) -> bool {
+        self.slot(machine)
+            .is_some_and(|slot| self.views[slot].units.contains(name))
     }
 
-    /// The first eligible machine in (load, ID) order, or every machine's refusal.
+    /// Places `unit` on its best machine, or says why no machine takes it.
     fn place(&mut self, unit: &UnitView) -> Decision {
-        let mut refusals = Vec::new();
-        let mut chosen = None;
-        for (_, id) in &self.order {
-            let Some(machine) = self.snapshot.machines.get(id) else {
-                continue;
-            };
-            match self.refusal(unit, machine) {
-                None => {
-                    chosen = Some(id.clone());
-                    break;
-                }
-                Some(refusal) => refusals.push((id.clone(), refusal)),
-            }
-        }
-        match chosen {
-            Some(machine) => {
-                self.add(&unit.name, &machine);
+        match self.best(unit) {
+            Some(slot) => {
+                self.add(unit, slot);
                 Decision::Place {
                     unit: unit.name.clone(),
-                    machine,
+                    machine: self.machines[slot].id.clone(),
                 }
             }
-            None => {
-                refusals.sort_by(|left, right| left.0.cmp(&right.0));
-                Decision::Unplaceable {
-                    unit: unit.name.clone(),
-                    refusals,
-                }
-            }
+            None => Decision::Unplaceable {
+                unit: unit.name.clone(),
+                refusals: self
+                    .verdicts(unit)
+                    .into_iter()
+                    .filter_map(|(machine, verdict)| match verdict {
+                        Verdict::Filtered(refusal) => Some((machine, refusal)),
+                        Verdict::Eligible(_) => None,
+                    })
+                    .collect(),
+            },
         }
     }
 
-    /// Why `unit` may not run on `machine`, given the other units there.
-    fn refusal(&self, unit: &UnitView, machine: &MachineView) -> Option<Refusal> {
-        let requirements = &unit.requirements;
-        if let Some(wanted) = &requirements.machine_id {
-            if !machine.id.matches(wanted) {
-                return Some(Refusal::MachineIdMismatch {
-                    wanted: wanted.clone(),
-                });
+    /// The best eligible slot for the non-global `unit`: the highest total, then the fewest
+    /// units, then the lowest ID. Allocates nothing per machine.
+    fn best(&self, unit: &UnitView) -> Option<usize> {
+        let spread = self.spread(unit);
+        let mut best: Option<(u32, std::cmp::Reverse<usize>, usize)> = None;
+        for slot in 0..self.machines.len() {
+            if self.failed(unit, slot).is_some() {
+                continue;
+            }
+            let score = self.score(unit, slot, &spread);
+            let key = (score.total, std::cmp::Reverse(self.views[slot].units.len()));
+            if best.is_none_or(|(total, fewer, _)| key > (total, fewer)) {
+                best = Some((key.0, key.1, slot));
             }
         }
-        if let Some(refusal) = metadata_refusal(unit, machine) {
-            return Some(refusal);
+        best.map(|(_, _, slot)| slot)
+    }
+
+    /// Every machine's verdict on `unit`, by machine ID; globals get no score.
+    fn verdicts(&self, unit: &UnitView) -> Vec<(MachineId, Verdict)> {
+        let spread = self.spread(unit);
+        (0..self.machines.len())
+            .map(|slot| {
+                let machine = self.machines[slot];
+                let verdict = match self.failed(unit, slot) {
+                    Some(failed) => Verdict::Filtered(failed.refusal(machine)),
+                    None if unit.requirements.global => Verdict::Eligible(None),
+                    None => Verdict::Eligible(Some(self.score(unit, slot, &spread))),
+                };
+                (machine.id.clone(), verdict)
+            })
+            .collect()
+    }
+
+    /// The unit's template's instances per slot and, with `SpreadBy`, per value of its key.
+    fn spread<'x>(&'x self, unit: &'x UnitView) -> Spread<'x> {
+        let members = group_of(&unit.name).and_then(|group| self.groups.get(&group));
+        let zones = unit.requirements.spread_by.as_deref().map(|key| {
+            let mut counts = BTreeMap::new();
+            for (slot, count) in members.into_iter().flatten() {
+                if let Some(zone) = host_values(&self.machines[*slot].metadata, key).next() {
+                    *counts.entry(zone).or_insert(0) += count;
+                }
+            }
+            (key, counts)
+        });
+        Spread { members, zones }
+    }
+
+    /// The score of the eligible machine in `slot`.
+    fn score(&self, unit: &UnitView, slot: usize, spread: &Spread<'_>) -> Score {
+        let machine = self.machines[slot];
+        let view = &self.views[slot];
+        let inverse = |count: u64| u32::try_from(100 / (1 + count)).unwrap_or(0);
+        let peers = spread
+            .members
+            .and_then(|members| members.get(&slot))
+            .copied()
+            .unwrap_or(0);
+        let zone = spread.zones.as_ref().map(|(key, counts)| {
+            host_values(&machine.metadata, key)
+                .next()
+                .map_or(0, |zone| {
+                    inverse(u64::from(counts.get(zone).copied().unwrap_or(0)))
+                })
+        });
+        let load = inverse(view.units.len() as u64);
+        let free = machine
+            .capacity
+            .and_then(|capacity| {
+                free_share(capacity, view.allocated.plus(unit.requirements.requests))
+            })
+            .unwrap_or(load);
+        let spread = inverse(u64::from(peers));
+        Score {
+            total: 2 * spread + 2 * zone.unwrap_or(0) + free + load,
+            spread,
+            zone,
+            free,
+            load,
         }
-        let view = self.views.get(&machine.id)?;
+    }
+
+    /// Why `unit` may not run on the machine in `slot`, given the other units there.
+    fn refusal(&self, unit: &UnitView, slot: usize) -> Option<Refusal> {
+        self.failed(unit, slot)
+            .map(|failed| failed.refusal(self.machines[slot]))
+    }
+
+    /// The first rule `unit` fails on the machine in `slot`, in [`Refusal`]'s order.
+    fn failed<'x>(&'x self, unit: &'x UnitView, slot: usize) -> Option<Failed<'x>> {
+        let machine = self.machines[slot];
+        let view = &self.views[slot];
+        let requirements = &unit.requirements;
+        if machine.cordoned && !requirements.global {
+            return Some(Failed::Cordoned);
+        }
+        if let Some(wanted) = &requirements.machine_id {
+            if !machine.id.matches(wanted) {
+                return Some(Failed::MachineId(wanted));
+            }
+        }
+        if let Some(failed) = metadata_failed(unit, machine) {
+            return Some(failed);
+        }
+        if let Some(failed) = resource_failed(unit, machine, view) {
+            return Some(failed);
+        }
         if let Some(missing) = requirements
             .machine_of
             .iter()
             .find(|peer| !view.units.contains(*peer))
         {
-            return Some(Refusal::MachineOfMissing {
-                unit: missing.clone(),
-            });
+            return Some(Failed::MachineOf(missing));
         }
-        if let Some(other) = self.conflict_on(unit, &machine.id) {
-            return Some(Refusal::ConflictsWith { unit: other });
+        if let Some(other) = self.conflict_on(unit, view) {
+            return Some(Failed::Conflict(other));
         }
-        self.replacer_on(unit, &machine.id)
-            .map(|other| Refusal::ReplacedBy { unit: other })
+        self.replacer_on(unit, view).map(Failed::Replaced)
     }
 
-    /// A unit in `machine`'s view, other than `unit`, that conflicts with it either way.
-    fn conflict_on(&self, unit: &UnitView, machine: &MachineId) -> Option<String> {
-        let view = self.views.get(machine)?;
-        view.units
-            .iter()
-            .filter(|other| **other != unit.name)
-            .find(|other| {
-                let mine = matches_any(&unit.requirements.conflicts, other);
-                let theirs = self
+    /// The first unit in `view`, other than `unit`, that conflicts with it either way.
+    fn conflict_on<'x>(&'x self, unit: &UnitView, view: &'x View) -> Option<&'x str> {
+        let mine = if unit.requirements.conflicts.is_empty() {
+            None
+        } else {
+            view.units.iter().find(|other| {
+                **other != unit.name && matches_any(&unit.requirements.conflicts, other)
+            })
+        };
+        let theirs = view.conflicters.iter().find(|other| {
+            **other != unit.name
+                && self
                     .snapshot
                     .units
                     .get(*other)
-                    .is_some_and(|peer| matches_any(&peer.requirements.conflicts, &unit.name));
-                mine || theirs
-            })
-            .cloned()
+                    .is_some_and(|peer| matches_any(&peer.requirements.conflicts, &unit.name))
+        });
+        match (mine, theirs) {
+            (Some(mine), Some(theirs)) => Some(mine.min(theirs).as_str()),
+            (mine, theirs) => mine.or(theirs).map(String::as_str),
+        }
     }
 
-    /// A unit in `machine`'s view that replaces `unit`, unless `unit` replaces it too
-    /// (mutual replacement is ignored, as in fleet).
-    fn replacer_on(&self, unit: &UnitView, machine: &MachineId) -> Option<String> {
-        let view = self.views.get(machine)?;
-        view.units
+    /// A unit in `view` that replaces `unit`, unless `unit` replaces it too (mutual
+    /// replacement is ignored, as in fleet).
+    fn replacer_on<'x>(&'x self, unit: &UnitView, view: &'x View) -> Option<&'x str> {
+        view.replacers
             .iter()
             .filter(|other| **other != unit.name)
             .find(|other| {
-                let Some(peer) = self.snapshot.units.get(*other) else {
-                    return false;
-                };
-                matches_any(&peer.requirements.replaces, &unit.name)
-                    && !matches_any(&unit.requirements.replaces, other)
+                self.snapshot.units.get(*other).is_some_and(|peer| {
+                    matches_any(&peer.requirements.replaces, &unit.name)
+                        && !matches_any(&unit.requirements.replaces, other)
+                })
             })
-            .cloned()
+            .map(String::as_str)
     }
 
-    fn add(&mut self, unit: &str, machine: &MachineId) {
-        self.change_view(machine, |units| {
-            units.insert(unit.to_owned());
-        });
+    /// Puts `unit` into the view of `slot` (once).
+    fn add(&mut self, unit: &UnitView, slot: usize) {
+        let view = &mut self.views[slot];
+        if !view.units.insert(unit.name.clone()) {
+            return;
+        }
+        view.allocated = view.allocated.plus(unit.requirements.requests);
+        if !unit.requirements.conflicts.is_empty() {
+            view.conflicters.insert(unit.name.clone());
+        }
+        if !unit.requirements.replaces.is_empty() {
+            view.replacers.insert(unit.name.clone());
+        }
+        if let Some(group) = group_of(&unit.name) {
+            *self
+                .groups
+                .entry(group)
+                .or_default()
+                .entry(slot)
+                .or_insert(0) += 1;
+        }
     }
 
-    fn remove(&mut self, unit: &str, machine: &MachineId) {
-        self.change_view(machine, |units| {
-            units.remove(unit);
-        });
-    }
-
-    /// Changes one view and keeps the (load, ID) order in step with it.
-    fn change_view(&mut self, machine: &MachineId, change: impl FnOnce(&mut BTreeSet<String>)) {
-        let Some(view) = self.views.get_mut(machine) else {
+    /// Takes `unit` out of the view of `slot`, if it is there.
+    fn remove(&mut self, unit: &UnitView, slot: usize) {
+        let view = &mut self.views[slot];
+        if !view.units.remove(&unit.name) {
+            return;
+        }
+        view.allocated = view.allocated.minus(unit.requirements.requests);
+        view.conflicters.remove(&unit.name);
+        view.replacers.remove(&unit.name);
+        let Some(group) = group_of(&unit.name) else {
             return;
         };
-        self.order.remove(&(view.units.len(), machine.clone()));
-        change(&mut view.units);
-        self.order.insert((view.units.len(), machine.clone()));
+        if let Some(members) = self.groups.get_mut(&group) {
+            if let Some(count) = members.get_mut(&slot) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    members.remove(&slot);
+                }
+            }
+        }
     }
 }
 
@@ -415,20 +726,66 @@ fn counts_on_target(unit: &UnitView) -> bool {
     !unit.requirements.global && unit.desired != DesiredState::Inactive && unit.target.is_some()
 }
 
-fn metadata_refusal(unit: &UnitView, machine: &MachineView) -> Option<Refusal> {
-    unit.requirements
-        .metadata
+/// The template whose instances are spread apart: `web@.service` for `web@3.service`.
+fn group_of(name: &str) -> Option<String> {
+    if !name.contains('@') {
+        return None;
+    }
+    UnitName::parse(name)
+        .ok()
+        .and_then(|name| name.template())
+        .map(|template| template.as_str().to_owned())
+}
+
+/// The mean share (0-100) of each declared resource left once `used` is taken, or `None`
+/// when the machine declares neither.
+fn free_share(capacity: Resources, used: Resources) -> Option<u32> {
+    let share = |total: u64, used: u64| {
+        (total > 0).then(|| {
+            let left = u128::from(total.saturating_sub(used));
+            u64::try_from(left * 100 / u128::from(total)).unwrap_or(0)
+        })
+    };
+    let cpu = share(capacity.cpu_millis, used.cpu_millis);
+    let memory = share(capacity.memory_bytes, used.memory_bytes);
+    let mean = match (cpu, memory) {
+        (Some(cpu), Some(memory)) => (cpu + memory) / 2,
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => return None,
+    };
+    u32::try_from(mean).ok()
+}
+
+fn metadata_failed<'x>(unit: &'x UnitView, machine: &MachineView) -> Option<Failed<'x>> {
+    let requirements = &unit.requirements;
+    if let Some((key, accepted)) = requirements.metadata.iter().find(|(key, accepted)| {
+        !host_values(&machine.metadata, key).any(|value| accepted.contains(value))
+    }) {
+        return Some(Failed::Metadata(key, accepted));
+    }
+    requirements
+        .selectors
         .iter()
-        .find(|(key, accepted)| {
-            !machine
-                .metadata
-                .get(*key)
-                .is_some_and(|value| accepted.contains(value))
-        })
-        .map(|(key, accepted)| Refusal::MetadataMismatch {
-            key: key.clone(),
-            accepted: accepted.iter().cloned().collect(),
-        })
+        .find(|selector| !selector.matches(&machine.metadata))
+        .map(Failed::Selector)
+}
+
+/// A request that does not fit what `machine` has left; machines that declare no capacity
+/// take any request.
+fn resource_failed<'x>(unit: &UnitView, machine: &MachineView, view: &View) -> Option<Failed<'x>> {
+    let capacity = machine.capacity?;
+    let requested = unit.requirements.requests;
+    let free = capacity.minus(view.allocated);
+    if requested.cpu_millis > free.cpu_millis {
+        return Some(Failed::Cpu {
+            requested: requested.cpu_millis,
+            free: free.cpu_millis,
+        });
+    }
+    (requested.memory_bytes > free.memory_bytes).then_some(Failed::Memory {
+        requested: requested.memory_bytes,
+        free: free.memory_bytes,
+    })
 }
 
 fn matches_any(patterns: &[String], name: &str) -> bool {
@@ -438,3 +795,7 @@ fn matches_any(patterns: &[String], name: &str) -> bool {
 #[cfg(test)]
 #[path = "schedule_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "schedule_resource_tests.rs"]
+mod resource_tests;

@@ -5,21 +5,23 @@
 use super::*;
 use crate::model::Requirements;
 
-fn machine(id: &str, metadata: &[(&str, &str)]) -> MachineView {
+pub(super) fn machine(id: &str, metadata: &[(&str, &str)]) -> MachineView {
     MachineView {
         id: MachineId::parse(id).expect("test IDs are valid"),
         metadata: metadata
             .iter()
             .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
             .collect(),
+        capacity: None,
+        cordoned: false,
     }
 }
 
-fn id(text: &str) -> MachineId {
+pub(super) fn id(text: &str) -> MachineId {
     MachineId::parse(text).expect("test IDs are valid")
 }
 
-fn unit(name: &str, desired: DesiredState, target: Option<&str>) -> UnitView {
+pub(super) fn unit(name: &str, desired: DesiredState, target: Option<&str>) -> UnitView {
     UnitView {
         name: name.to_owned(),
         requirements: Requirements::default(),
@@ -28,30 +30,30 @@ fn unit(name: &str, desired: DesiredState, target: Option<&str>) -> UnitView {
     }
 }
 
-fn with(mut unit: UnitView, change: impl FnOnce(&mut Requirements)) -> UnitView {
+pub(super) fn with(mut unit: UnitView, change: impl FnOnce(&mut Requirements)) -> UnitView {
     change(&mut unit.requirements);
     unit
 }
 
-fn plan(snapshot: &ClusterSnapshot) -> Vec<Decision> {
+pub(super) fn plan(snapshot: &ClusterSnapshot) -> Vec<Decision> {
     super::plan(snapshot).decisions
 }
 
-fn snapshot(machines: Vec<MachineView>, units: Vec<UnitView>) -> ClusterSnapshot {
+pub(super) fn snapshot(machines: Vec<MachineView>, units: Vec<UnitView>) -> ClusterSnapshot {
     ClusterSnapshot {
         units: units.into_iter().map(|u| (u.name.clone(), u)).collect(),
         machines: machines.into_iter().map(|m| (m.id.clone(), m)).collect(),
     }
 }
 
-fn place(unit: &str, machine: &str) -> Decision {
+pub(super) fn place(unit: &str, machine: &str) -> Decision {
     Decision::Place {
         unit: unit.to_owned(),
         machine: id(machine),
     }
 }
 
-fn placements(decisions: &[Decision]) -> Vec<(String, String)> {
+pub(super) fn placements(decisions: &[Decision]) -> Vec<(String, String)> {
     decisions
         .iter()
         .filter_map(|decision| match decision {
@@ -61,7 +63,7 @@ fn placements(decisions: &[Decision]) -> Vec<(String, String)> {
         .collect()
 }
 
-use DesiredState::{Inactive, Launched, Loaded};
+pub(super) use DesiredState::{Inactive, Launched, Loaded};
 
 #[test]
 fn least_loaded_first_ties_by_machine_id() {

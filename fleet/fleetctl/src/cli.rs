@@ -165,6 +165,21 @@ pub enum Command {
     /// Print the version and exit
     #[command(help_template = command_template!("version"), before_help = "    Prints fleetctl's version.")]
     Version,
+    /// Stop scheduling on a machine and move its units away
+    #[command(help_template = command_template!("drain"), before_help = "    Drains a machine: the engine places nothing more there and moves its units to\n    other machines (global units stay). Waits until none is left unless --no-block.\n    The machine stays drained, also across restarts, until uncordon.\n\n    fleetctl drain 113f16a7")]
+    Drain(DrainArgs),
+    /// Run a command as a unit in the cluster, without writing a unit file
+    #[command(help_template = command_template!("run"), before_help = "    Makes NAME.service (or, with --replicas, the template NAME@.service and that many\n    instances) from a command line and starts it, like kubectl run. --cpu and\n    --memory become the unit's requests.\n\n    fleetctl run --memory 256M --replicas 3 web -- /usr/bin/python3 -m http.server 8080")]
+    Run(RunArgs),
+    /// Let the engine schedule on a drained machine again
+    #[command(help_template = command_template!("uncordon"), before_help = "    Undoes drain: the machine takes units again (nothing moves back by itself).\n\n    fleetctl uncordon 113f16a7")]
+    Uncordon(DrainArgs),
+    /// Keep a number of instances of a template placed and running
+    #[command(help_template = command_template!("scale"), before_help = "    Keeps COUNT numbered instances (NAME@1 ... NAME@COUNT) of a template placed and\n    running, spread over the machines; scaling down destroys the highest-numbered\n    instances first. The template is submitted from a local file when the cluster\n    does not know it. Waits until COUNT instances run unless --no-block.\n\n    fleetctl scale web@.service 5")]
+    Scale(ScaleArgs),
+    /// Explain where a unit may run: every machine's verdict on it
+    #[command(help_template = command_template!("why"), before_help = "    For every machine in the cluster, the rule that keeps the unit off it, or the\n    score it gets there; for a pending unit, the reason the engine stored.\n\n    fleetctl why foo.service")]
+    Why(WhyArgs),
 }
 
 /// Arguments of `cat` and `verify`.
@@ -174,6 +189,81 @@ pub struct UnitsArgs {
     /// The units.
     #[arg(value_name = "UNIT")]
     pub units: Vec<String>,
+}
+
+/// Arguments of `drain` and `uncordon`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = OPTIONS)]
+pub struct DrainArgs {
+    /// Do not wait until the machine is empty before exiting (drain only).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub no_block: bool,
+    /// Wait for up to N attempts before giving up. A value of 0 indicates no limit.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub block_attempts: u32,
+    /// The machine: its ID or a unique prefix of it.
+    #[arg(value_name = "MACHINE")]
+    pub machine: String,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = OPTIONS)]
+pub struct RunArgs {
+    /// CPU requested, in cores (0.5) or millicores (500m).
+    #[arg(long)]
+    pub cpu: Option<String>,
+    /// Memory requested (256M, 1G).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Run this many instances of a template NAME@.service instead of one NAME.service.
+    #[arg(long)]
+    pub replicas: Option<u32>,
+    /// Do not wait until the unit runs before exiting.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub no_block: bool,
+    /// Wait for up to N attempts before giving up. A value of 0 indicates no limit.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub block_attempts: u32,
+    /// The unit's name, without `.service`.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Arguments of `scale`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = OPTIONS)]
+pub struct ScaleArgs {
+    /// Do not wait until the instances run before exiting.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub no_block: bool,
+    /// Wait for up to N attempts before giving up. A value of 0 indicates no limit.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub block_attempts: u32,
+    /// The template (NAME@.service), in the cluster or a local file.
+    #[arg(value_name = "TEMPLATE")]
+    pub template: String,
+    /// How many instances to keep.
+    #[arg(value_name = "COUNT")]
+    pub count: u32,
+}
+
+/// Arguments of `why`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = OPTIONS)]
+pub struct WhyArgs {
+    /// The unit.
+    #[arg(value_name = "UNIT")]
+    pub units: Vec<String>,
+    /// Do not ellipsize fields on output.
+    #[arg(short = 'l', long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub full: bool,
+    /// Do not print a legend (column headers).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub no_legend: bool,
 }
 
 /// Arguments of `ssh` and `fd-forward`: anything, since they only refuse.

@@ -425,6 +425,60 @@ impl Client {
         none_if_not_found(self.get_json(&path, "pending record").await)
     }
 
+    /// Every live machine's verdict on a unit (`GET /keel/v1/units/{name}/why`).
+    ///
+    /// # Errors
+    /// [`ClientError`] for transport failures and error statuses (404: no such unit, 409:
+    /// the engine cannot schedule it at all).
+    pub async fn why(&self, name: &str) -> Result<fleet_api::keel::Why, ClientError> {
+        let path = format!("/keel/v1/units/{}/why", segment(name));
+        self.get_json(&path, "placement explanation").await
+    }
+
+    /// Sets how many numbered instances of `template` the engine keeps
+    /// (`PUT /keel/v1/units/{template}/replicas`).
+    ///
+    /// # Errors
+    /// [`ClientError`] for anything but a 2xx (404: no such template; 400: not a template, or
+    /// above the limit).
+    pub async fn scale(&self, template: &str, count: u32) -> Result<(), ClientError> {
+        let path = format!("/keel/v1/units/{}/replicas", segment(template));
+        let body =
+            serde_json::to_vec(&fleet_api::keel::ScaleRequest { count }).map_err(|source| {
+                ClientError::Decode {
+                    what: "replica count to send",
+                    source,
+                }
+            })?;
+        self.expect_success(Method::PUT, &path, Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// Drains (`true`) or undrains a machine (`PUT`/`DELETE /keel/v1/machines/{id}/cordon`).
+    ///
+    /// # Errors
+    /// [`ClientError`] for anything but a 2xx (404: no such machine).
+    pub async fn cordon(&self, machine: &str, cordoned: bool) -> Result<(), ClientError> {
+        let path = format!("/keel/v1/machines/{}/cordon", segment(machine));
+        let method = if cordoned {
+            Method::PUT
+        } else {
+            Method::DELETE
+        };
+        self.expect_success(method, &path, None).await.map(drop)
+    }
+
+    /// Every template with a replica count (`GET /keel/v1/replicas`).
+    ///
+    /// # Errors
+    /// [`ClientError`] for transport failures, error statuses and an undecodable body.
+    pub async fn replicas(&self) -> Result<Vec<fleet_api::keel::ReplicaSet>, ClientError> {
+        let list: fleet_api::keel::ReplicaList =
+            self.get_json("/keel/v1/replicas", "replica list").await?;
+        Ok(list.replicas)
+    }
+
     /// `systemctl status -l <unit>` on the unit's host, as text.
     ///
     /// # Errors

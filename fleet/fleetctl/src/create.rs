@@ -108,7 +108,11 @@ pub async fn lazy_create(
 }
 
 /// Validates and sends one unit.
-async fn create(session: &mut Session<'_>, name: &UnitName, file: &UnitFile) -> Result<(), String> {
+pub(crate) async fn create(
+    session: &mut Session<'_>,
+    name: &UnitName,
+    file: &UnitFile,
+) -> Result<(), String> {
     let options = parse_x_fleet(name, file).map_err(|error| error.to_string())?;
     for key in &options.unknown_keys {
         session.console.err_line(&format!(

@@ -32,14 +32,18 @@
 pub mod cli;
 pub mod client;
 pub mod create;
+pub mod drain;
 pub mod endpoint;
 pub mod inspect;
 pub mod lifecycle;
 pub mod listing;
+pub mod run;
+pub mod scale;
 pub mod session;
 pub mod table;
 pub mod units;
 pub mod wait;
+pub mod why;
 
 use crate::cli::{Cli, Command};
 use crate::client::Client;
@@ -139,6 +143,11 @@ async fn run_command(session: &mut Session<'_>, command: &Command) -> i32 {
         Command::Stop(args) => lifecycle::stop_or_unload(session, args, false).await,
         Command::Submit(args) => lifecycle::submit(session, args).await,
         Command::Unload(args) => lifecycle::stop_or_unload(session, args, true).await,
+        Command::Why(args) => why::why(session, args).await,
+        Command::Scale(args) => scale::scale(session, args).await,
+        Command::Run(args) => run::run(session, args).await,
+        Command::Drain(args) => drain::drain(session, args, true).await,
+        Command::Uncordon(args) => drain::drain(session, args, false).await,
         Command::Version | Command::Verify(_) | Command::Ssh(_) | Command::FdForward(_) => {
             // Answered in `dispatch` before a client exists.
             1

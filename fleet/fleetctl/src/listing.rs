@@ -11,6 +11,7 @@ use crate::session::{machine_full_legend, machine_id_legend, Session};
 use crate::table::render;
 use crate::units::{is_global, unit_file};
 use fleet_api::entities::{Machine, Unit, UnitState};
+use std::collections::BTreeMap;
 
 const MACHINE_FIELDS: [&str; 3] = ["machine", "ip", "metadata"];
 const UNIT_FIELDS: [&str; 6] = ["unit", "machine", "active", "sub", "load", "hash"];
@@ -180,6 +181,16 @@ pub async fn list_unit_files(session: &mut Session<'_>, args: &ListUnitFilesArgs
             return 1;
         }
     };
+    // A scaled template's STATE is its running and wanted counts; a fleetd without replica
+    // sets (or an error) leaves every template as fleet shows it.
+    let replicas: BTreeMap<String, (u32, u32)> = session
+        .client
+        .replicas()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|set| (set.template, (set.running, set.count)))
+        .collect();
     let mut rows = Vec::new();
     if !args.no_legend {
         rows.push(header(&columns));
@@ -187,7 +198,13 @@ pub async fn list_unit_files(session: &mut Session<'_>, args: &ListUnitFilesArgs
     for unit in &units {
         let mut row = Vec::with_capacity(columns.len());
         for column in &columns {
-            row.push(unit_cell(session, unit, column, args.full).await);
+            let cell = match replicas.get(&unit.name) {
+                Some((running, count)) if *column == "state" => {
+                    format!("{running}/{count} running")
+                }
+                _ => unit_cell(session, unit, column, args.full).await,
+            };
+            row.push(cell);
         }
         rows.push(row);
     }
@@ -202,6 +219,9 @@ async fn unit_cell(session: &mut Session<'_>, unit: &Unit, column: &str, full: b
         "global" => global.to_string(),
         "dstate" => unit.desired_state.clone(),
         "state" if global => "-".to_owned(),
+        "state" if unit.machine_id.is_empty() && unit.desired_state != "inactive" => {
+            pending_state(session, unit, full).await
+        }
         "state" => dash_if_empty(&unit.current_state),
         "target" | "tmachine" if global => "global".to_owned(),
         "target" | "tmachine" => legend(session, &unit.machine_id, full).await,
@@ -213,6 +233,18 @@ async fn unit_cell(session: &mut Session<'_>, unit: &Unit, column: &str, full: b
             Ok(file) => dash_if_empty(file.description().unwrap_or_default()),
             Err(_) => "-".to_owned(),
         },
+    }
+}
+
+/// The state of a unit that should run but has no machine: `pending` when the engine stored
+/// why (with the reason under `--full`), else fleet's current state.
+async fn pending_state(session: &mut Session<'_>, unit: &Unit, full: bool) -> String {
+    match session.client.pending(&unit.name).await {
+        Ok(Some(pending)) if full && !pending.reason.is_empty() => {
+            format!("pending: {}", pending.reason)
+        }
+        Ok(Some(_)) => "pending".to_owned(),
+        Ok(None) | Err(_) => dash_if_empty(&unit.current_state),
     }
 }
 

@@ -42,6 +42,12 @@ pub struct Config {
     pub public_ip: Option<String>,
     /// `metadata`: static machine metadata.
     pub metadata: BTreeMap<String, String>,
+    /// `capacity_cpu` (Keel's): the CPU this machine offers to units' `Cpu=` requests, in
+    /// millicores (`4`, `3500m`); detected (one core per online CPU) when `None`.
+    pub capacity_cpu: Option<u64>,
+    /// `capacity_memory` (Keel's): the memory offered to `Memory=` requests (`8G`); detected
+    /// (`MemTotal`) when `None`.
+    pub capacity_memory: Option<u64>,
     /// `agent_ttl`: how long a silent machine stays present. Default 30 s.
     pub agent_ttl: Duration,
     /// `units_directory`: where unit files are written. Default `/run/fleet/units/`.
@@ -114,6 +120,8 @@ const KEYS: &[&str] = &[
     "enable_grpc",
     "api_listen",
     "machine_id",
+    "capacity_cpu",
+    "capacity_memory",
 ];
 
 /// Deprecated in fleet: logged and ignored.
@@ -242,6 +250,12 @@ impl Raw {
             engine_reconcile_interval: self.parse("engine_reconcile_interval", "2.0", positive)?,
             public_ip: Some(self.text("public_ip", "").0).filter(|ip| !ip.trim().is_empty()),
             metadata: parse_metadata(&self.text("metadata", "").0),
+            capacity_cpu: self.parse("capacity_cpu", "", |text| {
+                optional(text, fleet_core::resources::parse_cpu)
+            })?,
+            capacity_memory: self.parse("capacity_memory", "", |text| {
+                optional(text, fleet_core::resources::parse_memory)
+            })?,
             agent_ttl: self.parse("agent_ttl", "30s", |text| {
                 parse_go_duration(text).and_then(|duration| {
                     if duration.is_zero() {
@@ -316,7 +330,9 @@ fn parse_server_list(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// fleet's metadata: `k=v,k=v`, outer quotes allowed, whitespace around `,` and `=` trimmed,
-/// items without `=` dropped, a later duplicate key wins.
+/// items without `=` dropped. A repeated key keeps every value, each once, comma-joined in
+/// order (`disk=ssd,disk=nvme` gives `disk` = `ssd,nvme`, which metadata expressions read
+/// as two values); fleet kept only the last (fleet#1255).
 #[must_use]
 pub fn parse_metadata(text: &str) -> BTreeMap<String, String> {
     let text = text.trim();
@@ -324,11 +340,33 @@ pub fn parse_metadata(text: &str) -> BTreeMap<String, String> {
         .strip_prefix('"')
         .and_then(|inner| inner.strip_suffix('"'))
         .unwrap_or(text);
-    text.split(',')
+    let mut metadata: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (key, value) in text
+        .split(',')
         .filter_map(|item| item.split_once('='))
-        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+        .map(|(key, value)| (key.trim(), value.trim()))
         .filter(|(key, _)| !key.is_empty())
+    {
+        let values = metadata.entry(key.to_owned()).or_default();
+        if !values.iter().any(|held| held == value) {
+            values.push(value.to_owned());
+        }
+    }
+    metadata
+        .into_iter()
+        .map(|(key, values)| (key, values.join(",")))
         .collect()
+}
+
+/// An amount, or `None` for an empty value.
+fn optional(
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<u64, fleet_core::resources::QuantityError>,
+) -> Result<Option<u64>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    parse(text).map(Some).map_err(|error| error.to_string())
 }
 
 /// Go's `strconv.ParseBool`.

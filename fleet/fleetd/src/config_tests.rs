@@ -36,7 +36,29 @@ fn defaults_are_fleets() {
         vec![ListenAddress::Unix("/var/run/fleet.sock".into())]
     );
     assert_eq!(config.machine_id, None);
+    assert_eq!((config.capacity_cpu, config.capacity_memory), (None, None));
     assert!(config.ignored_keys.is_empty());
+}
+
+#[test]
+fn capacity_overrides_parse_as_unit_requests_do() {
+    // Goal: capacity_cpu and capacity_memory take the `Cpu=`/`Memory=` syntax, and a bad
+    // value is refused naming the key and where it came from.
+    let environment = env(&[
+        ("FLEET_CAPACITY_CPU", "3500m"),
+        ("FLEET_CAPACITY_MEMORY", "8G"),
+    ]);
+    let config = Config::from_sources(None, &environment).expect("valid");
+    assert_eq!(config.capacity_cpu, Some(3500));
+    assert_eq!(config.capacity_memory, Some(8 << 30));
+    let error = Config::from_sources(Some("capacity_memory=lots\n"), &BTreeMap::new())
+        .expect_err("not an amount");
+    assert!(
+        error
+            .to_string()
+            .starts_with("invalid value \"lots\" for capacity_memory (from the config file)"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -78,10 +100,11 @@ fn server_lists_accept_json_style_brackets_and_quotes() {
 
 #[test]
 fn metadata_rules() {
-    // Goal: items without `=` dropped, later duplicates win, whitespace trimmed.
+    // Goal: items without `=` dropped, a repeated key holds every value once (comma-joined,
+    // in order), whitespace trimmed.
     assert_eq!(
-        parse_metadata(" a = 1 ,junk, b=2,a=3 "),
-        env(&[("a", "3"), ("b", "2")])
+        parse_metadata(" a = 1 ,junk, b=2,a=3,a=1 "),
+        env(&[("a", "1,3"), ("b", "2")])
     );
     assert!(parse_metadata("").is_empty());
 }

@@ -285,6 +285,8 @@ async fn open(config: &Config, tcp: Option<SocketAddr>) -> Result<Opened, Daemon
         metadata: config.metadata.clone(),
         engine_disabled: config.disable_engine,
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        capacity: Some(crate::host::capacity(config)),
+        cordoned: false,
     };
     Ok(Opened {
         registry,

@@ -17,4 +17,5 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod host;
 pub mod status;

@@ -223,6 +223,18 @@ async fn put_refusals(api: &Api) {
         ),
         (
             uri,
+            r#"{"options":[{"section":"X-Fleet","name":"Memory","value":"lots"}]}"#,
+            400,
+            r#"invalid Memory value "lots": expected bytes or a number with K, M, G or T"#,
+        ),
+        (
+            uri,
+            r#"{"options":[{"section":"X-Fleet","name":"MachineMetadata","value":"zone in a"}]}"#,
+            400,
+            r#"invalid MachineMetadata expression "zone in a": expected key=value"#,
+        ),
+        (
+            uri,
             r#"{"desiredState":"started","options":[{"section":"Service","name":"ExecStart","value":"/bin/true"}]}"#,
             400,
             r#"invalid desired state "started": expected inactive, loaded or launched"#,

@@ -35,6 +35,8 @@ fn machine(text: &str) -> MachineObject {
         engine_disabled: false,
         version: String::new(),
         api_url: None,
+        capacity: None,
+        cordoned: false,
     }
 }
 

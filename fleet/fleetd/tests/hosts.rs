@@ -6,17 +6,9 @@
 
 mod common;
 
-use common::{available, fleetctl_at, Stack, DEADLINE};
-use serde_json::{json, Value};
+use common::{active_on, available, fleetctl_at, machine_ids, unit_body, Stack, DEADLINE, SLEEPER};
+use serde_json::Value;
 use testkit::wait_for;
-
-fn unit_body(exec: &str, desired: &str, extra: &[(&str, &str, &str)]) -> Value {
-    let mut options = vec![json!({"section": "Service", "name": "ExecStart", "value": exec})];
-    for (section, name, value) in extra {
-        options.push(json!({"section": section, "name": name, "value": value}));
-    }
-    json!({"desiredState": desired, "options": options})
-}
 
 /// Polls `condition` until it holds or `deadline` passes; whether it held.
 fn wait_until(deadline: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
@@ -193,38 +185,6 @@ fn a_unit_goes_through_its_whole_life_on_one_real_host() {
         stack.hosts[2].log("systemd-socket-activate")
     );
 }
-
-/// The machines reporting `unit` active, from host `via`'s API.
-fn active_on(stack: &Stack, via: usize, unit: &str) -> Vec<String> {
-    let (status, body) = stack.get(via, &format!("/fleet/v1/state?unitName={unit}"));
-    if status != 200 {
-        return Vec::new();
-    }
-    let page: Value = serde_json::from_str(&body).unwrap_or_default();
-    let mut machines: Vec<String> = page["states"]
-        .as_array()
-        .map(|states| {
-            states
-                .iter()
-                .filter(|state| state["systemdActiveState"] == "active")
-                .filter_map(|state| state["machineID"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    machines.sort();
-    machines
-}
-
-fn machine_ids(stack: &Stack, hosts: &[usize]) -> Vec<String> {
-    let mut ids: Vec<String> = hosts
-        .iter()
-        .map(|i| stack.hosts[*i].machine_id().to_owned())
-        .collect();
-    ids.sort();
-    ids
-}
-
-const SLEEPER: &str = "/bin/sleep 1000";
 
 #[test]
 fn globals_templates_and_placement_rules_hold_on_real_hosts() {

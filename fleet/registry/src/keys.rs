@@ -41,6 +41,11 @@ pub enum RegistryKey {
         /// The unit.
         unit: String,
     },
+    /// `job/<template>/replicas` (Keel's): how many instances of the template to keep.
+    Replicas {
+        /// The template.
+        unit: String,
+    },
     /// `unit/<hash>`.
     UnitFile {
         /// The hash, as written in the key (40 hex characters when well-formed).
@@ -71,6 +76,11 @@ pub enum RegistryKey {
         machine: String,
         /// The metadata key.
         key: String,
+    },
+    /// `machines/<id>/cordon` (Keel's): the machine is drained.
+    MachineCordon {
+        /// The machine.
+        machine: String,
     },
     /// `lease/engine-leader`.
     EngineLease,
@@ -133,6 +143,12 @@ impl Keys {
         format!("{}job/{unit}/pending", self.prefix)
     }
 
+    /// `job/<template>/replicas`.
+    #[must_use]
+    pub fn replicas(&self, unit: &str) -> String {
+        format!("{}job/{unit}/replicas", self.prefix)
+    }
+
     /// `unit/`: every stored unit file.
     #[must_use]
     pub fn unit_files(&self) -> String {
@@ -193,6 +209,12 @@ impl Keys {
         format!("{}machines/{machine}/metadata/{key}", self.prefix)
     }
 
+    /// `machines/<id>/cordon`.
+    #[must_use]
+    pub fn machine_cordon(&self, machine: &MachineId) -> String {
+        format!("{}machines/{machine}/cordon", self.prefix)
+    }
+
     /// `lease/engine-leader`.
     #[must_use]
     pub fn engine_lease(&self) -> String {
@@ -220,6 +242,7 @@ impl Keys {
             ["job", unit, "target-state"] => RegistryKey::TargetState { unit: owned(unit) },
             ["job", unit, "target"] => RegistryKey::Target { unit: owned(unit) },
             ["job", unit, "pending"] => RegistryKey::Pending { unit: owned(unit) },
+            ["job", unit, "replicas"] => RegistryKey::Replicas { unit: owned(unit) },
             ["unit", hash] => RegistryKey::UnitFile { hash: owned(hash) },
             ["schedule", machine, unit] => RegistryKey::Schedule {
                 machine: owned(machine),
@@ -235,6 +258,9 @@ impl Keys {
             ["machines", machine, "metadata", key] => RegistryKey::MachineMetadata {
                 machine: owned(machine),
                 key: owned(key),
+            },
+            ["machines", machine, "cordon"] => RegistryKey::MachineCordon {
+                machine: owned(machine),
             },
             ["lease", "engine-leader"] => RegistryKey::EngineLease,
             ["engine", "version"] => RegistryKey::EngineVersion,

@@ -376,6 +376,25 @@ impl Registry {
         Ok(())
     }
 
+    /// Drains (`cordoned`) or undrains a machine: creates or removes `machines/<id>/cordon`
+    /// (absent when undraining is fine).
+    ///
+    /// # Errors
+    /// The store.
+    pub async fn set_cordon(
+        &self,
+        machine: &MachineId,
+        cordoned: bool,
+    ) -> Result<(), RegistryError> {
+        let key = self.keys.machine_cordon(machine);
+        if cordoned {
+            self.client.set(&key, "1", SetOptions::default()).await?;
+        } else {
+            ignore_missing(self.client.delete(&key, DeleteOptions::default()).await)?;
+        }
+        Ok(())
+    }
+
     /// Sets a dynamic metadata key (`""` hides a static key of that name, as fleet's remove).
     ///
     /// # Errors
@@ -642,6 +661,22 @@ impl Registry {
     pub async fn clear_pending(&self, unit: &str) -> Result<(), RegistryError> {
         let key = self.keys.pending(unit);
         ignore_missing(self.client.delete(&key, DeleteOptions::default()).await)?;
+        Ok(())
+    }
+
+    /// Sets how many instances of the template `template` the engine keeps
+    /// (`job/<template>/replicas`).
+    ///
+    /// # Errors
+    /// The store.
+    pub async fn set_replicas(&self, template: &str, count: u32) -> Result<(), RegistryError> {
+        self.client
+            .set(
+                &self.keys.replicas(template),
+                &count.to_string(),
+                SetOptions::default(),
+            )
+            .await?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use crate::wire::{
 };
 use fleet_core::model::{DesiredState, MachineId};
 use fleet_core::unit_file::{UnitFile, UnitHash};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A value that could not be read, with its key.
 #[derive(Debug)]
@@ -35,6 +35,9 @@ pub enum ProblemKind {
     /// A placement that is not a machine ID.
     #[error("invalid target machine {0:?}")]
     Target(String),
+    /// A replica count that is not a number.
+    #[error("invalid replica count {0:?}")]
+    Replicas(String),
     /// An engine version that is not a number.
     #[error("invalid engine version {0:?}")]
     EngineVersion(String),
@@ -56,6 +59,8 @@ pub struct JobView {
     pub target: Option<MachineId>,
     /// Why the engine could not place it.
     pub pending: Option<PendingReason>,
+    /// For a template: how many instances to keep (`fleetctl scale`).
+    pub replicas: Option<u32>,
 }
 
 /// A decoded listing with what could not be read.
@@ -74,6 +79,7 @@ struct JobParts {
     desired: Option<DesiredState>,
     target: Option<MachineId>,
     pending: Option<PendingReason>,
+    replicas: Option<u32>,
 }
 
 /// Units from the pairs under `job/`. A unit without a readable `object` is left out (it is
@@ -108,6 +114,10 @@ pub fn jobs<'a>(
                 Ok(reason) => parts.entry(unit).or_default().pending = Some(reason),
                 Err(error) => problem(error.into()),
             },
+            Some(RegistryKey::Replicas { unit }) => match value.trim().parse() {
+                Ok(count) => parts.entry(unit).or_default().replicas = Some(count),
+                Err(_) => problem(ProblemKind::Replicas(value.to_owned())),
+            },
             _ => {}
         }
     }
@@ -123,6 +133,7 @@ pub fn jobs<'a>(
                     desired: part.desired.unwrap_or(DesiredState::Inactive),
                     target: part.target,
                     pending: part.pending,
+                    replicas: part.replicas,
                 },
             ))
         })
@@ -139,6 +150,7 @@ pub fn machines<'a>(
 ) -> Decoded<BTreeMap<MachineId, MachineObject>> {
     let mut objects = BTreeMap::new();
     let mut dynamic: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut cordoned: BTreeSet<String> = BTreeSet::new();
     let mut problems = Vec::new();
     for (key, value) in pairs {
         match keys.classify(key) {
@@ -151,6 +163,9 @@ pub fn machines<'a>(
                     error: error.into(),
                 }),
             },
+            Some(RegistryKey::MachineCordon { machine }) => {
+                cordoned.insert(machine);
+            }
             Some(RegistryKey::MachineMetadata { machine, key }) => {
                 dynamic
                     .entry(machine)
@@ -161,6 +176,7 @@ pub fn machines<'a>(
         }
     }
     for (id, object) in &mut objects {
+        object.cordoned = cordoned.contains(id.as_str());
         for (key, value) in dynamic.remove(id.as_str()).unwrap_or_default() {
             if value.is_empty() {
                 object.metadata.remove(&key);

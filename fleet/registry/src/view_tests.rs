@@ -95,6 +95,8 @@ fn machines_apply_dynamic_metadata_and_need_presence() {
         engine_disabled: false,
         version: "0.1.0".into(),
         api_url: None,
+        capacity: None,
+        cordoned: false,
     }
     .encode();
     let m1 = format!("/_coreos.com/fleet/machines/{M1}");

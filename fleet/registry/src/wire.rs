@@ -12,6 +12,7 @@
 //! (golden tests). Must not perform I/O.
 
 use fleet_core::model::{DesiredState, MachineId};
+use fleet_core::resources::Resources;
 use fleet_core::unit_file::UnitHash;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -278,6 +279,21 @@ pub struct MachineObject {
     /// fleetd can forward a unit's `status` or `journal` to the unit's host. A Keel field
     /// (`"APIURL"`), left out when the fleetd listens on no TCP address; fleet ignores it.
     pub api_url: Option<String>,
+    /// What it offers to units' `Cpu=`/`Memory=` requests. A Keel field (`"Capacity":
+    /// {"CPU": millicores, "Memory": bytes}`), left out, and `None`, for a fleet agent.
+    pub capacity: Option<Resources>,
+    /// Whether it is drained: `machines/<id>/cordon` exists (Keel's; a key of its own, set
+    /// by `fleetctl drain`, so it outlives the record's TTL). Not part of this JSON: the
+    /// listing decoder sets it.
+    pub cordoned: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CapacityJson {
+    #[serde(rename = "CPU", default)]
+    cpu_millis: u64,
+    #[serde(rename = "Memory", default)]
+    memory_bytes: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -302,6 +318,8 @@ struct MachineObjectJson {
     version: String,
     #[serde(rename = "APIURL", default, skip_serializing_if = "Option::is_none")]
     api_url: Option<String>,
+    #[serde(rename = "Capacity", default, skip_serializing_if = "Option::is_none")]
+    capacity: Option<CapacityJson>,
 }
 
 impl MachineObject {
@@ -318,6 +336,10 @@ impl MachineObject {
             }),
             version: self.version.clone(),
             api_url: self.api_url.clone(),
+            capacity: self.capacity.map(|capacity| CapacityJson {
+                cpu_millis: capacity.cpu_millis,
+                memory_bytes: capacity.memory_bytes,
+            }),
         })
     }
 
@@ -333,6 +355,11 @@ impl MachineObject {
             engine_disabled: json.capabilities.is_some_and(|caps| caps.disable_engine),
             version: json.version,
             api_url: json.api_url,
+            capacity: json.capacity.map(|capacity| Resources {
+                cpu_millis: capacity.cpu_millis,
+                memory_bytes: capacity.memory_bytes,
+            }),
+            cordoned: false,
         })
     }
 }
@@ -387,7 +414,7 @@ impl EngineLease {
 /// `job/<unit>/pending`: why the engine could not place a unit (Keel's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingReason {
-    /// One line for people, e.g. `no machine accepts it (3 machines)`.
+    /// One line for people, e.g. `none of 3 machine(s) accepts it`.
     pub reason: String,
     /// Per machine, the rule that refused the unit.
     pub refusals: Vec<(String, String)>,

@@ -123,6 +123,8 @@ fn machine_object_is_fleets_shape() {
         engine_disabled: false,
         version: "0.1.0".into(),
         api_url: None,
+        capacity: None,
+        cordoned: false,
     };
     let golden = r#"{"ID":"113f16a7c8a3445ab2d59b8f95e3b8e1","PublicIP":"172.17.8.103","Metadata":{"az":"b","region":"us"},"Capabilities":{"DISABLE_ENGINE":false,"GRPC":false},"Version":"0.1.0"}"#;
     assert_eq!(object.encode(), golden);
@@ -136,6 +138,20 @@ fn machine_object_is_fleets_shape() {
     assert_eq!(
         MachineObject::decode(&with_url.encode()).expect("decodes"),
         with_url
+    );
+    let with_capacity = MachineObject {
+        capacity: Some(fleet_core::resources::Resources {
+            cpu_millis: 2000,
+            memory_bytes: 1 << 30,
+        }),
+        ..object.clone()
+    };
+    assert!(with_capacity
+        .encode()
+        .ends_with(r#""Version":"0.1.0","Capacity":{"CPU":2000,"Memory":1073741824}}"#));
+    assert_eq!(
+        MachineObject::decode(&with_capacity.encode()).expect("decodes"),
+        with_capacity
     );
     assert_eq!(
         MachineObject::decode(golden).expect("golden decodes"),

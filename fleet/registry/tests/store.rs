@@ -217,6 +217,8 @@ async fn presence_expires_and_a_refresh_of_an_expired_machine_is_lost() {
         engine_disabled: false,
         version: "0.1.0".into(),
         api_url: None,
+        capacity: None,
+        cordoned: false,
     };
     registry
         .announce(&machine, Duration::from_secs(1))

@@ -24,6 +24,7 @@ use crate::unit_files::{
 use crate::watch::{list_units_by_names, StateChanges};
 use fleet_core::agent_plan::LocalUnit;
 use fleet_core::ports::{Systemd, SystemdError, UnitState};
+use fleet_core::resources::SystemdLimits;
 use fleet_core::unit_file::UnitFile;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -212,6 +213,25 @@ impl Systemd for DbusSystemd {
             .await
             .map(drop)
             .map_err(|error| classify("StartUnit", name, error))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn set_limits(&self, name: &str, limits: SystemdLimits) -> Result<(), SystemdError> {
+        check_unit_name(name)?;
+        if !name.ends_with(".service") {
+            return Ok(());
+        }
+        // systemd reads u64::MAX as "infinity" for both properties.
+        let cpu = limits.cpu_quota_per_sec_usec.unwrap_or(u64::MAX);
+        let memory = limits.memory_max.unwrap_or(u64::MAX);
+        let properties = [
+            ("CPUQuotaPerSecUSec", zbus::zvariant::Value::U64(cpu)),
+            ("MemoryMax", zbus::zvariant::Value::U64(memory)),
+        ];
+        self.manager
+            .set_unit_properties(name, true, &properties)
+            .await
+            .map_err(|error| classify("SetUnitProperties", name, error))
     }
 
     #[tracing::instrument(skip(self))]

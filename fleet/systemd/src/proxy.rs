@@ -78,6 +78,15 @@ pub(crate) trait Manager {
     /// Loads the unit if needed and returns its object path (systemd escapes the name).
     fn load_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
 
+    /// Sets properties of a loaded unit and writes them as a drop-in (under `/run` when
+    /// `runtime`), e.g. `CPUQuotaPerSecUSec` and `MemoryMax`.
+    fn set_unit_properties(
+        &self,
+        name: &str,
+        runtime: bool,
+        properties: &[(&str, zbus::zvariant::Value<'_>)],
+    ) -> zbus::Result<()>;
+
     /// Asks the manager to emit unit and job signals to this connection.
     fn subscribe(&self) -> zbus::Result<()>;
 

@@ -9,6 +9,7 @@
 use crate::conformance::{self, Harness};
 use crate::{Bus, DbusSystemd};
 use fleet_core::ports::Systemd;
+use fleet_core::resources::{Resources, SystemdLimits};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use testkit::host::{Host, HostConfig};
@@ -168,6 +169,57 @@ async fn load_and_unload_files_and_links_as_fleet() {
     let said = String::from_utf8_lossy(&status.stderr);
     assert_eq!(status.status.code(), Some(4), "systemctl said {said}");
     assert!(said.contains("could not be found"), "systemctl said {said}");
+}
+
+// Goal: set_limits gives a loaded service CPUQuota= and MemoryMax=, and clearing them sets
+// both back to infinity, as `systemctl show` reports. Method: load, set, show, clear, show.
+#[tokio::test]
+async fn limits_become_cpu_quota_and_memory_max() {
+    let Some(host) = real_host("sd-limits") else {
+        return;
+    };
+    let name = "limited.service";
+    let systemd = host.connect().await;
+    systemd
+        .load_unit(name, &conformance::unit_file(conformance::SLEEPER))
+        .await
+        .expect("load_unit");
+    systemd.reload().await.expect("reload");
+    let show = || {
+        let shown = host.host.exec(
+            "systemctl",
+            &[
+                "--user",
+                "show",
+                "-p",
+                "CPUQuotaPerSecUSec",
+                "-p",
+                "MemoryMax",
+                name,
+            ],
+        );
+        let mut lines: Vec<String> = String::from_utf8_lossy(&shown.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let limits = SystemdLimits::for_requests(Resources {
+        cpu_millis: 500,
+        memory_bytes: 256 << 20,
+    });
+    systemd.set_limits(name, limits).await.expect("set_limits");
+    assert_eq!(show(), ["CPUQuotaPerSecUSec=500ms", "MemoryMax=268435456"]);
+    systemd
+        .set_limits(name, SystemdLimits::default())
+        .await
+        .expect("set_limits");
+    assert_eq!(
+        show(),
+        ["CPUQuotaPerSecUSec=infinity", "MemoryMax=infinity"]
+    );
+    systemd.unload_unit(name).await.expect("unload_unit");
 }
 
 // Goal: a units directory systemd could not be given as a path is refused up front.

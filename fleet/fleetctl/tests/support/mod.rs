@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use fleet_api::entities::{
     ErrorEnvelope, Machine, MachinePage, Unit, UnitOption, UnitPage, UnitState, UnitStatePage,
@@ -50,6 +50,14 @@ pub struct Cluster {
     pub states: Vec<UnitState>,
     pub machines: Vec<Machine>,
     pub pending: BTreeMap<String, serde_json::Value>,
+    /// Bodies of `GET /keel/v1/units/{name}/why`.
+    pub why: BTreeMap<String, serde_json::Value>,
+    /// Counts received by `PUT /keel/v1/units/{name}/replicas`.
+    pub scaled: BTreeMap<String, u32>,
+    /// What `GET /keel/v1/replicas` lists.
+    pub replica_sets: Vec<serde_json::Value>,
+    /// Machines drained through `PUT /keel/v1/machines/{id}/cordon`.
+    pub cordoned: std::collections::BTreeSet<String>,
     pub status_texts: BTreeMap<String, String>,
     pub journal_texts: BTreeMap<String, String>,
     pub requests: Vec<String>,
@@ -66,6 +74,10 @@ impl Cluster {
             states: Vec::new(),
             machines: machines(),
             pending: BTreeMap::new(),
+            why: BTreeMap::new(),
+            scaled: BTreeMap::new(),
+            replica_sets: Vec::new(),
+            cordoned: std::collections::BTreeSet::new(),
             status_texts: BTreeMap::new(),
             journal_texts: BTreeMap::new(),
             requests: Vec::new(),
@@ -409,6 +421,53 @@ async fn get_pending(State(shared): State<Shared>, Path(name): Path<String>) -> 
     }
 }
 
+async fn get_why(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
+    let cluster = lock(&shared);
+    match cluster.why.get(&name) {
+        Some(body) => Json(body.clone()).into_response(),
+        None => error(StatusCode::NOT_FOUND, "unit does not exist"),
+    }
+}
+
+async fn put_replicas(
+    State(shared): State<Shared>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let mut cluster = lock(&shared);
+    if !cluster.units.contains_key(&name) {
+        return error(StatusCode::NOT_FOUND, "unit does not exist");
+    }
+    let Some(count) = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|body| body["count"].as_u64())
+        .and_then(|count| u32::try_from(count).ok())
+    else {
+        return error(StatusCode::BAD_REQUEST, "unable to decode body");
+    };
+    cluster.scaled.insert(name, count);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn put_cordon(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+    let mut cluster = lock(&shared);
+    if !cluster.machines.iter().any(|machine| machine.id == id) {
+        return error(StatusCode::NOT_FOUND, "machine does not exist");
+    }
+    cluster.cordoned.insert(id);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn delete_cordon(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+    lock(&shared).cordoned.remove(&id);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_replicas(State(shared): State<Shared>) -> Response {
+    let cluster = lock(&shared);
+    Json(serde_json::json!({"replicas": cluster.replica_sets})).into_response()
+}
+
 fn text_for(cluster: &Cluster, name: &str, texts: &BTreeMap<String, String>) -> Response {
     if !cluster.units.contains_key(name) {
         return error(StatusCode::NOT_FOUND, "unit does not exist");
@@ -446,6 +505,13 @@ fn router(shared: Shared) -> Router {
         .route("/keel/v1/units/{name}/pending", get(get_pending))
         .route("/keel/v1/units/{name}/status", get(get_status))
         .route("/keel/v1/units/{name}/journal", get(get_journal))
+        .route("/keel/v1/units/{name}/why", get(get_why))
+        .route("/keel/v1/units/{name}/replicas", put(put_replicas))
+        .route("/keel/v1/replicas", get(list_replicas))
+        .route(
+            "/keel/v1/machines/{id}/cordon",
+            put(put_cordon).delete(delete_cordon),
+        )
         .layer(middleware::from_fn_with_state(shared.clone(), log))
         .with_state(shared)
 }

@@ -3,7 +3,9 @@
 //!
 //! It keeps a watch-fed cache of its own index only, never of the whole registry. A round
 //! runs when the index changes and every `interval`: the index and systemd's unit files →
-//! `fleet_core::agent_plan::plan` → tasks, each under a deadline, one at a time. Unit state
+//! `fleet_core::agent_plan::plan` → tasks, each under a deadline, one at a time. Before a
+//! start, the unit's `Cpu=`/`Memory=` requests become its systemd limits (`CPUQuota=`,
+//! `MemoryMax=`, as a runtime drop-in). Unit state
 //! arrives from systemd's signals (the `Systemd` port's subscription) and is published to
 //! Keel when it changes ([`report`]); a report that cannot be written is retried.
 //!
@@ -18,7 +20,10 @@ pub mod report;
 use crate::status::Status;
 use fleet_core::agent_plan::{plan, Task, WantedUnit};
 use fleet_core::model::MachineId;
+use fleet_core::name::UnitName;
+use fleet_core::options::parse_x_fleet;
 use fleet_core::ports::{StateChange, Systemd, SystemdError, UnitState};
+use fleet_core::resources::SystemdLimits;
 use fleet_core::unit_file::{UnitFile, UnitHash};
 use fleet_registry::wire::StateReport;
 use fleet_registry::{view, Registry};
@@ -229,7 +234,12 @@ impl<S: Systemd> Agent<'_, S> {
                     .map_err(TaskError::Registry)
             }
             Task::Reload => self.with_deadline(self.systemd.reload()).await,
-            Task::Start(name) => self.with_deadline(self.systemd.start_unit(name)).await,
+            Task::Start(name) => {
+                let limits = self.limits(name).await?;
+                self.with_deadline(self.systemd.set_limits(name, limits))
+                    .await?;
+                self.with_deadline(self.systemd.start_unit(name)).await
+            }
             Task::Stop(name) => self.with_deadline(self.systemd.stop_unit(name)).await,
         }
     }
@@ -252,6 +262,18 @@ impl<S: Systemd> Agent<'_, S> {
             .ok_or(TaskError::MissingFile(hash))?;
         self.files.insert(hash, file.clone());
         Ok(file)
+    }
+
+    /// The systemd limits of a wanted unit: its `[X-Fleet]` `Cpu=`/`Memory=` requests. A
+    /// file whose section no longer parses (it was accepted when submitted) gets none.
+    async fn limits(&mut self, name: &str) -> Result<SystemdLimits, TaskError> {
+        let file = self.file(name).await?;
+        let requests = UnitName::parse(name)
+            .ok()
+            .and_then(|unit| parse_x_fleet(&unit, &file).ok())
+            .map(|options| options.requirements.requests)
+            .unwrap_or_default();
+        Ok(SystemdLimits::for_requests(requests))
     }
 
     /// Puts the agent's state into the SIGUSR1 dump.

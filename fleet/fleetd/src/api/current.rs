@@ -107,6 +107,8 @@ mod tests {
                     engine_disabled: false,
                     version: String::new(),
                     api_url: None,
+                    capacity: None,
+                    cordoned: false,
                 };
                 (machine(id), object)
             })

@@ -21,6 +21,7 @@
 //!
 //! Must not depend on the store's crates: it sees the cluster only through `fleet-registry`.
 
+mod cordon;
 mod current;
 mod discovery;
 mod error;
@@ -30,11 +31,13 @@ mod keel;
 mod limits;
 mod machines;
 mod put;
+mod replicas;
 mod request;
 mod router;
 pub mod serve;
 mod states;
 mod units;
+mod why;
 
 pub use error::{ApiError, UNAVAILABLE_MESSAGE};
 pub use inspect::{InspectError, JournalRequest, LocalInspector, UnitInspector};

@@ -51,7 +51,7 @@ pub(crate) async fn put(
 
 /// fleet's rule: exactly one `Content-Type`, whose media type (before any `;`) is
 /// `application/json`.
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let values: Vec<_> = headers.get_all(header::CONTENT_TYPE).iter().collect();
     let [value] = values.as_slice() else {
         return Err(ApiError::new(

@@ -16,12 +16,12 @@
 //! by the framework (an extractor's rejection) is rewritten into one.
 
 use crate::api::error::ApiError;
-use crate::api::{discovery, keel, machines, put, states, units, ApiState};
+use crate::api::{cordon, discovery, keel, machines, put, replicas, states, units, why, ApiState};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, put};
 use axum::Router;
 
 /// The `Server` header of every response.
@@ -36,6 +36,14 @@ async fn only_get() -> ApiError {
 
 async fn only_get_put_delete() -> ApiError {
     ApiError::method_not_allowed("only GET, PUT and DELETE supported against this resource")
+}
+
+async fn only_put() -> ApiError {
+    ApiError::method_not_allowed("only PUT supported against this resource")
+}
+
+async fn only_put_delete() -> ApiError {
+    ApiError::method_not_allowed("only PUT and DELETE supported against this resource")
 }
 
 async fn only_get_patch() -> ApiError {
@@ -97,6 +105,21 @@ fn keel_routes(router: Router<ApiState>) -> Router<ApiState> {
         .route(
             "/keel/v1/units/{name}/journal",
             get(keel::journal).fallback(only_get),
+        )
+        .route(
+            "/keel/v1/units/{name}/why",
+            get(why::why).fallback(only_get),
+        )
+        .route(
+            "/keel/v1/units/{name}/replicas",
+            put(replicas::put).fallback(only_put),
+        )
+        .route("/keel/v1/replicas", get(replicas::list).fallback(only_get))
+        .route(
+            "/keel/v1/machines/{name}/cordon",
+            put(cordon::put)
+                .delete(cordon::delete)
+                .fallback(only_put_delete),
         )
 }
 

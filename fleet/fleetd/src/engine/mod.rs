@@ -7,7 +7,10 @@
 //! `machines/` and `schedule/` (opened when it starts leading, closed when it stops) and runs a
 //! pass whenever one of them changes and on every tick: snapshot → `fleet_core::schedule::plan`
 //! → the writes that differ ([`reconcile`]). A pass whose placement write loses a race stops
-//! there and runs again on the next wake-up.
+//! there and runs again on the next wake-up. Before planning, a pass keeps every template
+//! with a replica count (`job/<template>/replicas`, `fleetctl scale`) at that many numbered
+//! instances (`fleet_core::replicas::scale`); a pass that created or destroyed instances
+//! ends there, and the next one, woken by the cache, places them.
 //!
 //! Invariants: only a candidate whose lease write succeeded less than one lease TTL ago (minus
 //! one interval of margin) writes anything; after stealing an older engine's lease it waits
@@ -18,7 +21,9 @@ pub mod reconcile;
 use crate::engine::reconcile::Write;
 use crate::status::Status;
 use fleet_core::lease::{decide, LeaseStep};
-use fleet_core::model::MachineId;
+use fleet_core::model::{DesiredState, MachineId};
+use fleet_core::name::UnitName;
+use fleet_core::replicas::scale;
 use fleet_core::schedule::{plan, Decision};
 use fleet_registry::view;
 use fleet_registry::wire::EngineLease;
@@ -295,6 +300,10 @@ impl Engine {
         let machines = logged(view::machines(&keys, pairs(&machines)));
         let index = logged(view::schedules(&keys, pairs(&schedule)));
         self.fetch_files(&jobs).await?;
+        if self.scale_templates(&jobs).await? {
+            // The caches bring the created or removed instances; the next pass plans them.
+            return Ok(());
+        }
         let (snapshot, skipped) = reconcile::snapshot(&jobs, &machines, &mut self.files);
         for skip in &skipped {
             tracing::warn!(unit = %skip.unit, why = %skip.why, "unit left out of scheduling");
@@ -371,6 +380,50 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Brings every template with a replica count to that many numbered instances: creates
+    /// the missing ones (the template's file, desired `launched`) and destroys the surplus,
+    /// highest numbers first. Whether anything was written.
+    async fn scale_templates(
+        &self,
+        jobs: &BTreeMap<String, view::JobView>,
+    ) -> Result<bool, RegistryError> {
+        let mut wrote = false;
+        for (name, template, count, hash) in jobs.values().filter_map(|job| {
+            let template = UnitName::parse(&job.name)
+                .ok()
+                .filter(UnitName::is_template)?;
+            Some((&job.name, template, job.replicas?, job.hash))
+        }) {
+            let step = scale(&template, count, jobs.keys().map(String::as_str));
+            if step.create.is_empty() && step.remove.is_empty() {
+                continue;
+            }
+            let Some(file) = self.files.files.get(&hash) else {
+                tracing::warn!(template = %name, "template file not in the registry; not scaled");
+                continue;
+            };
+            for instance in &step.create {
+                if !self.may_act() {
+                    return Ok(wrote);
+                }
+                tracing::info!(%instance, count, "scale: creating instance");
+                self.registry
+                    .create_unit(instance, file, DesiredState::Launched)
+                    .await?;
+                wrote = true;
+            }
+            for instance in &step.remove {
+                if !self.may_act() {
+                    return Ok(wrote);
+                }
+                tracing::info!(%instance, count, "scale: destroying instance");
+                self.registry.destroy_unit(instance).await?;
+                wrote = true;
+            }
+        }
+        Ok(wrote)
     }
 
     async fn execute(&self, writes: Vec<Write>) -> Result<(), RegistryError> {

@@ -87,6 +87,15 @@ pub struct UnitFiles {
 }
 
 impl UnitFiles {
+    /// These files, nothing parsed yet.
+    #[must_use]
+    pub fn with_files(files: HashMap<UnitHash, UnitFile>) -> UnitFiles {
+        UnitFiles {
+            files,
+            parsed: HashMap::new(),
+        }
+    }
+
     /// How many parsed units are kept.
     #[must_use]
     pub fn parsed_len(&self) -> usize {
@@ -139,6 +148,8 @@ pub fn snapshot(
                 let view = MachineView {
                     id: machine.id.clone(),
                     metadata: machine.metadata.clone(),
+                    capacity: machine.capacity,
+                    cordoned: machine.cordoned,
                 };
                 (machine.id.clone(), view)
             })

@@ -34,6 +34,8 @@ impl World {
                     engine_disabled: false,
                     version: String::new(),
                     api_url: None,
+                    capacity: None,
+                    cordoned: false,
                 };
                 (id(text), object)
             })
@@ -58,6 +60,7 @@ impl World {
                 desired,
                 target: target.map(id),
                 pending: None,
+                replicas: None,
             },
         );
     }

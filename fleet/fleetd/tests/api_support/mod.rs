@@ -223,6 +223,8 @@ pub async fn announce(registry: &Registry, machine: &str, api_url: Option<String
         engine_disabled: false,
         version: "0.1.0".to_owned(),
         api_url,
+        capacity: None,
+        cordoned: false,
     };
     registry
         .announce(&object, Duration::from_secs(600))

@@ -4,6 +4,7 @@
 //! manager. Everything is torn down on drop, also when a test panics.
 #![allow(clippy::unwrap_used, dead_code)] // test code: a panic is the failure report
 
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -17,6 +18,9 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// The API port of every fleetd, on its host's lab address.
 pub const API_PORT: u16 = 49153;
 
+/// A long-running service's command line.
+pub const SLEEPER: &str = "/bin/sleep 1000";
+
 /// Presence TTL of the agents: short, so that a lost host is noticed within seconds.
 pub const AGENT_TTL: &str = "4s";
 
@@ -27,6 +31,45 @@ pub struct Stack {
     pub lab: Lab,
     pub dir: tempfile::TempDir,
     agent: ureq::Agent,
+}
+
+/// A unit entity for `PUT /fleet/v1/units/{name}`: `ExecStart=exec` plus `extra` options.
+pub fn unit_body(exec: &str, desired: &str, extra: &[(&str, &str, &str)]) -> Value {
+    let mut options = vec![json!({"section": "Service", "name": "ExecStart", "value": exec})];
+    for (section, name, value) in extra {
+        options.push(json!({"section": section, "name": name, "value": value}));
+    }
+    json!({"desiredState": desired, "options": options})
+}
+
+/// The machines reporting `unit` active, from host `via`'s API.
+pub fn active_on(stack: &Stack, via: usize, unit: &str) -> Vec<String> {
+    let (status, body) = stack.get(via, &format!("/fleet/v1/state?unitName={unit}"));
+    if status != 200 {
+        return Vec::new();
+    }
+    let page: Value = serde_json::from_str(&body).unwrap_or_default();
+    let mut machines: Vec<String> = page["states"]
+        .as_array()
+        .map(|states| {
+            states
+                .iter()
+                .filter(|state| state["systemdActiveState"] == "active")
+                .filter_map(|state| state["machineID"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    machines.sort();
+    machines
+}
+
+pub fn machine_ids(stack: &Stack, hosts: &[usize]) -> Vec<String> {
+    let mut ids: Vec<String> = hosts
+        .iter()
+        .map(|i| stack.hosts[*i].machine_id().to_owned())
+        .collect();
+    ids.sort();
+    ids
 }
 
 /// Whether this machine can run the stack; prints why not. In CI a missing capability fails.

@@ -1,0 +1,126 @@
+//! Keel's extension routes' JSON that both sides share: `GET /keel/v1/units/{name}/why`,
+//! `PUT /keel/v1/units/{template}/replicas` and `GET /keel/v1/replicas`.
+//!
+//! Invariants: every field is camelCase; optional fields are left out when empty, and a
+//! reader accepts them missing (`#[serde(default)]`), so either side may be newer.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /keel/v1/units/{name}/why`: every live machine's verdict on the unit.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Why {
+    /// The unit.
+    #[serde(default)]
+    pub unit: String,
+    /// Whether it runs on every machine that passes (no placement, no score).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub global: bool,
+    /// The machine it is placed on, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed: Option<String>,
+    /// The machine a scheduling pass would choose now (the unit judged as if taken off its
+    /// machine); absent when no machine is eligible or for a global unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best: Option<String>,
+    /// The reason the engine stored when it last could not place the unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
+    /// Its desired state.
+    #[serde(default)]
+    pub desired_state: String,
+    /// One entry per live machine, by machine ID.
+    #[serde(default)]
+    pub machines: Vec<MachineVerdict>,
+}
+
+/// One machine's verdict: `filtered` (the first rule that keeps the unit off it) or, when it
+/// passes every rule, `score` (absent for a global unit).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MachineVerdict {
+    /// The machine's ID.
+    #[serde(default)]
+    pub machine: String,
+    /// Its public IP (named as in fleet's machine entity).
+    #[serde(
+        rename = "primaryIP",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub primary_ip: String,
+    /// The rule that refused the unit, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filtered: Option<String>,
+    /// The score it got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<Score>,
+}
+
+/// A feasible machine's score, as the scheduler computes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Score {
+    /// The sum the machines are ranked by.
+    #[serde(default)]
+    pub total: u32,
+    /// Fewer instances of the same template on the machine.
+    #[serde(default)]
+    pub spread: u32,
+    /// Fewer instances in the machine's `SpreadBy` value; absent without `SpreadBy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<u32>,
+    /// The share of CPU and memory left after placing.
+    #[serde(default)]
+    pub free: u32,
+    /// Fewer units on the machine.
+    #[serde(default)]
+    pub load: u32,
+}
+
+impl std::fmt::Display for Score {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "score {} (spread {}", self.total, self.spread)?;
+        if let Some(zone) = self.zone {
+            write!(formatter, ", zone {zone}")?;
+        }
+        write!(formatter, ", free {}, load {})", self.free, self.load)
+    }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// `PUT /keel/v1/units/{template}/replicas`: how many numbered instances to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ScaleRequest {
+    /// The count.
+    pub count: u32,
+}
+
+/// `GET /keel/v1/replicas`: every template with a replica count.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReplicaList {
+    /// By template name.
+    #[serde(default)]
+    pub replicas: Vec<ReplicaSet>,
+}
+
+/// One template's replica count and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReplicaSet {
+    /// The template.
+    #[serde(default)]
+    pub template: String,
+    /// The count asked for.
+    #[serde(default)]
+    pub count: u32,
+    /// Numbered instances that exist.
+    #[serde(default)]
+    pub instances: u32,
+    /// Numbered instances that systemd reports active somewhere.
+    #[serde(default)]
+    pub running: u32,
+}

@@ -1,0 +1,232 @@
+//! fleetd's scheduling beyond fleet on real hosts: two hosts with declared capacities and
+//! multi-valued metadata, a two-member Keel cluster in the same namespaces, fleetd on both.
+//! Units are created through the API and checked in each host's own systemd; `fleetctl why`
+//! and `list-unit-files` are run as a user would. Needs root (skipped with a notice
+//! otherwise, failed in CI).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod common;
+
+use common::{active_on, available, machine_ids, unit_body, Stack, DEADLINE, SLEEPER};
+use testkit::wait_for;
+
+#[test]
+fn requests_replicas_run_and_drain_on_real_hosts() {
+    // Goal: a unit requesting 2G lands on the only host with room and gets MemoryMax and
+    // CPUQuota there; a unit requesting more than any host has is pending, `list-unit-files
+    // --full` shows the reason and `fleetctl why` names each host's free memory; a unit
+    // selecting `disk in (nvme)` lands on the host that holds nvme among several values;
+    // `scale` spreads instances and scales down from the top; `run` starts a command with
+    // its limit; `drain` empties a host until `uncordon`.
+    // Method: fleetd on host 1 offering 1 CPU and 1G with metadata disk=ssd,disk=nvme, on
+    // host 2 offering 2 CPUs and 4G with disk=hdd; units through the API; placement read
+    // from the state reports, limits from `systemctl show` inside the host.
+    if !available() {
+        return;
+    }
+    let mut stack = Stack::start_with("fd", "10.84.0", 2, 0);
+    stack.spawn_fleetd(
+        0,
+        &[
+            ("FLEET_CAPACITY_CPU", "1"),
+            ("FLEET_CAPACITY_MEMORY", "1G"),
+            ("FLEET_METADATA", "disk=ssd,disk=nvme"),
+        ],
+    );
+    stack.spawn_fleetd(
+        1,
+        &[
+            ("FLEET_CAPACITY_CPU", "2"),
+            ("FLEET_CAPACITY_MEMORY", "4G"),
+            ("FLEET_METADATA", "disk=hdd"),
+        ],
+    );
+    let requests = [("X-Fleet", "Memory", "2G"), ("X-Fleet", "Cpu", "500m")];
+    let big = unit_body(SLEEPER, "launched", &requests);
+    assert_eq!(stack.put_json(0, "/fleet/v1/units/big.service", &big), 201);
+    let second = machine_ids(&stack, &[1]);
+    wait_for(DEADLINE, "big.service on the host with room", || {
+        (active_on(&stack, 0, "big.service") == second).then_some(())
+    });
+    let limits = stack.systemctl(
+        1,
+        &[
+            "show",
+            "-p",
+            "MemoryMax",
+            "-p",
+            "CPUQuotaPerSecUSec",
+            "big.service",
+        ],
+    );
+    let mut limits: Vec<&str> = limits.lines().collect();
+    limits.sort_unstable();
+    assert_eq!(
+        limits,
+        ["CPUQuotaPerSecUSec=500ms", "MemoryMax=2147483648"],
+        "{}",
+        stack.logs()
+    );
+
+    let huge = unit_body(SLEEPER, "launched", &[("X-Fleet", "Memory", "8G")]);
+    assert_eq!(
+        stack.put_json(0, "/fleet/v1/units/huge.service", &huge),
+        201
+    );
+    let files = tempfile::tempdir().unwrap();
+    let listed = wait_for(
+        DEADLINE,
+        "huge.service to be pending with its reason",
+        || {
+            let ran = stack.fleetctl(
+                0,
+                files.path(),
+                &[
+                    "list-unit-files",
+                    "--full",
+                    "--no-legend",
+                    "--fields=unit,state",
+                ],
+            );
+            ran.stdout.contains("pending: ").then_some(ran.stdout)
+        },
+    );
+    let huge_line = listed
+        .lines()
+        .find(|line| line.starts_with("huge.service"))
+        .unwrap_or_default();
+    assert!(
+        huge_line.ends_with("\tpending: none of 2 machine(s) accepts it"),
+        "{listed}"
+    );
+    let why = stack.fleetctl(0, files.path(), &["why", "--no-legend", "huge.service"]);
+    assert_eq!(why.code, 0, "{why:?}");
+    let lines: Vec<&str> = why.stdout.lines().collect();
+    assert!(lines[0].starts_with("huge.service is pending: "), "{why:?}");
+    let verdicts: Vec<&str> = lines[1..]
+        .iter()
+        .map(|line| line.rsplit('\t').next().unwrap())
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            "filtered: insufficient memory: requests 8G, 1G free",
+            "filtered: insufficient memory: requests 8G, 2G free",
+        ],
+        "{why:?}"
+    );
+
+    let picky = unit_body(
+        SLEEPER,
+        "launched",
+        &[("X-Fleet", "MachineMetadata", "disk in (nvme)")],
+    );
+    assert_eq!(
+        stack.put_json(1, "/fleet/v1/units/picky.service", &picky),
+        201
+    );
+    let first = machine_ids(&stack, &[0]);
+    wait_for(DEADLINE, "picky.service on the host holding nvme", || {
+        (active_on(&stack, 1, "picky.service") == first).then_some(())
+    });
+    let why = stack.fleetctl(1, files.path(), &["why", "--no-legend", "picky.service"]);
+    assert!(
+        why.stdout
+            .contains("filtered: MachineMetadata disk in (nvme) not matched (disk=hdd)"),
+        "{why:?}"
+    );
+    assert!(why.stdout.contains("(placed here)"), "{why:?}");
+
+    // Replicas: three instances of a local template, spread over both hosts; scaled down to
+    // one, the highest-numbered go.
+    std::fs::write(
+        files.path().join("web@.service"),
+        format!("[Service]\nExecStart={SLEEPER}\n"),
+    )
+    .unwrap();
+    let scaled = stack.fleetctl(0, files.path(), &["scale", "web@.service", "3"]);
+    assert_eq!(scaled.code, 0, "{scaled:?}\n{}", stack.logs());
+    assert_eq!(scaled.stdout, "Unit web@.service scaled to 3: 3 running\n");
+    let mut hosts: Vec<String> = (1..=3)
+        .flat_map(|n| active_on(&stack, 0, &format!("web@{n}.service")))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    assert_eq!(
+        hosts,
+        machine_ids(&stack, &[0, 1]),
+        "spread over both hosts"
+    );
+    let scaled = stack.fleetctl(1, files.path(), &["scale", "web@.service", "1"]);
+    assert_eq!(scaled.code, 0, "{scaled:?}");
+    let listed = stack.fleetctl(
+        0,
+        files.path(),
+        &["list-unit-files", "--no-legend", "--fields=unit,state"],
+    );
+    let webs: Vec<&str> = listed
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("web@"))
+        .collect();
+    assert_eq!(
+        webs,
+        ["web@.service\t1/1 running", "web@1.service\tlaunched"],
+        "{listed:?}"
+    );
+    for n in [2, 3] {
+        let unit = format!("web@{n}.service");
+        wait_for(DEADLINE, "the removed instance to stop", || {
+            active_on(&stack, 0, &unit).is_empty().then_some(())
+        });
+    }
+
+    // `run`: a unit from a command line, started and running with its request as a limit.
+    let ran = stack.fleetctl(
+        1,
+        files.path(),
+        &[
+            "run",
+            "--memory",
+            "64M",
+            "hello",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo hi; exec sleep 1000",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{ran:?}\n{}", stack.logs());
+    let host = wait_for(DEADLINE, "hello.service running", || {
+        active_on(&stack, 0, "hello.service").pop()
+    });
+    let on = stack.host_of(&host);
+    assert_eq!(
+        stack.systemctl(on, &["show", "-p", "MemoryMax", "hello.service"]),
+        "MemoryMax=67108864"
+    );
+
+    // Drain the first host: everything on it moves or waits, nothing runs there any more;
+    // the unit only it accepts says why; uncordon brings that one back.
+    let first_id = first[0].clone();
+    let drained = stack.fleetctl(1, files.path(), &["drain", &first_id]);
+    assert_eq!(drained.code, 0, "{drained:?}\n{}", stack.logs());
+    for unit in ["picky.service", "web@1.service", "hello.service"] {
+        wait_for(DEADLINE, "no unit active on the drained host", || {
+            (stack.systemctl(0, &["is-active", unit]) != "active").then_some(())
+        });
+    }
+    let why = stack.fleetctl(1, files.path(), &["why", "--no-legend", "picky.service"]);
+    assert!(
+        why.stdout
+            .contains("filtered: machine is drained (fleetctl uncordon)"),
+        "{why:?}"
+    );
+    let undone = stack.fleetctl(1, files.path(), &["uncordon", &first_id]);
+    assert_eq!(undone.code, 0, "{undone:?}");
+    wait_for(
+        DEADLINE,
+        "picky.service back on the host holding nvme",
+        || (active_on(&stack, 1, "picky.service") == first).then_some(()),
+    );
+}
