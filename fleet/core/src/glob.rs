@@ -1,7 +1,7 @@
 //! Shell-style globs with Go's `path.Match` semantics, as fleet uses them for `Conflicts=` and
 //! `Replaces=` patterns and for refusing a `MachineOf=` its own patterns match.
 //!
-//! Owns [`glob_match`]. Syntax: `*` matches any run of non-`/` characters, `?` one non-`/`
+//! Owns [`glob_match`] and [`literal_prefix`]. Syntax: `*` matches any run of non-`/` characters, `?` one non-`/`
 //! character, `[...]`/`[^...]` one character in (or not in) a non-empty set of characters and
 //! `lo-hi` ranges (a class may match `/`, as in Go), and `\` makes the next character literal,
 //! inside a class too. A class may not start with `]` or `-`, nor end in `-`.
@@ -21,6 +21,17 @@ struct BadPattern;
 #[must_use]
 pub fn glob_match(pattern: &str, name: &str) -> bool {
     match_all(pattern.as_bytes(), name.as_bytes()) == Ok(true)
+}
+
+/// The literal text `pattern` starts with (up to its first `*`, `?`, `[` or `\`), and whether
+/// that is the whole pattern: every name the pattern matches starts with the prefix, and a
+/// whole-literal pattern matches only itself.
+#[must_use]
+pub fn literal_prefix(pattern: &str) -> (&str, bool) {
+    match pattern.find(['*', '?', '[', '\\']) {
+        Some(end) => (&pattern[..end], false),
+        None => (pattern, true),
+    }
 }
 
 /// Go's `path.Match`: chunks of single-character operators, each possibly after a star.

@@ -144,3 +144,14 @@ fn many_stars_are_bounded() {
     let matching = format!("{name}b");
     assert!(glob_match(&pattern, &matching));
 }
+
+/// Goal: the literal prefix stops at the first operator and says whether it is the whole
+/// pattern. Method: a table.
+#[test]
+fn literal_prefixes() {
+    assert_eq!(literal_prefix("db.service"), ("db.service", true));
+    assert_eq!(literal_prefix("web@*.service"), ("web@", false));
+    assert_eq!(literal_prefix("a?c"), ("a", false));
+    assert_eq!(literal_prefix("[ab]x"), ("", false));
+    assert_eq!(literal_prefix("a\\*"), ("a", false));
+}

@@ -43,7 +43,7 @@
 //! machine; no global unit is ever placed or unplaced; a unit is in `hosted` of at most one
 //! machine unless it is global.
 
-use crate::glob::glob_match;
+use crate::glob::{glob_match, literal_prefix};
 use crate::model::{ClusterSnapshot, DesiredState, MachineId, MachineView, UnitView};
 use crate::name::UnitName;
 use crate::resources::{format_cpu, format_memory, Resources};
@@ -253,8 +253,6 @@ struct View {
     units: BTreeSet<String>,
     /// What the units in `units` request together.
     allocated: Resources,
-    /// The units in `units` with `Conflicts` patterns.
-    conflicters: BTreeSet<String>,
     /// The units in `units` with `Replaces` patterns.
     replacers: BTreeSet<String>,
 }
@@ -272,6 +270,23 @@ struct Pass<'a> {
     /// Per template, per slot, how many of its instances are in that slot's view (lookups
     /// only).
     groups: HashMap<String, HashMap<usize, u32>>,
+    /// Per `SpreadBy` key any unit uses, per slot, the machine's first value of it as a small
+    /// number (values numbered in order), and how many values there are.
+    zone_ids: HashMap<&'a str, (Vec<Option<usize>>, usize)>,
+    /// Every unit in a view, with the slots it is in (several for a global unit).
+    located: BTreeMap<String, BTreeSet<usize>>,
+    /// `Conflicts` patterns without operators of the units in views: pattern → (holder,
+    /// slot). A unit is refused where its own name is such a pattern (lookups only).
+    literal_conflicts: HashMap<String, BTreeSet<(String, usize)>>,
+    /// The other `Conflicts` patterns of the units in views: (pattern, holder, slot).
+    glob_conflicts: BTreeSet<(String, String, usize)>,
+}
+
+/// What judging one unit needs besides the machine, computed once per decision.
+struct Judging<'x> {
+    spread: Spread,
+    /// Per slot, the first unit there (by name) that conflicts with this one either way.
+    conflicts: HashMap<usize, &'x str>,
 }
 
 /// The rule a machine failed, borrowed from the unit or the view: turned into a [`Refusal`]
@@ -323,9 +338,11 @@ impl Failed<'_> {
 
 /// What scoring one unit needs besides the machine: its template's instances per slot and,
 /// with `SpreadBy`, the key and the instances per value of it.
-struct Spread<'x> {
-    members: Option<&'x HashMap<usize, u32>>,
-    zones: Option<(&'x str, BTreeMap<&'x str, u32>)>,
+struct Spread {
+    /// Per slot, the `spread` part; empty for a unit that is not an instance (100 everywhere).
+    spread: Vec<u32>,
+    /// Per slot, the `zone` part, with `SpreadBy`.
+    zone: Option<Vec<u32>>,
 }
 
 /// The outcome of one pass.
@@ -399,6 +416,10 @@ impl<'a> Pass<'a> {
             machines,
             slots,
             groups: HashMap::new(),
+            zone_ids: HashMap::new(),
+            located: BTreeMap::new(),
+            literal_conflicts: HashMap::new(),
+            glob_conflicts: BTreeSet::new(),
         };
         for unit in snapshot
             .units
@@ -409,6 +430,7 @@ impl<'a> Pass<'a> {
                 pass.add(unit, slot);
             }
         }
+        pass.zone_ids = zone_ids(snapshot, &pass.machines);
         pass.add_globals();
         pass
     }
@@ -425,10 +447,12 @@ impl<'a> Pass<'a> {
             .values()
             .filter(|unit| unit.requirements.global && unit.desired != DesiredState::Inactive);
         for unit in globals {
-            for slot in 0..self.machines.len() {
-                if self.failed(unit, slot).is_none() {
-                    self.add(unit, slot);
-                }
+            let judging = self.judging(unit);
+            let slots: Vec<usize> = (0..self.machines.len())
+                .filter(|slot| self.failed(unit, *slot, &judging).is_none())
+                .collect();
+            for slot in slots {
+                self.add(unit, slot);
             }
         }
     }
@@ -519,13 +543,13 @@ impl<'a> Pass<'a> {
     /// The best eligible slot for the non-global `unit`: the highest total, then the fewest
     /// units, then the lowest ID. Allocates nothing per machine.
     fn best(&self, unit: &UnitView) -> Option<usize> {
-        let spread = self.spread(unit);
+        let judging = self.judging(unit);
         let mut best: Option<(u32, std::cmp::Reverse<usize>, usize)> = None;
         for slot in 0..self.machines.len() {
-            if self.failed(unit, slot).is_some() {
+            if self.failed(unit, slot, &judging).is_some() {
                 continue;
             }
-            let score = self.score(unit, slot, &spread);
+            let score = self.score(unit, slot, &judging.spread);
             let key = (score.total, std::cmp::Reverse(self.views[slot].units.len()));
             if best.is_none_or(|(total, fewer, _)| key > (total, fewer)) {
                 best = Some((key.0, key.1, slot));
@@ -536,60 +560,64 @@ impl<'a> Pass<'a> {
 
     /// Every machine's verdict on `unit`, by machine ID; globals get no score.
     fn verdicts(&self, unit: &UnitView) -> Vec<(MachineId, Verdict)> {
-        let spread = self.spread(unit);
+        let judging = self.judging(unit);
         (0..self.machines.len())
             .map(|slot| {
                 let machine = self.machines[slot];
-                let verdict = match self.failed(unit, slot) {
+                let verdict = match self.failed(unit, slot, &judging) {
                     Some(failed) => Verdict::Filtered(failed.refusal(machine)),
                     None if unit.requirements.global => Verdict::Eligible(None),
-                    None => Verdict::Eligible(Some(self.score(unit, slot, &spread))),
+                    None => Verdict::Eligible(Some(self.score(unit, slot, &judging.spread))),
                 };
                 (machine.id.clone(), verdict)
             })
             .collect()
     }
 
-    /// The unit's template's instances per slot and, with `SpreadBy`, per value of its key.
-    fn spread<'x>(&'x self, unit: &'x UnitView) -> Spread<'x> {
+    /// The `spread` and `zone` parts of every slot for `unit`, computed once per decision.
+    fn spread(&self, unit: &UnitView) -> Spread {
+        let inverse = |count: u32| 100 / (1 + count);
         let members = group_of(&unit.name).and_then(|group| self.groups.get(&group));
-        let zones = unit.requirements.spread_by.as_deref().map(|key| {
-            let mut counts = BTreeMap::new();
-            for (slot, count) in members.into_iter().flatten() {
-                if let Some(zone) = host_values(&self.machines[*slot].metadata, key).next() {
-                    *counts.entry(zone).or_insert(0) += count;
+        let mut peers = Vec::new();
+        if let Some(members) = members {
+            peers = vec![0u32; self.machines.len()];
+            for (slot, count) in members {
+                peers[*slot] = *count;
+            }
+        }
+        let zone = unit.requirements.spread_by.as_deref().map(|key| {
+            let Some((ids, count)) = self.zone_ids.get(key) else {
+                return vec![0; self.machines.len()];
+            };
+            let mut per_zone = vec![0u32; *count];
+            for (slot, instances) in peers.iter().enumerate() {
+                if let Some(id) = ids[slot] {
+                    per_zone[id] += instances;
                 }
             }
-            (key, counts)
+            ids.iter()
+                .map(|id| id.map_or(0, |id| inverse(per_zone[id])))
+                .collect()
         });
-        Spread { members, zones }
+        Spread {
+            spread: peers.into_iter().map(inverse).collect(),
+            zone,
+        }
     }
 
     /// The score of the eligible machine in `slot`.
-    fn score(&self, unit: &UnitView, slot: usize, spread: &Spread<'_>) -> Score {
+    fn score(&self, unit: &UnitView, slot: usize, spread: &Spread) -> Score {
         let machine = self.machines[slot];
         let view = &self.views[slot];
-        let inverse = |count: u64| u32::try_from(100 / (1 + count)).unwrap_or(0);
-        let peers = spread
-            .members
-            .and_then(|members| members.get(&slot))
-            .copied()
-            .unwrap_or(0);
-        let zone = spread.zones.as_ref().map(|(key, counts)| {
-            host_values(&machine.metadata, key)
-                .next()
-                .map_or(0, |zone| {
-                    inverse(u64::from(counts.get(zone).copied().unwrap_or(0)))
-                })
-        });
-        let load = inverse(view.units.len() as u64);
+        let load = u32::try_from(100 / (1 + view.units.len())).unwrap_or(0);
         let free = machine
             .capacity
             .and_then(|capacity| {
                 free_share(capacity, view.allocated.plus(unit.requirements.requests))
             })
             .unwrap_or(load);
-        let spread = inverse(u64::from(peers));
+        let zone = spread.zone.as_ref().map(|zone| zone[slot]);
+        let spread = spread.spread.get(slot).copied().unwrap_or(100);
         Score {
             total: 2 * spread + 2 * zone.unwrap_or(0) + free + load,
             spread,
@@ -601,12 +629,25 @@ impl<'a> Pass<'a> {
 
     /// Why `unit` may not run on the machine in `slot`, given the other units there.
     fn refusal(&self, unit: &UnitView, slot: usize) -> Option<Refusal> {
-        self.failed(unit, slot)
+        let judging = self.judging(unit);
+        self.failed(unit, slot, &judging)
             .map(|failed| failed.refusal(self.machines[slot]))
     }
 
+    fn judging<'x>(&'x self, unit: &'x UnitView) -> Judging<'x> {
+        Judging {
+            spread: self.spread(unit),
+            conflicts: self.conflicts(unit),
+        }
+    }
+
     /// The first rule `unit` fails on the machine in `slot`, in [`Refusal`]'s order.
-    fn failed<'x>(&'x self, unit: &'x UnitView, slot: usize) -> Option<Failed<'x>> {
+    fn failed<'x>(
+        &'x self,
+        unit: &'x UnitView,
+        slot: usize,
+        judging: &Judging<'x>,
+    ) -> Option<Failed<'x>> {
         let machine = self.machines[slot];
         let view = &self.views[slot];
         let requirements = &unit.requirements;
@@ -631,38 +672,65 @@ impl<'a> Pass<'a> {
         {
             return Some(Failed::MachineOf(missing));
         }
-        if let Some(other) = self.conflict_on(unit, view) {
-            return Some(Failed::Conflict(other));
+        if !judging.conflicts.is_empty() {
+            if let Some(other) = judging.conflicts.get(&slot) {
+                return Some(Failed::Conflict(other));
+            }
         }
         self.replacer_on(unit, view).map(Failed::Replaced)
     }
 
-    /// The first unit in `view`, other than `unit`, that conflicts with it either way.
-    fn conflict_on<'x>(&'x self, unit: &UnitView, view: &'x View) -> Option<&'x str> {
-        let mine = if unit.requirements.conflicts.is_empty() {
-            None
-        } else {
-            view.units.iter().find(|other| {
-                **other != unit.name && matches_any(&unit.requirements.conflicts, other)
-            })
+    /// Per slot, the first unit (by name), other than `unit`, that conflicts with it either
+    /// way: its patterns against the units in views (a literal pattern is looked up, a glob
+    /// only meets names that start with its literal prefix), and the patterns of the units
+    /// in views against its name.
+    fn conflicts<'x>(&'x self, unit: &'x UnitView) -> HashMap<usize, &'x str> {
+        let mut found: HashMap<usize, &'x str> = HashMap::new();
+        let mut record = |slot: usize, other: &'x str| {
+            if other != unit.name {
+                let first = found.entry(slot).or_insert(other);
+                *first = (*first).min(other);
+            }
         };
-        let theirs = view.conflicters.iter().find(|other| {
-            **other != unit.name
-                && self
-                    .snapshot
-                    .units
-                    .get(*other)
-                    .is_some_and(|peer| matches_any(&peer.requirements.conflicts, &unit.name))
-        });
-        match (mine, theirs) {
-            (Some(mine), Some(theirs)) => Some(mine.min(theirs).as_str()),
-            (mine, theirs) => mine.or(theirs).map(String::as_str),
+        for pattern in &unit.requirements.conflicts {
+            let (prefix, literal) = literal_prefix(pattern);
+            if literal {
+                if let Some((name, slots)) = self.located.get_key_value(prefix) {
+                    slots.iter().for_each(|slot| record(*slot, name));
+                }
+                continue;
+            }
+            let candidates = self
+                .located
+                .range::<str, _>((
+                    std::ops::Bound::Included(prefix),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(name, _)| name.starts_with(prefix))
+                .filter(|(name, _)| glob_match(pattern, name));
+            for (name, slots) in candidates {
+                slots.iter().for_each(|slot| record(*slot, name));
+            }
         }
+        if let Some(holders) = self.literal_conflicts.get(&unit.name) {
+            holders
+                .iter()
+                .for_each(|(holder, slot)| record(*slot, holder));
+        }
+        for (pattern, holder, slot) in &self.glob_conflicts {
+            if glob_match(pattern, &unit.name) {
+                record(*slot, holder);
+            }
+        }
+        found
     }
 
     /// A unit in `view` that replaces `unit`, unless `unit` replaces it too (mutual
     /// replacement is ignored, as in fleet).
     fn replacer_on<'x>(&'x self, unit: &UnitView, view: &'x View) -> Option<&'x str> {
+        if view.replacers.is_empty() {
+            return None;
+        }
         view.replacers
             .iter()
             .filter(|other| **other != unit.name)
@@ -682,11 +750,24 @@ impl<'a> Pass<'a> {
             return;
         }
         view.allocated = view.allocated.plus(unit.requirements.requests);
-        if !unit.requirements.conflicts.is_empty() {
-            view.conflicters.insert(unit.name.clone());
-        }
         if !unit.requirements.replaces.is_empty() {
             view.replacers.insert(unit.name.clone());
+        }
+        self.located
+            .entry(unit.name.clone())
+            .or_default()
+            .insert(slot);
+        for pattern in &unit.requirements.conflicts {
+            let holder = (unit.name.clone(), slot);
+            if literal_prefix(pattern).1 {
+                self.literal_conflicts
+                    .entry(pattern.clone())
+                    .or_default()
+                    .insert(holder);
+            } else {
+                self.glob_conflicts
+                    .insert((pattern.clone(), holder.0, holder.1));
+            }
         }
         if let Some(group) = group_of(&unit.name) {
             *self
@@ -705,8 +786,24 @@ impl<'a> Pass<'a> {
             return;
         }
         view.allocated = view.allocated.minus(unit.requirements.requests);
-        view.conflicters.remove(&unit.name);
         view.replacers.remove(&unit.name);
+        if let Some(slots) = self.located.get_mut(&unit.name) {
+            slots.remove(&slot);
+            if slots.is_empty() {
+                self.located.remove(&unit.name);
+            }
+        }
+        for pattern in &unit.requirements.conflicts {
+            let holder = (unit.name.clone(), slot);
+            if let Some(holders) = self.literal_conflicts.get_mut(pattern) {
+                holders.remove(&holder);
+                if holders.is_empty() {
+                    self.literal_conflicts.remove(pattern);
+                }
+            }
+            self.glob_conflicts
+                .remove(&(pattern.clone(), holder.0, holder.1));
+        }
         let Some(group) = group_of(&unit.name) else {
             return;
         };
@@ -719,6 +816,32 @@ impl<'a> Pass<'a> {
             }
         }
     }
+}
+
+/// For every `SpreadBy` key of a unit, each slot's first value of it, numbered.
+fn zone_ids<'a>(
+    snapshot: &'a ClusterSnapshot,
+    machines: &[&'a MachineView],
+) -> HashMap<&'a str, (Vec<Option<usize>>, usize)> {
+    let keys: BTreeSet<&str> = snapshot
+        .units
+        .values()
+        .filter_map(|unit| unit.requirements.spread_by.as_deref())
+        .collect();
+    keys.into_iter()
+        .map(|key| {
+            let mut numbers: BTreeMap<&str, usize> = BTreeMap::new();
+            let ids = machines
+                .iter()
+                .map(|machine| {
+                    let value = host_values(&machine.metadata, key).next()?;
+                    let next = numbers.len();
+                    Some(*numbers.entry(value).or_insert(next))
+                })
+                .collect();
+            (key, (ids, numbers.len()))
+        })
+        .collect()
 }
 
 /// Whether a non-global unit occupies its target's view.
@@ -742,8 +865,11 @@ fn group_of(name: &str) -> Option<String> {
 fn free_share(capacity: Resources, used: Resources) -> Option<u32> {
     let share = |total: u64, used: u64| {
         (total > 0).then(|| {
-            let left = u128::from(total.saturating_sub(used));
-            u64::try_from(left * 100 / u128::from(total)).unwrap_or(0)
+            let left = total.saturating_sub(used);
+            match left.checked_mul(100) {
+                Some(hundreds) => hundreds / total,
+                None => u64::try_from(u128::from(left) * 100 / u128::from(total)).unwrap_or(0),
+            }
         })
     };
     let cpu = share(capacity.cpu_millis, used.cpu_millis);
