@@ -111,6 +111,7 @@ fn cluster(machines: usize, units: usize) -> Result<ClusterSnapshot> {
                 metadata,
                 capacity: Some(capacity),
                 cordoned: false,
+                lost: false,
             },
         );
     }

@@ -188,6 +188,9 @@ pub struct MachineView {
     pub capacity: Option<Resources>,
     /// Drained (`fleetctl drain`): no unit but global ones is placed or kept there.
     pub cordoned: bool,
+    /// Gone (its presence expired) less than the engine's reschedule grace ago: its units
+    /// stay placed there, nothing new is placed there.
+    pub lost: bool,
 }
 
 /// A unit as the engine sees it.

@@ -105,6 +105,9 @@ impl fmt::Display for UnplaceReason {
 /// The rule that keeps a unit off a machine, in the order the rules are checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// The machine's presence is gone, within the reschedule grace period (its units and
+    /// global units stay; nothing new goes there).
+    Lost,
     /// The machine is drained (`fleetctl drain`); global units are exempt.
     Cordoned,
     /// `MachineID=` names another machine.
@@ -162,6 +165,9 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Refusal::Lost => {
+                formatter.write_str("machine is lost; its units wait out the reschedule grace")
+            }
             Refusal::Cordoned => formatter.write_str("machine is drained (fleetctl uncordon)"),
             Refusal::MachineIdMismatch { wanted } => {
                 write!(formatter, "MachineID={wanted} names another machine")
@@ -292,6 +298,7 @@ struct Judging<'x> {
 /// The rule a machine failed, borrowed from the unit or the view: turned into a [`Refusal`]
 /// (which allocates) only when someone reads it.
 enum Failed<'x> {
+    Lost,
     Cordoned,
     MachineId(&'x str),
     Metadata(&'x str, &'x BTreeSet<String>),
@@ -306,6 +313,7 @@ enum Failed<'x> {
 impl Failed<'_> {
     fn refusal(&self, machine: &MachineView) -> Refusal {
         match *self {
+            Failed::Lost => Refusal::Lost,
             Failed::Cordoned => Refusal::Cordoned,
             Failed::MachineId(wanted) => Refusal::MachineIdMismatch {
                 wanted: wanted.to_owned(),
@@ -435,6 +443,11 @@ impl<'a> Pass<'a> {
         pass
     }
 
+    fn machines_lost(&self, machine: &MachineId) -> bool {
+        self.slot(machine)
+            .is_some_and(|slot| self.machines[slot].lost)
+    }
+
     fn slot(&self, machine: &MachineId) -> Option<usize> {
         self.slots.get(machine).copied()
     }
@@ -471,6 +484,9 @@ impl<'a> Pass<'a> {
             };
             let reason = if unit.desired == DesiredState::Inactive {
                 Some(UnplaceReason::DesiredInactive)
+            } else if self.machines_lost(&machine) {
+                // Kept where it is until the grace period ends and the machine is dropped.
+                None
             } else if let Some(slot) = self.slot(&machine) {
                 self.remove(unit, slot);
                 let refusal = self.refusal(unit, slot);
@@ -651,6 +667,9 @@ impl<'a> Pass<'a> {
         let machine = self.machines[slot];
         let view = &self.views[slot];
         let requirements = &unit.requirements;
+        if machine.lost && !requirements.global {
+            return Some(Failed::Lost);
+        }
         if machine.cordoned && !requirements.global {
             return Some(Failed::Cordoned);
         }

@@ -311,6 +311,37 @@ fn a_drained_machine_sheds_its_units_but_keeps_globals() {
     );
 }
 
+#[test]
+fn a_lost_machine_keeps_its_units_during_the_grace_period() {
+    // Goal: while a machine is lost (gone, within the grace), its units stay placed and in
+    // its index, globals too, and nothing new goes there; once it is dropped from the
+    // snapshot its units move, as for any machine gone.
+    let lost = MachineView {
+        lost: true,
+        ..machine("a", &[])
+    };
+    let global = with(unit("log.service", Launched, None), |r| r.global = true);
+    let units = vec![
+        unit("db.service", Launched, Some("a")),
+        global,
+        unit("new.service", Launched, None),
+    ];
+    let planned = super::plan(&snapshot(vec![lost, machine("b", &[])], units.clone()));
+    assert_eq!(planned.decisions, vec![place("new.service", "b")]);
+    assert_eq!(
+        planned.hosted[&id("a")],
+        ["db.service".to_owned(), "log.service".to_owned()].into()
+    );
+    let after = super::plan(&snapshot(vec![machine("b", &[])], units));
+    assert_eq!(
+        placements(&after.decisions),
+        vec![
+            ("db.service".to_owned(), "b".to_owned()),
+            ("new.service".to_owned(), "b".to_owned())
+        ]
+    );
+}
+
 /// A random cluster: machines with capacities and zones, units with requests, some of them
 /// template instances, some conflicting, some already placed (possibly overcommitted).
 fn cluster() -> impl Strategy<Value = ClusterSnapshot> {

@@ -14,6 +14,7 @@ pub(super) fn machine(id: &str, metadata: &[(&str, &str)]) -> MachineView {
             .collect(),
         capacity: None,
         cordoned: false,
+        lost: false,
     }
 }
 

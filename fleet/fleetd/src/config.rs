@@ -42,6 +42,9 @@ pub struct Config {
     pub public_ip: Option<String>,
     /// `metadata`: static machine metadata.
     pub metadata: BTreeMap<String, String>,
+    /// `engine_reschedule_grace` (Keel's): how long the units of a machine that went away
+    /// stay placed there before the engine moves them. Default `0s` (at once, as fleet).
+    pub engine_reschedule_grace: Duration,
     /// `capacity_cpu` (Keel's): the CPU this machine offers to units' `Cpu=` requests, in
     /// millicores (`4`, `3500m`); detected (one core per online CPU) when `None`.
     pub capacity_cpu: Option<u64>,
@@ -122,6 +125,7 @@ const KEYS: &[&str] = &[
     "machine_id",
     "capacity_cpu",
     "capacity_memory",
+    "engine_reschedule_grace",
 ];
 
 /// Deprecated in fleet: logged and ignored.
@@ -250,6 +254,11 @@ impl Raw {
             engine_reconcile_interval: self.parse("engine_reconcile_interval", "2.0", positive)?,
             public_ip: Some(self.text("public_ip", "").0).filter(|ip| !ip.trim().is_empty()),
             metadata: parse_metadata(&self.text("metadata", "").0),
+            engine_reschedule_grace: self.parse(
+                "engine_reschedule_grace",
+                "0s",
+                parse_go_duration,
+            )?,
             capacity_cpu: self.parse("capacity_cpu", "", |text| {
                 optional(text, fleet_core::resources::parse_cpu)
             })?,

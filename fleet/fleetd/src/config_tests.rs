@@ -37,6 +37,7 @@ fn defaults_are_fleets() {
     );
     assert_eq!(config.machine_id, None);
     assert_eq!((config.capacity_cpu, config.capacity_memory), (None, None));
+    assert_eq!(config.engine_reschedule_grace, Duration::ZERO);
     assert!(config.ignored_keys.is_empty());
 }
 
@@ -47,10 +48,12 @@ fn capacity_overrides_parse_as_unit_requests_do() {
     let environment = env(&[
         ("FLEET_CAPACITY_CPU", "3500m"),
         ("FLEET_CAPACITY_MEMORY", "8G"),
+        ("FLEET_ENGINE_RESCHEDULE_GRACE", "1m30s"),
     ]);
     let config = Config::from_sources(None, &environment).expect("valid");
     assert_eq!(config.capacity_cpu, Some(3500));
     assert_eq!(config.capacity_memory, Some(8 << 30));
+    assert_eq!(config.engine_reschedule_grace, Duration::from_secs(90));
     let error = Config::from_sources(Some("capacity_memory=lots\n"), &BTreeMap::new())
         .expect_err("not an amount");
     assert!(

@@ -332,6 +332,7 @@ fn spawn_services(
             machine: machine.clone(),
             interval: config.engine_reconcile_interval,
             agent_ttl: config.agent_ttl,
+            reschedule_grace: config.engine_reschedule_grace,
             status: status.clone(),
         };
         let engine = engine::run(registry.clone(), settings, tasks.clone(), shutdown.clone());

@@ -91,6 +91,7 @@ async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
             machine: id(own),
             interval,
             agent_ttl: Duration::from_secs(1),
+            reschedule_grace: Duration::ZERO,
             status: Status::default(),
         };
         tasks.spawn(engine::run(
@@ -147,6 +148,93 @@ async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
     );
     first.cancel();
     second.cancel();
+    tasks.close();
+    tokio::time::timeout(DEADLINE, tasks.wait()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_machines_units_wait_out_the_grace_and_a_scaled_template_fills_up() {
+    // Goal: with a reschedule grace, a unit whose machine's presence went away stays placed
+    // there while a later pass places new units elsewhere (so the pass ran and chose to keep
+    // it); a template with a replica count gets its numbered instances, and fewer when the
+    // count drops (highest numbers first).
+    // Method: one engine with a 60 s grace against one Keel member, machines as presence
+    // keys; the withdrawal is followed by a new unit, whose placement proves a pass saw the
+    // machine gone.
+    let cluster = Cluster::start(1, &[]);
+    let client = Client::new(ClientConfig::new(vec![cluster.url(0).to_owned()])).unwrap();
+    let registry = Registry::new(client, Keys::default());
+    for own in [M1, M2] {
+        registry
+            .announce(&machine(own), Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    let tasks = TaskTracker::new();
+    let token = CancellationToken::new();
+    let settings = EngineSettings {
+        machine: id(M1),
+        interval: Duration::from_millis(200),
+        agent_ttl: Duration::from_secs(60),
+        reschedule_grace: Duration::from_secs(60),
+        status: Status::default(),
+    };
+    tasks.spawn(engine::run(
+        registry.clone(),
+        settings,
+        tasks.clone(),
+        token.clone(),
+    ));
+    let file = UnitFile::parse("[Service]\nExecStart=/bin/true\n").unwrap();
+    registry
+        .create_unit("a.service", &file, DesiredState::Launched)
+        .await
+        .unwrap();
+    let placed = eventually("a.service placed", || async {
+        registry.unit("a.service").await.ok()??.target
+    })
+    .await;
+    registry.withdraw(&placed).await.unwrap();
+    registry
+        .create_unit("b.service", &file, DesiredState::Launched)
+        .await
+        .unwrap();
+    let other = eventually("b.service placed", || async {
+        registry.unit("b.service").await.ok()??.target
+    })
+    .await;
+    assert_ne!(other, placed, "nothing new goes to a lost machine");
+    assert_eq!(
+        registry.unit("a.service").await.unwrap().unwrap().target,
+        Some(placed),
+        "the lost machine's unit waits out the grace"
+    );
+
+    registry
+        .create_unit("web@.service", &file, DesiredState::Inactive)
+        .await
+        .unwrap();
+    let instances = || async {
+        let units = registry.units().await.ok()?.items;
+        let mut names: Vec<String> = units
+            .keys()
+            .filter(|name| name.starts_with("web@") && *name != "web@.service")
+            .cloned()
+            .collect();
+        names.sort();
+        Some(names)
+    };
+    registry.set_replicas("web@.service", 3).await.unwrap();
+    eventually("three instances", || async {
+        (instances().await? == ["web@1.service", "web@2.service", "web@3.service"]).then_some(())
+    })
+    .await;
+    registry.set_replicas("web@.service", 1).await.unwrap();
+    eventually("one instance left, the lowest", || async {
+        (instances().await? == ["web@1.service"]).then_some(())
+    })
+    .await;
+    token.cancel();
     tasks.close();
     tokio::time::timeout(DEADLINE, tasks.wait()).await.unwrap();
 }

@@ -52,6 +52,9 @@ pub struct EngineSettings {
     /// `agent_ttl`: how long the state reports of a machine that went away are kept, and how
     /// often the leader looks for such reports.
     pub agent_ttl: Duration,
+    /// `engine_reschedule_grace` (Keel's): how long the units of a machine whose presence
+    /// went away stay placed there before they move; zero moves them at once, as fleet.
+    pub reschedule_grace: Duration,
     /// Where the engine shows its state for the SIGUSR1 dump.
     pub status: Status,
 }
@@ -96,6 +99,8 @@ pub struct Engine {
     absent_since: BTreeMap<String, Instant>,
     /// When the leader last looked for reports of machines gone.
     last_sweep: Option<Instant>,
+    /// Machines gone within the reschedule grace.
+    lost: reconcile::LostMachines,
 }
 
 /// Runs the engine until `shutdown`. Spawned tasks (the caches' watches) are tracked by
@@ -115,6 +120,7 @@ pub async fn run(
         files: reconcile::UnitFiles::default(),
         absent_since: BTreeMap::new(),
         last_sweep: None,
+        lost: reconcile::LostMachines::default(),
     };
     let mut ticks = tokio::time::interval(engine.settings.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -200,6 +206,7 @@ impl Engine {
             tracing::info!(machine = %self.settings.machine, "engine no longer leads");
         }
         self.caches = None;
+        self.lost = reconcile::LostMachines::default();
     }
 
     /// `Some(when it may act)` when this engine holds the lease after the step.
@@ -304,7 +311,11 @@ impl Engine {
             // The caches bring the created or removed instances; the next pass plans them.
             return Ok(());
         }
-        let (snapshot, skipped) = reconcile::snapshot(&jobs, &machines, &mut self.files);
+        let lost = self
+            .lost
+            .update(&machines, Instant::now(), self.settings.reschedule_grace);
+        let (mut snapshot, skipped) = reconcile::snapshot(&jobs, &machines, &mut self.files);
+        reconcile::add_lost(&mut snapshot, &lost);
         for skip in &skipped {
             tracing::warn!(unit = %skip.unit, why = %skip.why, "unit left out of scheduling");
         }

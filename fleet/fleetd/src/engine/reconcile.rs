@@ -76,6 +76,59 @@ pub struct Skipped {
     pub why: String,
 }
 
+/// Machines whose presence went away less than the reschedule grace ago: the engine keeps
+/// them in the snapshot as lost, so their units stay placed (fleet#1289: a short store
+/// hiccup or partition no longer moves everything), and drops them once the grace is over.
+/// Known only while this engine leads: a machine that left before is gone at once.
+#[derive(Debug, Default)]
+pub struct LostMachines {
+    /// Present at the last update.
+    seen: BTreeMap<MachineId, MachineObject>,
+    /// Gone since, with their last record.
+    lost: BTreeMap<MachineId, (Instant, MachineObject)>,
+}
+
+impl LostMachines {
+    /// Records which machines are present `now` and returns the ones gone less than
+    /// `grace` ago (none with a zero grace), by ID.
+    pub fn update(
+        &mut self,
+        present: &BTreeMap<MachineId, MachineObject>,
+        now: Instant,
+        grace: Duration,
+    ) -> Vec<MachineObject> {
+        for (id, object) in std::mem::take(&mut self.seen) {
+            if !present.contains_key(&id) {
+                self.lost.entry(id).or_insert((now, object));
+            }
+        }
+        self.lost.retain(|id, (since, _)| {
+            !present.contains_key(id) && now.saturating_duration_since(*since) < grace
+        });
+        self.seen = present.clone();
+        self.lost
+            .values()
+            .map(|(_, object)| object.clone())
+            .collect()
+    }
+}
+
+/// Adds `lost` machines to `snapshot`, marked lost.
+pub fn add_lost(snapshot: &mut ClusterSnapshot, lost: &[MachineObject]) {
+    for object in lost {
+        snapshot
+            .machines
+            .entry(object.id.clone())
+            .or_insert_with(|| MachineView {
+                id: object.id.clone(),
+                metadata: object.metadata.clone(),
+                capacity: object.capacity,
+                cordoned: object.cordoned,
+                lost: true,
+            });
+    }
+}
+
 /// Unit files by hash, and each unit's `[X-Fleet]` requirements parsed once per (name,
 /// hash): both are immutable, so a pass parses only units it has not seen before.
 #[derive(Debug, Default)]
@@ -150,6 +203,7 @@ pub fn snapshot(
                     metadata: machine.metadata.clone(),
                     capacity: machine.capacity,
                     cordoned: machine.cordoned,
+                    lost: false,
                 };
                 (machine.id.clone(), view)
             })

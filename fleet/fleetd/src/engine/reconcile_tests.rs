@@ -332,3 +332,47 @@ fn requirements_are_parsed_once_per_unit_and_hash_and_forgotten_with_the_unit() 
     world.writes();
     assert_eq!(world.files.parsed_len(), 1);
 }
+
+#[test]
+fn a_machine_gone_within_the_grace_is_kept_as_lost_then_dropped() {
+    // Goal: a machine that disappears is returned as lost until the grace has passed, is
+    // forgotten when it comes back, and with no grace is never kept; lost machines join the
+    // snapshot marked lost. Method: synthetic instants, successive updates.
+    let world = World::new(&[M1, M2]);
+    let both = world.machines.clone();
+    let mut only_one = both.clone();
+    only_one.remove(&id(M2));
+    let grace = Duration::from_secs(10);
+    let start = Instant::now();
+    let mut lost = LostMachines::default();
+    assert!(lost.update(&both, start, grace).is_empty());
+    let kept = lost.update(&only_one, start + Duration::from_secs(1), grace);
+    assert_eq!(
+        kept.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        vec![id(M2)]
+    );
+    assert_eq!(
+        lost.update(&only_one, start + Duration::from_secs(10), grace)
+            .len(),
+        1
+    );
+    assert!(lost
+        .update(&only_one, start + Duration::from_secs(11), grace)
+        .is_empty());
+    assert!(lost
+        .update(&both, start + Duration::from_secs(12), grace)
+        .is_empty());
+    let again = lost.update(&only_one, start + Duration::from_secs(13), grace);
+    assert_eq!(
+        again.len(),
+        1,
+        "a machine that came back and left again is lost anew"
+    );
+    let mut no_grace = LostMachines::default();
+    no_grace.update(&both, start, Duration::ZERO);
+    assert!(no_grace.update(&only_one, start, Duration::ZERO).is_empty());
+
+    let mut snapshot = ClusterSnapshot::default();
+    add_lost(&mut snapshot, &again);
+    assert!(snapshot.machines[&id(M2)].lost);
+}
