@@ -88,6 +88,8 @@ pub enum UnplaceReason {
     MachineGone,
     /// Its machine no longer passes the rules.
     Ineligible(Refusal),
+    /// The rebalancer moves it to a machine that scores clearly better.
+    Rebalanced,
 }
 
 impl fmt::Display for UnplaceReason {
@@ -98,6 +100,7 @@ impl fmt::Display for UnplaceReason {
             UnplaceReason::Ineligible(refusal) => {
                 write!(formatter, "no longer eligible: {refusal}")
             }
+            UnplaceReason::Rebalanced => formatter.write_str("moved by the rebalancer"),
         }
     }
 }
@@ -371,13 +374,7 @@ pub fn plan(snapshot: &ClusterSnapshot) -> Plan {
     let mut pass = Pass::new(snapshot);
     let mut decisions = pass.unplace_ineligible();
     decisions.extend(pass.place_unplaced());
-    let hosted = pass
-        .machines
-        .iter()
-        .zip(pass.views)
-        .map(|(machine, view)| (machine.id.clone(), view.units))
-        .collect();
-    Plan { decisions, hosted }
+    pass.into_plan(decisions)
 }
 
 /// Every live machine's verdict on the unit `name` as the cluster stands, or `None` when
@@ -441,6 +438,17 @@ impl<'a> Pass<'a> {
         pass.zone_ids = zone_ids(snapshot, &pass.machines);
         pass.add_globals();
         pass
+    }
+
+    /// The plan of `decisions`, with the views as the index.
+    fn into_plan(self, decisions: Vec<Decision>) -> Plan {
+        let hosted = self
+            .machines
+            .iter()
+            .zip(self.views)
+            .map(|(machine, view)| (machine.id.clone(), view.units))
+            .collect();
+        Plan { decisions, hosted }
     }
 
     fn machines_lost(&self, machine: &MachineId) -> bool {
@@ -936,6 +944,10 @@ fn resource_failed<'x>(unit: &UnitView, machine: &MachineView, view: &View) -> O
 fn matches_any(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|pattern| glob_match(pattern, name))
 }
+
+#[path = "rebalance.rs"]
+mod rebalance;
+pub use rebalance::{rebalance, REBALANCE_MARGIN};
 
 #[cfg(test)]
 #[path = "schedule_tests.rs"]

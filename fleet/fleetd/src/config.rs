@@ -45,6 +45,11 @@ pub struct Config {
     /// `engine_reschedule_grace` (Keel's): how long the units of a machine that went away
     /// stay placed there before the engine moves them. Default `0s` (at once, as fleet).
     pub engine_reschedule_grace: Duration,
+    /// `engine_rebalance_moves` (Keel's): units the rebalancer may move per
+    /// `engine_rebalance_interval`. Default 0 (off).
+    pub engine_rebalance_moves: usize,
+    /// `engine_rebalance_interval` (Keel's). Default `30s`.
+    pub engine_rebalance_interval: Duration,
     /// `capacity_cpu` (Keel's): the CPU this machine offers to units' `Cpu=` requests, in
     /// millicores (`4`, `3500m`); detected (one core per online CPU) when `None`.
     pub capacity_cpu: Option<u64>,
@@ -126,6 +131,8 @@ const KEYS: &[&str] = &[
     "capacity_cpu",
     "capacity_memory",
     "engine_reschedule_grace",
+    "engine_rebalance_moves",
+    "engine_rebalance_interval",
 ];
 
 /// Deprecated in fleet: logged and ignored.
@@ -259,21 +266,21 @@ impl Raw {
                 "0s",
                 parse_go_duration,
             )?,
+            engine_rebalance_moves: self.parse("engine_rebalance_moves", "0", |text| {
+                text.trim().parse::<usize>().map_err(|e| e.to_string())
+            })?,
+            engine_rebalance_interval: self.parse(
+                "engine_rebalance_interval",
+                "30s",
+                positive_go_duration,
+            )?,
             capacity_cpu: self.parse("capacity_cpu", "", |text| {
                 optional(text, fleet_core::resources::parse_cpu)
             })?,
             capacity_memory: self.parse("capacity_memory", "", |text| {
                 optional(text, fleet_core::resources::parse_memory)
             })?,
-            agent_ttl: self.parse("agent_ttl", "30s", |text| {
-                parse_go_duration(text).and_then(|duration| {
-                    if duration.is_zero() {
-                        Err("must be greater than zero".to_owned())
-                    } else {
-                        Ok(duration)
-                    }
-                })
-            })?,
+            agent_ttl: self.parse("agent_ttl", "30s", positive_go_duration)?,
             units_directory: PathBuf::from(self.text("units_directory", "/run/fleet/units/").0),
             systemd_user: self.parse("systemd_user", "false", parse_go_bool)?,
             token_limit: self.parse("token_limit", "100", |text| {
@@ -365,6 +372,17 @@ pub fn parse_metadata(text: &str) -> BTreeMap<String, String> {
         .into_iter()
         .map(|(key, values)| (key, values.join(",")))
         .collect()
+}
+
+/// A Go duration greater than zero.
+fn positive_go_duration(text: &str) -> Result<Duration, String> {
+    parse_go_duration(text).and_then(|duration| {
+        if duration.is_zero() {
+            Err("must be greater than zero".to_owned())
+        } else {
+            Ok(duration)
+        }
+    })
 }
 
 /// An amount, or `None` for an empty value.

@@ -38,6 +38,8 @@ fn defaults_are_fleets() {
     assert_eq!(config.machine_id, None);
     assert_eq!((config.capacity_cpu, config.capacity_memory), (None, None));
     assert_eq!(config.engine_reschedule_grace, Duration::ZERO);
+    assert_eq!(config.engine_rebalance_moves, 0);
+    assert_eq!(config.engine_rebalance_interval, Duration::from_secs(30));
     assert!(config.ignored_keys.is_empty());
 }
 

@@ -333,6 +333,8 @@ fn spawn_services(
             interval: config.engine_reconcile_interval,
             agent_ttl: config.agent_ttl,
             reschedule_grace: config.engine_reschedule_grace,
+            rebalance_moves: config.engine_rebalance_moves,
+            rebalance_interval: config.engine_rebalance_interval,
             status: status.clone(),
         };
         let engine = engine::run(registry.clone(), settings, tasks.clone(), shutdown.clone());

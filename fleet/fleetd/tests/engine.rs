@@ -52,6 +52,13 @@ async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, condition: imp
     }
 }
 
+/// A one-member Keel cluster (stopped when dropped) and the registry on it.
+fn registry_on_one_member() -> (Cluster, Registry) {
+    let cluster = Cluster::start(1, &[]);
+    let client = Client::new(ClientConfig::new(vec![cluster.url(0).to_owned()])).unwrap();
+    (cluster, Registry::new(client, Keys::default()))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
     // Goal: of two candidates exactly one holds the lease; it places a unit on a present
@@ -60,9 +67,7 @@ async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
     // it expires and schedules a new unit.
     // Method: two engine loops in this process against one Keel member, machines as presence
     // keys written by the test; each condition polled with a deadline.
-    let cluster = Cluster::start(1, &[]);
-    let client = Client::new(ClientConfig::new(vec![cluster.url(0).to_owned()])).unwrap();
-    let registry = Registry::new(client, Keys::default());
+    let (_cluster, registry) = registry_on_one_member();
     registry
         .announce(&machine(M1), Duration::from_secs(60))
         .await
@@ -92,6 +97,8 @@ async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
             interval,
             agent_ttl: Duration::from_secs(1),
             reschedule_grace: Duration::ZERO,
+            rebalance_moves: 0,
+            rebalance_interval: Duration::from_secs(30),
             status: Status::default(),
         };
         tasks.spawn(engine::run(
@@ -161,9 +168,7 @@ async fn a_lost_machines_units_wait_out_the_grace_and_a_scaled_template_fills_up
     // Method: one engine with a 60 s grace against one Keel member, machines as presence
     // keys; the withdrawal is followed by a new unit, whose placement proves a pass saw the
     // machine gone.
-    let cluster = Cluster::start(1, &[]);
-    let client = Client::new(ClientConfig::new(vec![cluster.url(0).to_owned()])).unwrap();
-    let registry = Registry::new(client, Keys::default());
+    let (_cluster, registry) = registry_on_one_member();
     for own in [M1, M2] {
         registry
             .announce(&machine(own), Duration::from_secs(60))
@@ -177,6 +182,8 @@ async fn a_lost_machines_units_wait_out_the_grace_and_a_scaled_template_fills_up
         interval: Duration::from_millis(200),
         agent_ttl: Duration::from_secs(60),
         reschedule_grace: Duration::from_secs(60),
+        rebalance_moves: 0,
+        rebalance_interval: Duration::from_secs(30),
         status: Status::default(),
     };
     tasks.spawn(engine::run(
@@ -232,6 +239,71 @@ async fn a_lost_machines_units_wait_out_the_grace_and_a_scaled_template_fills_up
     registry.set_replicas("web@.service", 1).await.unwrap();
     eventually("one instance left, the lowest", || async {
         (instances().await? == ["web@1.service"]).then_some(())
+    })
+    .await;
+    token.cancel();
+    tasks.close();
+    tokio::time::timeout(DEADLINE, tasks.wait()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rebalancer_moves_units_to_a_machine_that_joined() {
+    // Goal: with the rebalancer on, units placed while one machine was present move to a
+    // machine that joins later, until both hold two; with it off (the other tests) nothing
+    // moves.
+    // Method: one engine against one Keel member; four units placed on the only machine, a
+    // second machine announced, placements polled with a deadline.
+    let (_cluster, registry) = registry_on_one_member();
+    registry
+        .announce(&machine(M1), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let tasks = TaskTracker::new();
+    let token = CancellationToken::new();
+    let settings = EngineSettings {
+        machine: id(M1),
+        interval: Duration::from_millis(200),
+        agent_ttl: Duration::from_secs(60),
+        reschedule_grace: Duration::ZERO,
+        rebalance_moves: 1,
+        rebalance_interval: Duration::from_millis(200),
+        status: Status::default(),
+    };
+    tasks.spawn(engine::run(
+        registry.clone(),
+        settings,
+        tasks.clone(),
+        token.clone(),
+    ));
+    let file = UnitFile::parse("[Service]\nExecStart=/bin/true\n").unwrap();
+    for n in 1..=4 {
+        registry
+            .create_unit(&format!("u{n}.service"), &file, DesiredState::Launched)
+            .await
+            .unwrap();
+    }
+    let on = |machine: &'static str| {
+        let registry = registry.clone();
+        async move {
+            let units = registry.units().await.ok()?.items;
+            Some(
+                units
+                    .values()
+                    .filter(|job| job.target.as_ref().is_some_and(|t| t.as_str() == machine))
+                    .count(),
+            )
+        }
+    };
+    eventually("four units on the first machine", || async {
+        (on(M1).await? == 4).then_some(())
+    })
+    .await;
+    registry
+        .announce(&machine(M2), Duration::from_secs(60))
+        .await
+        .unwrap();
+    eventually("two units moved to the machine that joined", || async {
+        (on(M1).await? == 2 && on(M2).await? == 2).then_some(())
     })
     .await;
     token.cancel();

@@ -24,7 +24,7 @@ use fleet_core::lease::{decide, LeaseStep};
 use fleet_core::model::{DesiredState, MachineId};
 use fleet_core::name::UnitName;
 use fleet_core::replicas::scale;
-use fleet_core::schedule::{plan, Decision};
+use fleet_core::schedule::{plan, rebalance, Decision, Plan};
 use fleet_registry::view;
 use fleet_registry::wire::EngineLease;
 use fleet_registry::{Registry, RegistryError, Written};
@@ -55,6 +55,11 @@ pub struct EngineSettings {
     /// `engine_reschedule_grace` (Keel's): how long the units of a machine whose presence
     /// went away stay placed there before they move; zero moves them at once, as fleet.
     pub reschedule_grace: Duration,
+    /// `engine_rebalance_moves` (Keel's): at most this many units moved by the rebalancer
+    /// per `rebalance_interval`, in passes that have nothing else to do; zero turns it off.
+    pub rebalance_moves: usize,
+    /// `engine_rebalance_interval` (Keel's).
+    pub rebalance_interval: Duration,
     /// Where the engine shows its state for the SIGUSR1 dump.
     pub status: Status,
 }
@@ -101,6 +106,8 @@ pub struct Engine {
     last_sweep: Option<Instant>,
     /// Machines gone within the reschedule grace.
     lost: reconcile::LostMachines,
+    /// When the rebalancer last moved something.
+    last_rebalance: Option<Instant>,
 }
 
 /// Runs the engine until `shutdown`. Spawned tasks (the caches' watches) are tracked by
@@ -121,6 +128,7 @@ pub async fn run(
         absent_since: BTreeMap::new(),
         last_sweep: None,
         lost: reconcile::LostMachines::default(),
+        last_rebalance: None,
     };
     let mut ticks = tokio::time::interval(engine.settings.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -319,7 +327,12 @@ impl Engine {
         for skip in &skipped {
             tracing::warn!(unit = %skip.unit, why = %skip.why, "unit left out of scheduling");
         }
-        let planned = plan(&snapshot);
+        let mut planned = plan(&snapshot);
+        if planned.decisions.is_empty() && skipped.is_empty() {
+            if let Some(moves) = self.rebalance(&snapshot) {
+                planned = moves;
+            }
+        }
         log_decisions(&planned.decisions);
         let writes = reconcile::writes(&planned, &jobs, &index, &skipped);
         self.execute(writes).await
@@ -391,6 +404,28 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The rebalancer's moves for a settled `snapshot`, when it is on and its interval has
+    /// passed since it last moved anything.
+    fn rebalance(&mut self, snapshot: &fleet_core::model::ClusterSnapshot) -> Option<Plan> {
+        let settings = &self.settings;
+        if settings.rebalance_moves == 0 {
+            return None;
+        }
+        let now = Instant::now();
+        if self
+            .last_rebalance
+            .is_some_and(|last| now.duration_since(last) < settings.rebalance_interval)
+        {
+            return None;
+        }
+        let moves = rebalance(snapshot, settings.rebalance_moves);
+        if moves.decisions.is_empty() {
+            return None;
+        }
+        self.last_rebalance = Some(now);
+        Some(moves)
     }
 
     /// Brings every template with a replica count to that many numbered instances: creates
