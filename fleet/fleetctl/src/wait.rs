@@ -14,6 +14,9 @@
 //! Unit web.service cannot be placed yet: no machine satisfies its requirements
 //!   113f16a7...: MachineMetadata region=us-east not matched
 //! ```
+//!
+//! With more than eight refusals, machines are counted per rule instead
+//! (`  insufficient memory: 700 machine(s)`), followed by a pointer to `fleetctl why`.
 
 use crate::client::Pending;
 use crate::session::{machine_full_legend, machine_id_legend, Blocking, Session};
@@ -185,6 +188,26 @@ async fn explain(session: &mut Session<'_>, name: &str, notes: &mut Notes) {
     notes.pending = Some(pending);
 }
 
+/// Above this many refusals the explanation counts machines per rule instead of listing
+/// them, as Nomad's placement failures do.
+const REFUSALS_LISTED_MAX: usize = 8;
+
+/// `  <rule>: N machine(s)`, most machines first: the rule is the text before its first
+/// `:` (`insufficient memory`), so refusals that differ only in amounts count together.
+fn grouped_refusals(refusals: &[crate::client::Refusal]) -> Vec<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for refusal in refusals {
+        let rule = refusal.rule.split(':').next().unwrap_or_default();
+        *counts.entry(rule).or_insert(0) += 1;
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by(|left, right| right.1.cmp(&left.1).then(left.0.cmp(right.0)));
+    counts
+        .into_iter()
+        .map(|(rule, count)| format!("  {rule}: {count} machine(s)"))
+        .collect()
+}
+
 /// The explanation's lines (see the module docs).
 #[must_use]
 pub fn pending_lines(name: &str, pending: &Pending) -> Vec<String> {
@@ -194,6 +217,11 @@ pub fn pending_lines(name: &str, pending: &Pending) -> Vec<String> {
         &pending.reason
     };
     let mut lines = vec![format!("Unit {name} cannot be placed yet: {reason}")];
+    if pending.refusals.len() > REFUSALS_LISTED_MAX {
+        lines.extend(grouped_refusals(&pending.refusals));
+        lines.push(format!("  (fleetctl why {name} shows every machine)"));
+        return lines;
+    }
     for refusal in &pending.refusals {
         lines.push(format!(
             "  {}: {}",
@@ -233,6 +261,33 @@ mod tests {
 
     use super::*;
     use crate::client::Refusal;
+
+    #[test]
+    fn many_refusals_are_counted_per_rule() {
+        // Goal: above the listing limit, machines are counted per rule (amounts ignored),
+        // most first, with a pointer to `why`.
+        let refusal = |n: usize, rule: &str| Refusal {
+            machine: format!("{n:032x}"),
+            rule: rule.to_owned(),
+        };
+        let mut refusals: Vec<Refusal> = (0..7)
+            .map(|n| refusal(n, &format!("insufficient memory: requests 2G, {n}M free")))
+            .collect();
+        refusals.extend((7..10).map(|n| refusal(n, "MachineMetadata disk=ssd not matched")));
+        let pending = Pending {
+            reason: "none of 10 machine(s) accepts it".into(),
+            refusals,
+        };
+        assert_eq!(
+            pending_lines("db.service", &pending),
+            vec![
+                "Unit db.service cannot be placed yet: none of 10 machine(s) accepts it",
+                "  insufficient memory: 7 machine(s)",
+                "  MachineMetadata disk=ssd not matched: 3 machine(s)",
+                "  (fleetctl why db.service shows every machine)",
+            ]
+        );
+    }
 
     #[test]
     fn pending_explanation_names_each_machine() {
