@@ -87,7 +87,7 @@ fn better_slot(pass: &Pass<'_>, unit: &UnitView, from: usize) -> Option<usize> {
         .failed(unit, from, &judging)
         .is_none()
         .then(|| pass.score(unit, from, &judging.spread).total)?;
-    let best = pass.best(unit)?;
+    let best = pass.best(unit, &judging)?;
     let there = pass.score(unit, best, &judging.spread).total;
     (best != from && there >= here + REBALANCE_MARGIN).then_some(best)
 }

@@ -27,12 +27,6 @@ impl Resources {
         memory_bytes: 0,
     };
 
-    /// Whether both amounts are zero.
-    #[must_use]
-    pub fn is_zero(self) -> bool {
-        self == Resources::ZERO
-    }
-
     /// The sum, saturating.
     #[must_use]
     pub fn plus(self, other: Resources) -> Resources {

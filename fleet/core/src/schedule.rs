@@ -39,15 +39,17 @@
 //! each agent reads only its own work (a departure from fleet, whose agents each read every
 //! unit to decide on globals: `docs/adr/0002-fleet-registry-layout.md`).
 //!
+//! Parts: the rules and their refusals (`rules.rs`), the score (`score.rs`) and the optional
+//! rebalancer (`rebalance.rs`) are child modules; this file holds the pass and its views.
+//!
 //! Invariants: a unit appears in at most one decision of a plan; a `Place` always names a live
 //! machine; no global unit is ever placed or unplaced; a unit is in `hosted` of at most one
 //! machine unless it is global.
 
-use crate::glob::{glob_match, literal_prefix};
+use crate::glob::literal_prefix;
 use crate::model::{ClusterSnapshot, DesiredState, MachineId, MachineView, UnitView};
 use crate::name::UnitName;
-use crate::resources::{format_cpu, format_memory, Resources};
-use crate::selector::{host_values, Selector};
+use crate::resources::Resources;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
@@ -103,133 +105,6 @@ impl fmt::Display for UnplaceReason {
             UnplaceReason::Rebalanced => formatter.write_str("moved by the rebalancer"),
         }
     }
-}
-
-/// The rule that keeps a unit off a machine, in the order the rules are checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// The machine's presence is gone, within the reschedule grace period (its units and
-    /// global units stay; nothing new goes there).
-    Lost,
-    /// The machine is drained (`fleetctl drain`); global units are exempt.
-    Cordoned,
-    /// `MachineID=` names another machine.
-    MachineIdMismatch {
-        /// The wanted ID.
-        wanted: String,
-    },
-    /// A `MachineMetadata=` key is missing or has no accepted value.
-    MetadataMismatch {
-        /// The first key that failed, in key order.
-        key: String,
-        /// The accepted values.
-        accepted: Vec<String>,
-    },
-    /// A `MachineMetadata=` expression is not met.
-    SelectorMismatch {
-        /// The expression, as printed by `Selector`'s `Display`.
-        selector: String,
-        /// The key it reads.
-        key: String,
-        /// The machine's values for that key.
-        held: Vec<String>,
-    },
-    /// The machine's free CPU is less than the unit requests.
-    InsufficientCpu {
-        /// Millicores requested.
-        requested: u64,
-        /// Millicores free.
-        free: u64,
-    },
-    /// The machine's free memory is less than the unit requests.
-    InsufficientMemory {
-        /// Bytes requested.
-        requested: u64,
-        /// Bytes free.
-        free: u64,
-    },
-    /// A `MachineOf=` unit is not on the machine.
-    MachineOfMissing {
-        /// That unit.
-        unit: String,
-    },
-    /// A `Conflicts=` pattern, of this unit or of the other, matches a unit on the machine.
-    ConflictsWith {
-        /// The unit on the machine.
-        unit: String,
-    },
-    /// A unit on the machine replaces this one.
-    ReplacedBy {
-        /// The replacing unit.
-        unit: String,
-    },
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refusal::Lost => {
-                formatter.write_str("machine is lost; its units wait out the reschedule grace")
-            }
-            Refusal::Cordoned => formatter.write_str("machine is drained (fleetctl uncordon)"),
-            Refusal::MachineIdMismatch { wanted } => {
-                write!(formatter, "MachineID={wanted} names another machine")
-            }
-            Refusal::MetadataMismatch { key, accepted } => write!(
-                formatter,
-                "MachineMetadata {key}={} not matched",
-                accepted.join("|")
-            ),
-            Refusal::SelectorMismatch {
-                selector,
-                key,
-                held,
-            } => {
-                if held.is_empty() {
-                    write!(
-                        formatter,
-                        "MachineMetadata {selector} not matched (no {key})"
-                    )
-                } else {
-                    let held = held.join(",");
-                    write!(
-                        formatter,
-                        "MachineMetadata {selector} not matched ({key}={held})"
-                    )
-                }
-            }
-            Refusal::InsufficientCpu { requested, free } => write!(
-                formatter,
-                "insufficient cpu: requests {}, {} free",
-                format_cpu(*requested),
-                format_cpu(*free)
-            ),
-            Refusal::InsufficientMemory { requested, free } => write!(
-                formatter,
-                "insufficient memory: requests {}, {} free",
-                format_memory(*requested),
-                format_memory(*free)
-            ),
-            Refusal::MachineOfMissing { unit } => write!(formatter, "MachineOf {unit} not here"),
-            Refusal::ConflictsWith { unit } => write!(formatter, "conflicts with {unit}"),
-            Refusal::ReplacedBy { unit } => write!(formatter, "replaced by {unit}"),
-        }
-    }
-}
-
-/// How a machine that passes every rule scores for a unit (the module docs give the parts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Score {
-    /// 2·spread + 2·zone + free + load.
-    pub total: u32,
-    /// Fewer instances of the unit's template on the machine.
-    pub spread: u32,
-    /// Fewer instances in the machine's `SpreadBy` value; `None` without `SpreadBy`.
-    pub zone: Option<u32>,
-    /// The share of the machine's CPU and memory left after placing.
-    pub free: u32,
-    /// Fewer units on the machine.
-    pub load: u32,
 }
 
 /// One machine's verdict on a unit.
@@ -298,64 +173,6 @@ struct Judging<'x> {
     conflicts: HashMap<usize, &'x str>,
 }
 
-/// The rule a machine failed, borrowed from the unit or the view: turned into a [`Refusal`]
-/// (which allocates) only when someone reads it.
-enum Failed<'x> {
-    Lost,
-    Cordoned,
-    MachineId(&'x str),
-    Metadata(&'x str, &'x BTreeSet<String>),
-    Selector(&'x Selector),
-    Cpu { requested: u64, free: u64 },
-    Memory { requested: u64, free: u64 },
-    MachineOf(&'x str),
-    Conflict(&'x str),
-    Replaced(&'x str),
-}
-
-impl Failed<'_> {
-    fn refusal(&self, machine: &MachineView) -> Refusal {
-        match *self {
-            Failed::Lost => Refusal::Lost,
-            Failed::Cordoned => Refusal::Cordoned,
-            Failed::MachineId(wanted) => Refusal::MachineIdMismatch {
-                wanted: wanted.to_owned(),
-            },
-            Failed::Metadata(key, accepted) => Refusal::MetadataMismatch {
-                key: key.to_owned(),
-                accepted: accepted.iter().cloned().collect(),
-            },
-            Failed::Selector(selector) => Refusal::SelectorMismatch {
-                selector: selector.to_string(),
-                key: selector.key().to_owned(),
-                held: host_values(&machine.metadata, selector.key())
-                    .map(str::to_owned)
-                    .collect(),
-            },
-            Failed::Cpu { requested, free } => Refusal::InsufficientCpu { requested, free },
-            Failed::Memory { requested, free } => Refusal::InsufficientMemory { requested, free },
-            Failed::MachineOf(unit) => Refusal::MachineOfMissing {
-                unit: unit.to_owned(),
-            },
-            Failed::Conflict(unit) => Refusal::ConflictsWith {
-                unit: unit.to_owned(),
-            },
-            Failed::Replaced(unit) => Refusal::ReplacedBy {
-                unit: unit.to_owned(),
-            },
-        }
-    }
-}
-
-/// What scoring one unit needs besides the machine: its template's instances per slot and,
-/// with `SpreadBy`, the key and the instances per value of it.
-struct Spread {
-    /// Per slot, the `spread` part; empty for a unit that is not an instance (100 everywhere).
-    spread: Vec<u32>,
-    /// Per slot, the `zone` part, with `SpreadBy`.
-    zone: Option<Vec<u32>>,
-}
-
 /// The outcome of one pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -394,16 +211,18 @@ pub fn explain(snapshot: &ClusterSnapshot, name: &str) -> Option<Explanation> {
     for slot in 0..pass.machines.len() {
         pass.remove(unit, slot);
     }
+    let judging = pass.judging(unit);
     let best = if unit.requirements.global {
         None
     } else {
-        pass.best(unit).map(|slot| pass.machines[slot].id.clone())
+        pass.best(unit, &judging)
+            .map(|slot| pass.machines[slot].id.clone())
     };
     Some(Explanation {
         unit: name.to_owned(),
         placed,
         best,
-        machines: pass.verdicts(unit),
+        machines: pass.verdicts(unit, &judging),
     })
 }
 
@@ -542,35 +361,34 @@ impl<'a> Pass<'a> {
 
     /// Places `unit` on its best machine, or says why no machine takes it.
     fn place(&mut self, unit: &UnitView) -> Decision {
-        match self.best(unit) {
-            Some(slot) => {
-                self.add(unit, slot);
-                Decision::Place {
-                    unit: unit.name.clone(),
-                    machine: self.machines[slot].id.clone(),
-                }
-            }
-            None => Decision::Unplaceable {
+        let judging = self.judging(unit);
+        let Some(slot) = self.best(unit, &judging) else {
+            let refusals = self
+                .verdicts(unit, &judging)
+                .into_iter()
+                .filter_map(|(machine, verdict)| match verdict {
+                    Verdict::Filtered(refusal) => Some((machine, refusal)),
+                    Verdict::Eligible(_) => None,
+                })
+                .collect();
+            return Decision::Unplaceable {
                 unit: unit.name.clone(),
-                refusals: self
-                    .verdicts(unit)
-                    .into_iter()
-                    .filter_map(|(machine, verdict)| match verdict {
-                        Verdict::Filtered(refusal) => Some((machine, refusal)),
-                        Verdict::Eligible(_) => None,
-                    })
-                    .collect(),
-            },
+                refusals,
+            };
+        };
+        self.add(unit, slot);
+        Decision::Place {
+            unit: unit.name.clone(),
+            machine: self.machines[slot].id.clone(),
         }
     }
 
     /// The best eligible slot for the non-global `unit`: the highest total, then the fewest
     /// units, then the lowest ID. Allocates nothing per machine.
-    fn best(&self, unit: &UnitView) -> Option<usize> {
-        let judging = self.judging(unit);
+    fn best(&self, unit: &UnitView, judging: &Judging<'_>) -> Option<usize> {
         let mut best: Option<(u32, std::cmp::Reverse<usize>, usize)> = None;
         for slot in 0..self.machines.len() {
-            if self.failed(unit, slot, &judging).is_some() {
+            if self.failed(unit, slot, judging).is_some() {
                 continue;
             }
             let score = self.score(unit, slot, &judging.spread);
@@ -583,12 +401,11 @@ impl<'a> Pass<'a> {
     }
 
     /// Every machine's verdict on `unit`, by machine ID; globals get no score.
-    fn verdicts(&self, unit: &UnitView) -> Vec<(MachineId, Verdict)> {
-        let judging = self.judging(unit);
+    fn verdicts(&self, unit: &UnitView, judging: &Judging<'_>) -> Vec<(MachineId, Verdict)> {
         (0..self.machines.len())
             .map(|slot| {
                 let machine = self.machines[slot];
-                let verdict = match self.failed(unit, slot, &judging) {
+                let verdict = match self.failed(unit, slot, judging) {
                     Some(failed) => Verdict::Filtered(failed.refusal(machine)),
                     None if unit.requirements.global => Verdict::Eligible(None),
                     None => Verdict::Eligible(Some(self.score(unit, slot, &judging.spread))),
@@ -596,59 +413,6 @@ impl<'a> Pass<'a> {
                 (machine.id.clone(), verdict)
             })
             .collect()
-    }
-
-    /// The `spread` and `zone` parts of every slot for `unit`, computed once per decision.
-    fn spread(&self, unit: &UnitView) -> Spread {
-        let inverse = |count: u32| 100 / (1 + count);
-        let members = group_of(&unit.name).and_then(|group| self.groups.get(&group));
-        let mut peers = Vec::new();
-        if let Some(members) = members {
-            peers = vec![0u32; self.machines.len()];
-            for (slot, count) in members {
-                peers[*slot] = *count;
-            }
-        }
-        let zone = unit.requirements.spread_by.as_deref().map(|key| {
-            let Some((ids, count)) = self.zone_ids.get(key) else {
-                return vec![0; self.machines.len()];
-            };
-            let mut per_zone = vec![0u32; *count];
-            for (slot, instances) in peers.iter().enumerate() {
-                if let Some(id) = ids[slot] {
-                    per_zone[id] += instances;
-                }
-            }
-            ids.iter()
-                .map(|id| id.map_or(0, |id| inverse(per_zone[id])))
-                .collect()
-        });
-        Spread {
-            spread: peers.into_iter().map(inverse).collect(),
-            zone,
-        }
-    }
-
-    /// The score of the eligible machine in `slot`.
-    fn score(&self, unit: &UnitView, slot: usize, spread: &Spread) -> Score {
-        let machine = self.machines[slot];
-        let view = &self.views[slot];
-        let load = u32::try_from(100 / (1 + view.units.len())).unwrap_or(0);
-        let free = machine
-            .capacity
-            .and_then(|capacity| {
-                free_share(capacity, view.allocated.plus(unit.requirements.requests))
-            })
-            .unwrap_or(load);
-        let zone = spread.zone.as_ref().map(|zone| zone[slot]);
-        let spread = spread.spread.get(slot).copied().unwrap_or(100);
-        Score {
-            total: 2 * spread + 2 * zone.unwrap_or(0) + free + load,
-            spread,
-            zone,
-            free,
-            load,
-        }
     }
 
     /// Why `unit` may not run on the machine in `slot`, given the other units there.
@@ -663,111 +427,6 @@ impl<'a> Pass<'a> {
             spread: self.spread(unit),
             conflicts: self.conflicts(unit),
         }
-    }
-
-    /// The first rule `unit` fails on the machine in `slot`, in [`Refusal`]'s order.
-    fn failed<'x>(
-        &'x self,
-        unit: &'x UnitView,
-        slot: usize,
-        judging: &Judging<'x>,
-    ) -> Option<Failed<'x>> {
-        let machine = self.machines[slot];
-        let view = &self.views[slot];
-        let requirements = &unit.requirements;
-        if machine.lost && !requirements.global {
-            return Some(Failed::Lost);
-        }
-        if machine.cordoned && !requirements.global {
-            return Some(Failed::Cordoned);
-        }
-        if let Some(wanted) = &requirements.machine_id {
-            if !machine.id.matches(wanted) {
-                return Some(Failed::MachineId(wanted));
-            }
-        }
-        if let Some(failed) = metadata_failed(unit, machine) {
-            return Some(failed);
-        }
-        if let Some(failed) = resource_failed(unit, machine, view) {
-            return Some(failed);
-        }
-        if let Some(missing) = requirements
-            .machine_of
-            .iter()
-            .find(|peer| !view.units.contains(*peer))
-        {
-            return Some(Failed::MachineOf(missing));
-        }
-        if !judging.conflicts.is_empty() {
-            if let Some(other) = judging.conflicts.get(&slot) {
-                return Some(Failed::Conflict(other));
-            }
-        }
-        self.replacer_on(unit, view).map(Failed::Replaced)
-    }
-
-    /// Per slot, the first unit (by name), other than `unit`, that conflicts with it either
-    /// way: its patterns against the units in views (a literal pattern is looked up, a glob
-    /// only meets names that start with its literal prefix), and the patterns of the units
-    /// in views against its name.
-    fn conflicts<'x>(&'x self, unit: &'x UnitView) -> HashMap<usize, &'x str> {
-        let mut found: HashMap<usize, &'x str> = HashMap::new();
-        let mut record = |slot: usize, other: &'x str| {
-            if other != unit.name {
-                let first = found.entry(slot).or_insert(other);
-                *first = (*first).min(other);
-            }
-        };
-        for pattern in &unit.requirements.conflicts {
-            let (prefix, literal) = literal_prefix(pattern);
-            if literal {
-                if let Some((name, slots)) = self.located.get_key_value(prefix) {
-                    slots.iter().for_each(|slot| record(*slot, name));
-                }
-                continue;
-            }
-            let candidates = self
-                .located
-                .range::<str, _>((
-                    std::ops::Bound::Included(prefix),
-                    std::ops::Bound::Unbounded,
-                ))
-                .take_while(|(name, _)| name.starts_with(prefix))
-                .filter(|(name, _)| glob_match(pattern, name));
-            for (name, slots) in candidates {
-                slots.iter().for_each(|slot| record(*slot, name));
-            }
-        }
-        if let Some(holders) = self.literal_conflicts.get(&unit.name) {
-            holders
-                .iter()
-                .for_each(|(holder, slot)| record(*slot, holder));
-        }
-        for (pattern, holder, slot) in &self.glob_conflicts {
-            if glob_match(pattern, &unit.name) {
-                record(*slot, holder);
-            }
-        }
-        found
-    }
-
-    /// A unit in `view` that replaces `unit`, unless `unit` replaces it too (mutual
-    /// replacement is ignored, as in fleet).
-    fn replacer_on<'x>(&'x self, unit: &UnitView, view: &'x View) -> Option<&'x str> {
-        if view.replacers.is_empty() {
-            return None;
-        }
-        view.replacers
-            .iter()
-            .filter(|other| **other != unit.name)
-            .find(|other| {
-                self.snapshot.units.get(*other).is_some_and(|peer| {
-                    matches_any(&peer.requirements.replaces, &unit.name)
-                        && !matches_any(&unit.requirements.replaces, other)
-                })
-            })
-            .map(String::as_str)
     }
 
     /// Puts `unit` into the view of `slot` (once).
@@ -845,32 +504,6 @@ impl<'a> Pass<'a> {
     }
 }
 
-/// For every `SpreadBy` key of a unit, each slot's first value of it, numbered.
-fn zone_ids<'a>(
-    snapshot: &'a ClusterSnapshot,
-    machines: &[&'a MachineView],
-) -> HashMap<&'a str, (Vec<Option<usize>>, usize)> {
-    let keys: BTreeSet<&str> = snapshot
-        .units
-        .values()
-        .filter_map(|unit| unit.requirements.spread_by.as_deref())
-        .collect();
-    keys.into_iter()
-        .map(|key| {
-            let mut numbers: BTreeMap<&str, usize> = BTreeMap::new();
-            let ids = machines
-                .iter()
-                .map(|machine| {
-                    let value = host_values(&machine.metadata, key).next()?;
-                    let next = numbers.len();
-                    Some(*numbers.entry(value).or_insert(next))
-                })
-                .collect();
-            (key, (ids, numbers.len()))
-        })
-        .collect()
-}
-
 /// Whether a non-global unit occupies its target's view.
 fn counts_on_target(unit: &UnitView) -> bool {
     !unit.requirements.global && unit.desired != DesiredState::Inactive && unit.target.is_some()
@@ -887,63 +520,14 @@ fn group_of(name: &str) -> Option<String> {
         .map(|template| template.as_str().to_owned())
 }
 
-/// The mean share (0-100) of each declared resource left once `used` is taken, or `None`
-/// when the machine declares neither.
-fn free_share(capacity: Resources, used: Resources) -> Option<u32> {
-    let share = |total: u64, used: u64| {
-        (total > 0).then(|| {
-            let left = total.saturating_sub(used);
-            match left.checked_mul(100) {
-                Some(hundreds) => hundreds / total,
-                None => u64::try_from(u128::from(left) * 100 / u128::from(total)).unwrap_or(0),
-            }
-        })
-    };
-    let cpu = share(capacity.cpu_millis, used.cpu_millis);
-    let memory = share(capacity.memory_bytes, used.memory_bytes);
-    let mean = match (cpu, memory) {
-        (Some(cpu), Some(memory)) => (cpu + memory) / 2,
-        (Some(one), None) | (None, Some(one)) => one,
-        (None, None) => return None,
-    };
-    u32::try_from(mean).ok()
-}
+#[path = "rules.rs"]
+mod rules;
+pub use rules::Refusal;
 
-fn metadata_failed<'x>(unit: &'x UnitView, machine: &MachineView) -> Option<Failed<'x>> {
-    let requirements = &unit.requirements;
-    if let Some((key, accepted)) = requirements.metadata.iter().find(|(key, accepted)| {
-        !host_values(&machine.metadata, key).any(|value| accepted.contains(value))
-    }) {
-        return Some(Failed::Metadata(key, accepted));
-    }
-    requirements
-        .selectors
-        .iter()
-        .find(|selector| !selector.matches(&machine.metadata))
-        .map(Failed::Selector)
-}
-
-/// A request that does not fit what `machine` has left; machines that declare no capacity
-/// take any request.
-fn resource_failed<'x>(unit: &UnitView, machine: &MachineView, view: &View) -> Option<Failed<'x>> {
-    let capacity = machine.capacity?;
-    let requested = unit.requirements.requests;
-    let free = capacity.minus(view.allocated);
-    if requested.cpu_millis > free.cpu_millis {
-        return Some(Failed::Cpu {
-            requested: requested.cpu_millis,
-            free: free.cpu_millis,
-        });
-    }
-    (requested.memory_bytes > free.memory_bytes).then_some(Failed::Memory {
-        requested: requested.memory_bytes,
-        free: free.memory_bytes,
-    })
-}
-
-fn matches_any(patterns: &[String], name: &str) -> bool {
-    patterns.iter().any(|pattern| glob_match(pattern, name))
-}
+#[path = "score.rs"]
+mod score;
+pub use score::Score;
+use score::{zone_ids, Spread};
 
 #[path = "rebalance.rs"]
 mod rebalance;

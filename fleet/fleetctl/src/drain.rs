@@ -9,6 +9,7 @@
 use crate::cli::DrainArgs;
 use crate::session::{machine_id_legend, Blocking, Session};
 use crate::units::is_global;
+use crate::wait::poll_until;
 
 /// `drain` (`cordoned`) or `uncordon`.
 pub async fn drain(session: &mut Session<'_>, args: &DrainArgs, cordoned: bool) -> i32 {
@@ -75,35 +76,33 @@ async fn wait_until_empty(
     legend: &str,
     blocking: Blocking,
 ) -> i32 {
-    let polls_max = blocking.polls_max(session.poll);
-    let mut polls: u64 = 0;
     let mut left: Vec<String> = Vec::new();
-    loop {
-        match session.client.units().await {
-            Ok(units) => {
-                left = units
-                    .iter()
-                    .filter(|unit| unit.machine_id == machine && !is_global(unit))
-                    .map(|unit| unit.name.clone())
-                    .collect();
-                if left.is_empty() {
-                    session
-                        .console
-                        .out_line(&format!("Machine {legend} drained"));
-                    return 0;
-                }
-            }
-            Err(error) => tracing::debug!(%error, "units not readable while draining"),
+    let waited = poll_until(session, blocking, async |session: &mut Session<'_>| {
+        let units = session.client.units().await.map_err(|error| {
+            tracing::debug!(%error, "units not readable while draining");
+        })?;
+        left = units
+            .iter()
+            .filter(|unit| unit.machine_id == machine && !is_global(unit))
+            .map(|unit| unit.name.clone())
+            .collect();
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(())
         }
-        polls += 1;
-        if polls_max.is_some_and(|max| polls >= max) {
-            session.console.err_line(&format!(
-                "Error waiting for machine {legend} to drain: timed out with {} unit(s) left: {}",
-                left.len(),
-                left.join(", ")
-            ));
-            return 1;
-        }
-        tokio::time::sleep(session.poll.interval).await;
+    })
+    .await;
+    if waited.is_ok() {
+        session
+            .console
+            .out_line(&format!("Machine {legend} drained"));
+        return 0;
     }
+    session.console.err_line(&format!(
+        "Error waiting for machine {legend} to drain: timed out with {} unit(s) left: {}",
+        left.len(),
+        left.join(", ")
+    ));
+    1
 }

@@ -9,6 +9,7 @@
 use crate::cli::ScaleArgs;
 use crate::create::{lazy_create, Verb};
 use crate::session::{Blocking, Session};
+use crate::wait::poll_until;
 use fleet_core::name::{mangle, UnitName};
 
 /// `scale TEMPLATE COUNT`.
@@ -57,33 +58,26 @@ async fn wait_for_count(
     count: u32,
     blocking: Blocking,
 ) -> i32 {
-    let polls_max = blocking.polls_max(session.poll);
-    let mut polls: u64 = 0;
-    let mut seen = None;
-    loop {
-        match session.client.replicas().await {
-            Ok(list) => {
-                seen = list.into_iter().find(|set| set.template == name);
-                if seen
-                    .as_ref()
-                    .is_some_and(|set| set.instances == count && set.running == count)
-                {
-                    session
-                        .console
-                        .out_line(&format!("Unit {name} scaled to {count}: {count} running"));
-                    return 0;
-                }
-            }
-            Err(error) => tracing::debug!(%error, "replica list not readable while waiting"),
-        }
-        polls += 1;
-        if polls_max.is_some_and(|max| polls >= max) {
-            let running = seen.map_or(0, |set| set.running);
-            session.console.err_line(&format!(
-                "Error waiting for {name}: timed out waiting for {count} instances to run ({running} running)"
-            ));
-            return 1;
-        }
-        tokio::time::sleep(session.poll.interval).await;
+    let mut running = 0;
+    let waited = poll_until(session, blocking, async |session: &mut Session<'_>| {
+        let list = session.client.replicas().await.map_err(|error| {
+            tracing::debug!(%error, "replica list not readable while waiting");
+        })?;
+        let set = list.into_iter().find(|set| set.template == name);
+        running = set.as_ref().map_or(0, |set| set.running);
+        set.filter(|set| set.instances == count && set.running == count)
+            .map(drop)
+            .ok_or(())
+    })
+    .await;
+    if waited.is_ok() {
+        session
+            .console
+            .out_line(&format!("Unit {name} scaled to {count}: {count} running"));
+        return 0;
     }
+    session.console.err_line(&format!(
+        "Error waiting for {name}: timed out waiting for {count} instances to run ({running} running)"
+    ));
+    1
 }

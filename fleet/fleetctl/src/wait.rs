@@ -188,6 +188,30 @@ async fn explain(session: &mut Session<'_>, name: &str, notes: &mut Notes) {
     notes.pending = Some(pending);
 }
 
+/// Polls `check` every poll interval until it returns `Ok`, within `blocking`'s bound
+/// (`Forever` has none; `NoBlock` is the caller's to handle and polls once). `check` gives
+/// `Err(seen)` while waiting, `seen` being what the timeout message reports; the last one
+/// is returned when the bound is reached.
+pub async fn poll_until<T, S>(
+    session: &mut Session<'_>,
+    blocking: Blocking,
+    mut check: impl AsyncFnMut(&mut Session<'_>) -> Result<T, S>,
+) -> Result<T, S> {
+    let polls_max = blocking.polls_max(session.poll);
+    let mut polls: u64 = 0;
+    loop {
+        let seen = match check(session).await {
+            Ok(done) => return Ok(done),
+            Err(seen) => seen,
+        };
+        polls += 1;
+        if blocking == Blocking::NoBlock || polls_max.is_some_and(|max| polls >= max) {
+            return Err(seen);
+        }
+        tokio::time::sleep(session.poll.interval).await;
+    }
+}
+
 /// Above this many refusals the explanation counts machines per rule instead of listing
 /// them, as Nomad's placement failures do.
 const REFUSALS_LISTED_MAX: usize = 8;

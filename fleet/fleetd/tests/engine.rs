@@ -52,6 +52,35 @@ async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, condition: imp
     }
 }
 
+/// The engine settings of machine `own`: 200 ms passes, a 60 s agent TTL, no grace, no
+/// rebalancer.
+fn settings(own: &str) -> EngineSettings {
+    EngineSettings {
+        machine: id(own),
+        interval: Duration::from_millis(200),
+        agent_ttl: Duration::from_secs(60),
+        reschedule_grace: Duration::ZERO,
+        rebalance_moves: 0,
+        rebalance_interval: Duration::from_secs(30),
+        status: Status::default(),
+    }
+}
+
+/// Runs an engine loop with `settings` until `token` is cancelled, tracked by `tasks`.
+fn spawn_engine(
+    registry: &Registry,
+    settings: EngineSettings,
+    tasks: &TaskTracker,
+    token: &CancellationToken,
+) {
+    tasks.spawn(engine::run(
+        registry.clone(),
+        settings,
+        tasks.clone(),
+        token.clone(),
+    ));
+}
+
 /// A one-member Keel cluster (stopped when dropped) and the registry on it.
 fn registry_on_one_member() -> (Cluster, Registry) {
     let cluster = Cluster::start(1, &[]);
@@ -93,20 +122,11 @@ async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
     let second = CancellationToken::new();
     for (own, token) in [(M1, &first), (M2, &second)] {
         let settings = EngineSettings {
-            machine: id(own),
             interval,
             agent_ttl: Duration::from_secs(1),
-            reschedule_grace: Duration::ZERO,
-            rebalance_moves: 0,
-            rebalance_interval: Duration::from_secs(30),
-            status: Status::default(),
+            ..settings(own)
         };
-        tasks.spawn(engine::run(
-            registry.clone(),
-            settings,
-            tasks.clone(),
-            token.clone(),
-        ));
+        spawn_engine(&registry, settings, &tasks, token);
     }
     let file = UnitFile::parse("[Service]\nExecStart=/bin/true\n").unwrap();
     registry
@@ -178,20 +198,10 @@ async fn a_lost_machines_units_wait_out_the_grace_and_a_scaled_template_fills_up
     let tasks = TaskTracker::new();
     let token = CancellationToken::new();
     let settings = EngineSettings {
-        machine: id(M1),
-        interval: Duration::from_millis(200),
-        agent_ttl: Duration::from_secs(60),
         reschedule_grace: Duration::from_secs(60),
-        rebalance_moves: 0,
-        rebalance_interval: Duration::from_secs(30),
-        status: Status::default(),
+        ..settings(M1)
     };
-    tasks.spawn(engine::run(
-        registry.clone(),
-        settings,
-        tasks.clone(),
-        token.clone(),
-    ));
+    spawn_engine(&registry, settings, &tasks, &token);
     let file = UnitFile::parse("[Service]\nExecStart=/bin/true\n").unwrap();
     registry
         .create_unit("a.service", &file, DesiredState::Launched)
@@ -261,20 +271,11 @@ async fn the_rebalancer_moves_units_to_a_machine_that_joined() {
     let tasks = TaskTracker::new();
     let token = CancellationToken::new();
     let settings = EngineSettings {
-        machine: id(M1),
-        interval: Duration::from_millis(200),
-        agent_ttl: Duration::from_secs(60),
-        reschedule_grace: Duration::ZERO,
         rebalance_moves: 1,
         rebalance_interval: Duration::from_millis(200),
-        status: Status::default(),
+        ..settings(M1)
     };
-    tasks.spawn(engine::run(
-        registry.clone(),
-        settings,
-        tasks.clone(),
-        token.clone(),
-    ));
+    spawn_engine(&registry, settings, &tasks, &token);
     let file = UnitFile::parse("[Service]\nExecStart=/bin/true\n").unwrap();
     for n in 1..=4 {
         registry
