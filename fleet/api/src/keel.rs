@@ -1,5 +1,6 @@
 //! Keel's extension routes' JSON that both sides share: `GET /keel/v1/units/{name}/why`,
-//! `PUT /keel/v1/units/{template}/replicas` and `GET /keel/v1/replicas`.
+//! `PUT /keel/v1/units/{template}/replicas`, `GET /keel/v1/replicas`, and the rollout routes
+//! (`PUT`/`GET /keel/v1/units/{name}/rollout`, `GET /keel/v1/rollouts`).
 //!
 //! Invariants: every field is camelCase; optional fields are left out when empty, and a
 //! reader accepts them missing (`#[serde(default)]`), so either side may be newer.
@@ -123,4 +124,77 @@ pub struct ReplicaSet {
     /// Numbered instances that systemd reports active somewhere.
     #[serde(default)]
     pub running: u32,
+}
+
+/// `PUT /keel/v1/units/{name}/rollout`: roll a new file out over a unit, a template's
+/// instances or a global unit's machines (`fleetctl replace`). Absent settings take the
+/// engine's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplaceRequest {
+    /// The new unit file, as in `PUT /fleet/v1/units/{name}`.
+    #[serde(default)]
+    pub options: Vec<crate::entities::UnitOption>,
+    /// At most this many targets down at once (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
+    /// How long a target must stay active to count as healthy (default 10 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_healthy_time_ms: Option<u64>,
+    /// How long a target may take to become healthy before the rollout fails (default 5 min).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_deadline_ms: Option<u64>,
+}
+
+/// One rollout, as `GET /keel/v1/rollouts` and `GET /keel/v1/units/{name}/rollout` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    /// The unit, template or global unit.
+    #[serde(default)]
+    pub unit: String,
+    /// The new file's hash.
+    #[serde(default)]
+    pub hash: String,
+    /// `running`, `done` or `failed`.
+    #[serde(default)]
+    pub state: String,
+    /// The strategy.
+    #[serde(default)]
+    pub max_parallel: u32,
+    /// The strategy.
+    #[serde(default)]
+    pub min_healthy_time_ms: u64,
+    /// The strategy.
+    #[serde(default)]
+    pub healthy_deadline_ms: u64,
+    /// Targets in the rollout.
+    #[serde(default)]
+    pub total: u32,
+    /// Targets on the new file.
+    #[serde(default)]
+    pub updated: u32,
+    /// Targets healthy on the new file.
+    #[serde(default)]
+    pub healthy: u32,
+    /// The target that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_target: Option<String>,
+    /// The machine it failed on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_machine: Option<String>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When it was asked for, in seconds since the UNIX epoch.
+    #[serde(default)]
+    pub started: u64,
+}
+
+/// `GET /keel/v1/rollouts`: every rollout record, by unit name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RolloutList {
+    /// By unit name.
+    #[serde(default)]
+    pub rollouts: Vec<Rollout>,
 }

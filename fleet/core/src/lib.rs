@@ -9,7 +9,8 @@
 //! - the model shared by the registry, the engine and the agent ([`model`]), resource
 //!   quantities ([`resources`]) and metadata expressions ([`selector`]);
 //! - the engine's scheduling decision, a function from a cluster snapshot to placements
-//!   ([`schedule`]), and the agent's plan, a function from desired and current local state to
+//!   ([`schedule`]), its controllers' decisions (replica counts, [`replicas`]; the next step
+//!   of a rolling replacement, [`rollout`]), and the agent's plan, a function from desired and current local state to
 //!   systemd tasks ([`agent_plan`]).
 //!
 //! Invariants: nothing here reads a clock, a file, the network or an environment variable,
@@ -28,6 +29,7 @@ pub mod options;
 pub mod ports;
 pub mod replicas;
 pub mod resources;
+pub mod rollout;
 pub mod schedule;
 pub mod selector;
 pub mod unit_file;

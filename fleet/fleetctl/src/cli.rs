@@ -177,6 +177,9 @@ pub enum Command {
     /// Keep a number of instances of a template placed and running
     #[command(help_template = command_template!("scale"), before_help = "    Keeps COUNT numbered instances (NAME@1 ... NAME@COUNT) of a template placed and\n    running, spread over the machines; scaling down destroys the highest-numbered\n    instances first. The template is submitted from a local file when the cluster\n    does not know it. Waits until COUNT instances run unless --no-block.\n\n    fleetctl scale web@.service 5")]
     Scale(ScaleArgs),
+    /// Roll a new version of units out over the cluster, a few at a time
+    #[command(help_template = command_template!("replace"), before_help = "    Replaces units already in the cluster with their local files without taking them\n    all down: a unit, every instance of a template (replace web@.service) or every\n    machine of a global unit, at most --max-parallel at a time. Each must stay active\n    for --min-healthy-time (within --healthy-deadline) before the next is replaced;\n    the first failure stops the rollout and says which instance failed. fleetd drives\n    it, so it goes on if fleetctl exits; --status shows where rollouts stand.\n\n    fleetctl replace --max-parallel 2 --min-healthy-time 30s web@.service")]
+    Replace(ReplaceArgs),
     /// Explain where a unit may run: every machine's verdict on it
     #[command(help_template = command_template!("why"), before_help = "    For every machine in the cluster, the rule that keeps the unit off it, or the\n    score it gets there; for a pending unit, the reason the engine stored.\n\n    fleetctl why foo.service")]
     Why(WhyArgs),
@@ -249,6 +252,33 @@ pub struct ScaleArgs {
     /// How many instances to keep.
     #[arg(value_name = "COUNT")]
     pub count: u32,
+}
+
+/// Arguments of `replace`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = OPTIONS)]
+pub struct ReplaceArgs {
+    /// At most this many units (instances, machines) replaced and not yet healthy at once.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub max_parallel: u32,
+    /// How long a replaced unit must stay active to count as healthy (10s, 1m30s).
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub min_healthy_time: String,
+    /// A replaced unit not healthy this long after it was replaced fails the rollout.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub healthy_deadline: String,
+    /// Show where rollouts stand (of the units given, or all) and exit.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub status: bool,
+    /// Do not follow the rollout before exiting.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub no_block: bool,
+    /// Follow for up to N attempts before giving up. A value of 0 indicates no limit.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub block_attempts: u32,
+    /// The units: local files of units, templates or global units in the cluster.
+    #[arg(value_name = "UNIT")]
+    pub units: Vec<String>,
 }
 
 /// Arguments of `why`.

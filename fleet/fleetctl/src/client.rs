@@ -469,6 +469,51 @@ impl Client {
         self.expect_success(method, &path, None).await.map(drop)
     }
 
+    /// Asks for a rolling replacement of `name` (`PUT /keel/v1/units/{name}/rollout`); the
+    /// record as stored.
+    ///
+    /// # Errors
+    /// [`ClientError`] for anything but a 2xx (404: no such unit; 400: a bad file or
+    /// strategy) and an undecodable answer.
+    pub async fn replace(
+        &self,
+        name: &str,
+        request: &fleet_api::keel::ReplaceRequest,
+    ) -> Result<fleet_api::keel::Rollout, ClientError> {
+        let path = format!("/keel/v1/units/{}/rollout", segment(name));
+        let body = serde_json::to_vec(request).map_err(|source| ClientError::Decode {
+            what: "rollout to send",
+            source,
+        })?;
+        let bytes = self.expect_success(Method::PUT, &path, Some(body)).await?;
+        serde_json::from_slice(&bytes).map_err(|source| ClientError::Decode {
+            what: "rollout",
+            source,
+        })
+    }
+
+    /// Every rollout record (`GET /keel/v1/rollouts`).
+    ///
+    /// # Errors
+    /// [`ClientError`] for transport failures, error statuses and an undecodable body.
+    pub async fn rollouts(&self) -> Result<Vec<fleet_api::keel::Rollout>, ClientError> {
+        let list: fleet_api::keel::RolloutList =
+            self.get_json("/keel/v1/rollouts", "rollout list").await?;
+        Ok(list.rollouts)
+    }
+
+    /// One unit's rollout (`GET /keel/v1/units/{name}/rollout`); `None` on 404.
+    ///
+    /// # Errors
+    /// [`ClientError`] for anything but success and 404.
+    pub async fn rollout(
+        &self,
+        name: &str,
+    ) -> Result<Option<fleet_api::keel::Rollout>, ClientError> {
+        let path = format!("/keel/v1/units/{}/rollout", segment(name));
+        none_if_not_found(self.get_json(&path, "rollout").await)
+    }
+
     /// Every template with a replica count (`GET /keel/v1/replicas`).
     ///
     /// # Errors

@@ -195,6 +195,20 @@ fn local_differs(path: &str, existing: &Unit) -> Result<Option<&'static str>, St
     Ok((Some(file.hash()) != stored).then_some(what))
 }
 
+/// The unit name and local file an argument names (`replace`), checked as a create checks
+/// it: a valid name, a file that parses, an `[X-Fleet]` section fleet accepts.
+///
+/// # Errors
+/// What is wrong, in fleet's words where fleet has them.
+pub(crate) fn local_unit(argument: &str) -> Result<(UnitName, UnitFile), String> {
+    let path = file_argument(argument);
+    let name = UnitName::parse(&mangle(argument)).map_err(|error| error.to_string())?;
+    let file = read_unit_file(Path::new(&path))
+        .map_err(|error| format!("failed getting Unit({path}) from file: {error}"))?;
+    parse_x_fleet(&name, &file).map_err(|error| error.to_string())?;
+    Ok((name, file))
+}
+
 /// The unit file of a unit the cluster does not know (fleet's `getUnitFile`).
 async fn local_or_template(
     session: &mut Session<'_>,

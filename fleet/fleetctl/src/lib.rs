@@ -37,6 +37,7 @@ pub mod endpoint;
 pub mod inspect;
 pub mod lifecycle;
 pub mod listing;
+pub mod replace;
 pub mod run;
 pub mod scale;
 pub mod session;
@@ -145,6 +146,7 @@ async fn run_command(session: &mut Session<'_>, command: &Command) -> i32 {
         Command::Unload(args) => lifecycle::stop_or_unload(session, args, true).await,
         Command::Why(args) => why::why(session, args).await,
         Command::Scale(args) => scale::scale(session, args).await,
+        Command::Replace(args) => replace::replace(session, args).await,
         Command::Run(args) => run::run(session, args).await,
         Command::Drain(args) => drain::drain(session, args, true).await,
         Command::Uncordon(args) => drain::drain(session, args, false).await,

@@ -8,14 +8,7 @@
 
 mod support;
 
-use std::path::Path;
-use support::{run_fleetctl, service_text, Cluster, Engine, Fake};
-
-fn write(directory: &Path, name: &str, text: &str) -> String {
-    let path = directory.join(name);
-    std::fs::write(&path, text).expect("a writable temporary directory");
-    path.display().to_string()
-}
+use support::{run_fleetctl, service_text, write, Cluster, Engine, Fake};
 
 #[tokio::test]
 async fn bad_units_are_refused_before_sending() {

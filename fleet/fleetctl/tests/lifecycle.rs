@@ -9,16 +9,9 @@
 mod support;
 
 use serde_json::json;
-use std::path::Path;
-use support::{option, service_text, unit, Cluster, Engine, Fake, MACHINE_A};
+use support::{option, service_text, unit, write, Cluster, Engine, Fake, MACHINE_A};
 
 const ON_A: &str = "on 113f16a7.../172.17.8.103";
-
-fn write(directory: &Path, name: &str, text: &str) -> String {
-    let path = directory.join(name);
-    std::fs::write(&path, text).expect("a writable temporary directory");
-    path.display().to_string()
-}
 
 fn launched(name: &str) -> Cluster {
     let mut cluster = Cluster::new(Engine::Instant);

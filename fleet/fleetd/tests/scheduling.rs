@@ -17,7 +17,8 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
     // --full` shows the reason and `fleetctl why` names each host's free memory; a unit
     // selecting `disk in (nvme)` lands on the host that holds nvme among several values;
     // `scale` spreads instances and scales down from the top; `run` starts a command with
-    // its limit; `drain` empties a host until `uncordon`.
+    // its limit; `drain` empties a host until `uncordon`; a rolling `replace` with a failing
+    // version stops at the first instance and names it, and a good version goes through.
     // Method: fleetd on host 1 offering 1 CPU and 1G with metadata disk=ssd,disk=nvme, on
     // host 2 offering 2 CPUs and 4G with disk=hdd; units through the API; placement read
     // from the state reports, limits from `systemctl show` inside the host.
@@ -229,4 +230,62 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
         "picky.service back on the host holding nvme",
         || (active_on(&stack, 1, "picky.service") == first).then_some(()),
     );
+
+    // Rolling replace: three instances; a new version that fails stops at the first
+    // instance and says so while the other two keep the old one; a good version then goes
+    // through, one healthy instance at a time.
+    let scaled = stack.fleetctl(0, files.path(), &["scale", "web@.service", "3"]);
+    assert_eq!(scaled.code, 0, "{scaled:?}\n{}", stack.logs());
+    std::fs::write(
+        files.path().join("web@.service"),
+        "[Service]\nExecStart=/bin/sh -c 'exit 3'\n",
+    )
+    .unwrap();
+    let failed = stack.fleetctl(0, files.path(), &["replace", "web@.service"]);
+    assert_eq!(failed.code, 1, "{failed:?}\n{}", stack.logs());
+    assert!(
+        failed
+            .stderr
+            .starts_with("Rolling replace of web@.service stopped: web@1.service on ")
+            && failed
+                .stderr
+                .ends_with(": systemd reports it failed/failed\n"),
+        "{failed:?}"
+    );
+    for unit in ["web@2.service", "web@3.service"] {
+        assert_eq!(active_on(&stack, 0, unit).len(), 1, "{unit} still runs");
+        let cat = stack.fleetctl(0, files.path(), &["cat", unit]);
+        assert!(
+            !cat.stdout.contains("exit 3"),
+            "{unit} kept its file: {cat:?}"
+        );
+    }
+    let status = stack.fleetctl(1, files.path(), &["replace", "--status", "web@.service"]);
+    assert!(
+        status.stdout.contains("web@.service\tfailed\t0/3\t"),
+        "{status:?}"
+    );
+    std::fs::write(
+        files.path().join("web@.service"),
+        format!("[Unit]\nDescription=web v2\n\n[Service]\nExecStart={SLEEPER}\n"),
+    )
+    .unwrap();
+    let replaced = stack.fleetctl(
+        1,
+        files.path(),
+        &["replace", "--min-healthy-time", "1s", "web@.service"],
+    );
+    assert_eq!(replaced.code, 0, "{replaced:?}\n{}", stack.logs());
+    assert!(
+        replaced
+            .stdout
+            .ends_with("Replaced web@.service: 3 of 3 healthy on the new file\n"),
+        "{replaced:?}"
+    );
+    for n in 1..=3 {
+        let unit = format!("web@{n}.service");
+        let cat = stack.fleetctl(0, files.path(), &["cat", &unit]);
+        assert!(cat.stdout.contains("Description=web v2"), "{cat:?}");
+        assert_eq!(active_on(&stack, 0, &unit).len(), 1, "{unit} runs");
+    }
 }

@@ -46,6 +46,11 @@ pub enum RegistryKey {
         /// The template.
         unit: String,
     },
+    /// `job/<unit>/rollout` (Keel's): a rolling replacement of the unit (`fleetctl replace`).
+    Rollout {
+        /// The unit, template or global unit.
+        unit: String,
+    },
     /// `unit/<hash>`.
     UnitFile {
         /// The hash, as written in the key (40 hex characters when well-formed).
@@ -149,6 +154,12 @@ impl Keys {
         format!("{}job/{unit}/replicas", self.prefix)
     }
 
+    /// `job/<unit>/rollout`.
+    #[must_use]
+    pub fn rollout(&self, unit: &str) -> String {
+        format!("{}job/{unit}/rollout", self.prefix)
+    }
+
     /// `unit/`: every stored unit file.
     #[must_use]
     pub fn unit_files(&self) -> String {
@@ -183,6 +194,12 @@ impl Keys {
     #[must_use]
     pub fn states(&self) -> String {
         format!("{}states", self.prefix)
+    }
+
+    /// `states/<unit>`: every machine's report of one unit.
+    #[must_use]
+    pub fn unit_states(&self, unit: &str) -> String {
+        format!("{}states/{unit}", self.prefix)
     }
 
     /// `states/<unit>/<machine>`.
@@ -243,6 +260,7 @@ impl Keys {
             ["job", unit, "target"] => RegistryKey::Target { unit: owned(unit) },
             ["job", unit, "pending"] => RegistryKey::Pending { unit: owned(unit) },
             ["job", unit, "replicas"] => RegistryKey::Replicas { unit: owned(unit) },
+            ["job", unit, "rollout"] => RegistryKey::Rollout { unit: owned(unit) },
             ["unit", hash] => RegistryKey::UnitFile { hash: owned(hash) },
             ["schedule", machine, unit] => RegistryKey::Schedule {
                 machine: owned(machine),

@@ -28,6 +28,14 @@ fn every_key_has_the_documented_shape() {
             "/_coreos.com/fleet/job/a.service/target-state",
         ),
         (
+            keys.rollout("web@.service"),
+            "/_coreos.com/fleet/job/web@.service/rollout",
+        ),
+        (
+            keys.unit_states("a.service"),
+            "/_coreos.com/fleet/states/a.service",
+        ),
+        (
             keys.target("a.service"),
             "/_coreos.com/fleet/job/a.service/target",
         ),
@@ -86,6 +94,12 @@ fn classify_inverts_the_builders_and_refuses_the_rest() {
     // or empty segments are not.
     let keys = Keys::new("/p/");
     let id = machine();
+    assert_eq!(
+        keys.classify(&keys.rollout("web@.service")),
+        Some(RegistryKey::Rollout {
+            unit: "web@.service".into()
+        })
+    );
     assert_eq!(
         keys.classify(&keys.schedule_entry(&id, "u.service")),
         Some(RegistryKey::Schedule {

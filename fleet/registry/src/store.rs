@@ -714,3 +714,6 @@ impl Registry {
         Ok(())
     }
 }
+
+#[path = "store_rollout.rs"]
+mod rollout;

@@ -7,7 +7,8 @@
 
 use crate::keys::{Keys, RegistryKey};
 use crate::wire::{
-    JobObject, MachineObject, PendingReason, ScheduleEntry, StateReport, UnitFileBlob, WireError,
+    JobObject, MachineObject, PendingReason, RolloutRecord, ScheduleEntry, StateReport,
+    UnitFileBlob, WireError,
 };
 use fleet_core::model::{DesiredState, MachineId};
 use fleet_core::unit_file::{UnitFile, UnitHash};
@@ -61,6 +62,9 @@ pub struct JobView {
     pub pending: Option<PendingReason>,
     /// For a template: how many instances to keep (`fleetctl scale`).
     pub replicas: Option<u32>,
+    /// Its rolling replacement (`fleetctl replace`), running or finished, as stored
+    /// (`job/<unit>/rollout`: the encoded text is kept for compare-and-swap).
+    pub rollout: Option<(RolloutRecord, String)>,
 }
 
 /// A decoded listing with what could not be read.
@@ -80,6 +84,7 @@ struct JobParts {
     target: Option<MachineId>,
     pending: Option<PendingReason>,
     replicas: Option<u32>,
+    rollout: Option<(RolloutRecord, String)>,
 }
 
 /// Units from the pairs under `job/`. A unit without a readable `object` is left out (it is
@@ -118,6 +123,12 @@ pub fn jobs<'a>(
                 Ok(count) => parts.entry(unit).or_default().replicas = Some(count),
                 Err(_) => problem(ProblemKind::Replicas(value.to_owned())),
             },
+            Some(RegistryKey::Rollout { unit }) => match RolloutRecord::decode(value) {
+                Ok(record) => {
+                    parts.entry(unit).or_default().rollout = Some((record, value.to_owned()));
+                }
+                Err(error) => problem(error.into()),
+            },
             _ => {}
         }
     }
@@ -134,6 +145,7 @@ pub fn jobs<'a>(
                     target: part.target,
                     pending: part.pending,
                     replicas: part.replicas,
+                    rollout: part.rollout,
                 },
             ))
         })

@@ -468,6 +468,10 @@ impl PendingReason {
     }
 }
 
+#[path = "wire_rollout.rs"]
+mod rollout;
+pub use rollout::{RolloutFailure, RolloutRecord, RolloutState};
+
 #[cfg(test)]
 #[path = "wire_tests.rs"]
 mod tests;

@@ -195,3 +195,59 @@ fn pending_reason_round_trips() {
         pending
     );
 }
+
+#[test]
+fn rollout_record_is_versioned_and_says_where_it_stands() {
+    // Goal: Keel's rollout record: golden bytes of a running and a failed one, round trips,
+    // refusal of an unknown state and a newer version; a max-parallel of 0 reads as 1.
+    let running = RolloutRecord {
+        hash: hash(),
+        strategy: fleet_core::rollout::Strategy {
+            max_parallel: 2,
+            min_healthy: std::time::Duration::from_millis(1500),
+            deadline: std::time::Duration::from_secs(60),
+        },
+        state: RolloutState::Running,
+        progress: fleet_core::rollout::Progress {
+            total: 3,
+            updated: 1,
+            healthy: 0,
+        },
+        started: 1_764_000_000,
+    };
+    let hex = hash().to_hex();
+    let golden = format!(
+        r#"{{"version":1,"hash":"{hex}","maxParallel":2,"minHealthyTimeMs":1500,"healthyDeadlineMs":60000,"state":"running","total":3,"updated":1,"healthy":0,"started":1764000000}}"#
+    );
+    assert_eq!(running.encode(), golden);
+    assert_eq!(RolloutRecord::decode(&golden).expect("decodes"), running);
+    let failed = RolloutRecord {
+        state: RolloutState::Failed(RolloutFailure {
+            target: "web@1.service".into(),
+            machine: Some(id().to_string()),
+            reason: "systemd reports it failed/failed".into(),
+        }),
+        ..running.clone()
+    };
+    let text = failed.encode();
+    assert!(text.contains(r#""state":"failed","failedTarget":"web@1.service","failedMachine":"113f16a7c8a3445ab2d59b8f95e3b8e1","reason":"systemd reports it failed/failed""#), "{text}");
+    assert_eq!(RolloutRecord::decode(&text).expect("decodes"), failed);
+    let odd = golden.replace(r#""state":"running""#, r#""state":"paused""#);
+    assert!(matches!(
+        RolloutRecord::decode(&odd),
+        Err(WireError::InvalidField { field: "state", .. })
+    ));
+    let newer = golden.replace(r#""version":1"#, r#""version":2"#);
+    assert!(matches!(
+        RolloutRecord::decode(&newer),
+        Err(WireError::UnsupportedVersion { found: 2, .. })
+    ));
+    let zero = golden.replace(r#""maxParallel":2"#, r#""maxParallel":0"#);
+    assert_eq!(
+        RolloutRecord::decode(&zero)
+            .expect("decodes")
+            .strategy
+            .max_parallel,
+        1
+    );
+}

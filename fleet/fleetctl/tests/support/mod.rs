@@ -58,6 +58,11 @@ pub struct Cluster {
     pub replica_sets: Vec<serde_json::Value>,
     /// Machines drained through `PUT /keel/v1/machines/{id}/cordon`.
     pub cordoned: std::collections::BTreeSet<String>,
+    /// Bodies received by `PUT /keel/v1/units/{name}/rollout`.
+    pub replaced: BTreeMap<String, serde_json::Value>,
+    /// What successive `GET /keel/v1/rollouts` show of each unit: one entry per read, the
+    /// last repeated.
+    pub rollout_script: BTreeMap<String, std::collections::VecDeque<serde_json::Value>>,
     pub status_texts: BTreeMap<String, String>,
     pub journal_texts: BTreeMap<String, String>,
     pub requests: Vec<String>,
@@ -78,6 +83,8 @@ impl Cluster {
             scaled: BTreeMap::new(),
             replica_sets: Vec::new(),
             cordoned: std::collections::BTreeSet::new(),
+            replaced: BTreeMap::new(),
+            rollout_script: BTreeMap::new(),
             status_texts: BTreeMap::new(),
             journal_texts: BTreeMap::new(),
             requests: Vec::new(),
@@ -463,6 +470,37 @@ async fn delete_cordon(State(shared): State<Shared>, Path(id): Path<String>) -> 
     StatusCode::NO_CONTENT.into_response()
 }
 
+async fn put_rollout(
+    State(shared): State<Shared>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let mut cluster = lock(&shared);
+    if !cluster.units.contains_key(&name) {
+        return error(StatusCode::NOT_FOUND, "unit does not exist");
+    }
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "unable to decode body");
+    };
+    cluster.replaced.insert(name.clone(), body);
+    let shown = serde_json::json!({"unit": name, "state": "running"});
+    (StatusCode::ACCEPTED, Json(shown)).into_response()
+}
+
+async fn list_rollouts(State(shared): State<Shared>) -> Response {
+    let mut cluster = lock(&shared);
+    let mut rollouts = Vec::new();
+    for script in cluster.rollout_script.values_mut() {
+        let shown = if script.len() > 1 {
+            script.pop_front()
+        } else {
+            script.front().cloned()
+        };
+        rollouts.extend(shown);
+    }
+    Json(serde_json::json!({ "rollouts": rollouts })).into_response()
+}
+
 async fn list_replicas(State(shared): State<Shared>) -> Response {
     let cluster = lock(&shared);
     Json(serde_json::json!({"replicas": cluster.replica_sets})).into_response()
@@ -508,6 +546,8 @@ fn router(shared: Shared) -> Router {
         .route("/keel/v1/units/{name}/why", get(get_why))
         .route("/keel/v1/units/{name}/replicas", put(put_replicas))
         .route("/keel/v1/replicas", get(list_replicas))
+        .route("/keel/v1/units/{name}/rollout", put(put_rollout))
+        .route("/keel/v1/rollouts", get(list_rollouts))
         .route(
             "/keel/v1/machines/{id}/cordon",
             put(put_cordon).delete(delete_cordon),
@@ -611,6 +651,13 @@ pub async fn run_fleetctl(args: &[&str]) -> Outcome {
 /// The unit file text of a simple service.
 pub fn service_text(description: &str) -> String {
     format!("[Unit]\nDescription={description}\n\n[Service]\nExecStart=/usr/bin/sleep infinity\n")
+}
+
+/// Writes `text` to `name` in `directory`; the path, as fleetctl's argument.
+pub fn write(directory: &std::path::Path, name: &str, text: &str) -> String {
+    let path = directory.join(name);
+    std::fs::write(&path, text).expect("a writable temporary directory");
+    path.display().to_string()
 }
 
 /// Parses a unit file text (fixture helper).

@@ -13,7 +13,7 @@ use crate::api::error::ApiError;
 use crate::api::forward::{forward, FORWARDED_HEADER};
 use crate::api::inspect::{InspectError, JournalRequest};
 use crate::api::request::{logged, ItemName, QueryParams};
-use crate::api::units::{stored_file, UNIT_MISSING};
+use crate::api::units::{existing_unit, stored_file, UNIT_MISSING};
 use crate::api::ApiState;
 use axum::body::Body;
 use axum::extract::State;
@@ -44,11 +44,7 @@ pub(crate) async fn pending(
     item: ItemName,
 ) -> Result<Json<PendingBody>, ApiError> {
     let name = item.unit(UNIT_MISSING)?;
-    let job = state
-        .registry()
-        .unit(name.as_str())
-        .await?
-        .ok_or_else(|| ApiError::not_found(UNIT_MISSING))?;
+    let job = existing_unit(state.registry(), &name).await?;
     let pending = job
         .pending
         .ok_or_else(|| ApiError::not_found("unit is not pending"))?;
@@ -75,10 +71,7 @@ fn not_loaded(name: &UnitName) -> ApiError {
 /// Finds the unit's host; `forwarded` requests are answered here whatever the placement.
 async fn locate(state: &ApiState, name: &UnitName, forwarded: bool) -> Result<Host, ApiError> {
     let registry = state.registry();
-    let job = registry
-        .unit(name.as_str())
-        .await?
-        .ok_or_else(|| ApiError::not_found(UNIT_MISSING))?;
+    let job = existing_unit(registry, name).await?;
     let file = stored_file(registry, &job).await?;
     let target = match job.target {
         Some(target) if !is_global(&job.name, &file) => target,

@@ -33,6 +33,7 @@ mod machines;
 mod put;
 mod replicas;
 mod request;
+mod rollout;
 mod router;
 pub mod serve;
 mod states;

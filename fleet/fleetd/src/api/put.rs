@@ -105,7 +105,7 @@ fn check(item: &str, body: &[u8]) -> Result<Checked, ApiError> {
 
 /// The unit file the options make, refused as fleet refuses it: options that do not survive
 /// the canonical text, and fleet's refused `[X-Fleet]` combinations.
-fn unit_file(
+pub(crate) fn unit_file(
     name: &UnitName,
     options: Vec<fleet_api::entities::UnitOption>,
 ) -> Result<UnitFile, ApiError> {

@@ -16,7 +16,9 @@
 //! by the framework (an extractor's rejection) is rewritten into one.
 
 use crate::api::error::ApiError;
-use crate::api::{cordon, discovery, keel, machines, put, replicas, states, units, why, ApiState};
+use crate::api::{
+    cordon, discovery, keel, machines, put, replicas, rollout, states, units, why, ApiState,
+};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
@@ -36,6 +38,10 @@ async fn only_get() -> ApiError {
 
 async fn only_get_put_delete() -> ApiError {
     ApiError::method_not_allowed("only GET, PUT and DELETE supported against this resource")
+}
+
+async fn only_get_put() -> ApiError {
+    ApiError::method_not_allowed("only GET and PUT supported against this resource")
 }
 
 async fn only_put() -> ApiError {
@@ -115,6 +121,11 @@ fn keel_routes(router: Router<ApiState>) -> Router<ApiState> {
             put(replicas::put).fallback(only_put),
         )
         .route("/keel/v1/replicas", get(replicas::list).fallback(only_get))
+        .route(
+            "/keel/v1/units/{name}/rollout",
+            get(rollout::get).put(rollout::put).fallback(only_get_put),
+        )
+        .route("/keel/v1/rollouts", get(rollout::list).fallback(only_get))
         .route(
             "/keel/v1/machines/{name}/cordon",
             put(cordon::put)

@@ -16,6 +16,7 @@ use axum::Json;
 use fleet_api::entities::{Unit, UnitOption, UnitPage};
 use fleet_api::page;
 use fleet_core::model::MachineId;
+use fleet_core::name::UnitName;
 use fleet_core::unit_file::UnitFile;
 use fleet_registry::view::{self, JobView};
 use fleet_registry::wire::{MachineObject, StateReport};
@@ -100,10 +101,7 @@ pub(crate) async fn get(
 ) -> Result<Json<Unit>, ApiError> {
     let name = item.unit(UNIT_MISSING)?;
     let registry = state.registry();
-    let job = registry
-        .unit(name.as_str())
-        .await?
-        .ok_or_else(|| ApiError::not_found(UNIT_MISSING))?;
+    let job = existing_unit(registry, &name).await?;
     let file = stored_file(registry, &job).await?;
     let current = if is_global(&job.name, &file) {
         Current::Global
@@ -114,6 +112,17 @@ pub(crate) async fn get(
         }
     };
     Ok(Json(entity(&job, &file, current.in_item())))
+}
+
+/// The record of unit `name`; 404 with fleet's text when there is none.
+pub(crate) async fn existing_unit(
+    registry: &Registry,
+    name: &UnitName,
+) -> Result<JobView, ApiError> {
+    registry
+        .unit(name.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found(UNIT_MISSING))
 }
 
 /// The unit file of `job`; a missing one is an internal error.

@@ -9,14 +9,16 @@
 //! → the writes that differ ([`reconcile`]). A pass whose placement write loses a race stops
 //! there and runs again on the next wake-up. Before planning, a pass keeps every template
 //! with a replica count (`job/<template>/replicas`, `fleetctl scale`) at that many numbered
-//! instances (`fleet_core::replicas::scale`); a pass that created or destroyed instances
-//! ends there, and the next one, woken by the cache, places them.
+//! instances (`fleet_core::replicas::scale`) and advances every running rollout
+//! ([`rollout`], `fleetctl replace`); a pass that created, destroyed or moved anything there
+//! ends, and the next one, woken by the cache, plans the result.
 //!
 //! Invariants: only a candidate whose lease write succeeded less than one lease TTL ago (minus
 //! one interval of margin) writes anything; after stealing an older engine's lease it waits
 //! out what was left of that lease first; no pass runs on an unsynced cache.
 
 pub mod reconcile;
+pub mod rollout;
 
 use crate::engine::reconcile::Write;
 use crate::status::Status;
@@ -108,6 +110,8 @@ pub struct Engine {
     lost: reconcile::LostMachines,
     /// When the rebalancer last moved something.
     last_rebalance: Option<Instant>,
+    /// The clocks of the rollouts this engine advances.
+    rollouts: rollout::Rollouts,
 }
 
 /// Runs the engine until `shutdown`. Spawned tasks (the caches' watches) are tracked by
@@ -129,6 +133,7 @@ pub async fn run(
         last_sweep: None,
         lost: reconcile::LostMachines::default(),
         last_rebalance: None,
+        rollouts: rollout::Rollouts::default(),
     };
     let mut ticks = tokio::time::interval(engine.settings.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -319,6 +324,10 @@ impl Engine {
             // The caches bring the created or removed instances; the next pass plans them.
             return Ok(());
         }
+        if self.advance_rollouts(&jobs, &index).await? {
+            // Targets moved to a new file: the next pass plans them.
+            return Ok(());
+        }
         let lost = self
             .lost
             .update(&machines, Instant::now(), self.settings.reschedule_grace);
@@ -334,7 +343,8 @@ impl Engine {
             }
         }
         log_decisions(&planned.decisions);
-        let writes = reconcile::writes(&planned, &jobs, &index, &skipped);
+        let rolling = rollout::rolling_hashes(&jobs);
+        let writes = reconcile::writes(&planned, &jobs, &index, &skipped, &rolling);
         self.execute(writes).await
     }
 

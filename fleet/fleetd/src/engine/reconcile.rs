@@ -155,6 +155,11 @@ impl UnitFiles {
         self.parsed.len()
     }
 
+    /// Whether the unit `key` with file `hash` is global (false when it cannot be read).
+    pub fn is_global(&mut self, key: &str, hash: UnitHash) -> bool {
+        matches!(self.requirements(key, hash), Ok(Some(requirements)) if requirements.global)
+    }
+
     fn requirements(&mut self, key: &str, hash: UnitHash) -> Result<Option<Requirements>, String> {
         if let Some(parsed) = self.parsed.get(&(key.to_owned(), hash)) {
             return parsed.clone();
@@ -241,13 +246,15 @@ pub fn snapshot(
 
 /// The writes that take the registry from `jobs` and `index` (the per-machine index as
 /// cached, by machine ID text) to what `plan` wants. Index entries of the `skipped` units
-/// (left out of the snapshot) are kept as they are.
+/// (left out of the snapshot) are kept as they are; so are entries already on a unit's
+/// `rolling` hash (a global unit partway through a rollout, `engine::rollout`).
 #[must_use]
 pub fn writes(
     plan: &Plan,
     jobs: &BTreeMap<String, JobView>,
     index: &BTreeMap<String, BTreeMap<String, ScheduleEntry>>,
     skipped: &[Skipped],
+    rolling: &BTreeMap<String, UnitHash>,
 ) -> Vec<Write> {
     let mut out = Vec::new();
     let mut unplaceable = BTreeMap::new();
@@ -268,7 +275,7 @@ pub fn writes(
     }
     out.extend(pending_writes(jobs, unplaceable));
     let keep: BTreeSet<&str> = skipped.iter().map(|skip| skip.unit.as_str()).collect();
-    out.extend(index_writes(plan, jobs, index, &keep));
+    out.extend(index_writes(plan, jobs, index, &keep, rolling));
     out
 }
 
@@ -311,6 +318,7 @@ fn index_writes(
     jobs: &BTreeMap<String, JobView>,
     index: &BTreeMap<String, BTreeMap<String, ScheduleEntry>>,
     keep: &BTreeSet<&str>,
+    rolling: &BTreeMap<String, UnitHash>,
 ) -> Vec<Write> {
     let mut wanted: BTreeMap<(String, String), (MachineId, ScheduleEntry)> = BTreeMap::new();
     for (machine, units) in &plan.hosted {
@@ -319,8 +327,16 @@ fn index_writes(
             if job.desired == DesiredState::Inactive {
                 continue;
             }
+            let current = index
+                .get(machine.as_str())
+                .and_then(|entries| entries.get(unit))
+                .map(|entry| entry.hash);
+            let hash = match rolling.get(unit) {
+                Some(new) if current == Some(*new) => *new,
+                _ => job.hash,
+            };
             let entry = ScheduleEntry {
-                hash: job.hash,
+                hash,
                 desired: job.desired,
             };
             wanted.insert(

@@ -20,6 +20,7 @@ struct World {
     machines: BTreeMap<MachineId, MachineObject>,
     files: UnitFiles,
     index: BTreeMap<String, BTreeMap<String, ScheduleEntry>>,
+    rolling: BTreeMap<String, UnitHash>,
 }
 
 impl World {
@@ -45,6 +46,7 @@ impl World {
             machines,
             files: UnitFiles::default(),
             index: BTreeMap::new(),
+            rolling: BTreeMap::new(),
         }
     }
 
@@ -61,13 +63,20 @@ impl World {
                 target: target.map(id),
                 pending: None,
                 replicas: None,
+                rollout: None,
             },
         );
     }
 
     fn writes(&mut self) -> Vec<Write> {
         let (snapshot, skipped) = snapshot(&self.jobs, &self.machines, &mut self.files);
-        writes(&plan(&snapshot), &self.jobs, &self.index, &skipped)
+        writes(
+            &plan(&snapshot),
+            &self.jobs,
+            &self.index,
+            &skipped,
+            &self.rolling,
+        )
     }
 
     /// Applies `writes` as the registry would.
@@ -375,4 +384,45 @@ fn a_machine_gone_within_the_grace_is_kept_as_lost_then_dropped() {
     let mut snapshot = ClusterSnapshot::default();
     add_lost(&mut snapshot, &again);
     assert!(snapshot.machines[&id(M2)].lost);
+}
+
+#[test]
+fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
+    // Goal: a global unit partway through a rollout: machines the rollout moved keep the new
+    // hash; the others get the record's hash; without a rollout the record's hash wins.
+    // Method: a global unit indexed on both machines, M1's entry moved to a new hash.
+    let mut world = World::new(&[M1, M2]);
+    world.unit(
+        "g.service",
+        "[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\n",
+        DesiredState::Launched,
+        None,
+    );
+    let first = world.writes();
+    world.apply(&first);
+    let old = world.jobs["g.service"].hash;
+    let new = file("[Service]\nExecStart=/bin/false\n[X-Fleet]\nGlobal=true\n").hash();
+    let moved = ScheduleEntry {
+        hash: new,
+        desired: DesiredState::Launched,
+    };
+    world
+        .index
+        .get_mut(M1)
+        .expect("M1 indexed")
+        .insert("g.service".into(), moved);
+    world.rolling.insert("g.service".into(), new);
+    assert_eq!(world.writes(), vec![]);
+    world.rolling.clear();
+    assert_eq!(
+        world.writes(),
+        vec![Write::PutEntry {
+            machine: id(M1),
+            unit: "g.service".into(),
+            entry: ScheduleEntry {
+                hash: old,
+                desired: DesiredState::Launched
+            },
+        }]
+    );
 }
