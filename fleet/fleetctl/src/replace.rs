@@ -108,7 +108,9 @@ async fn follow(session: &mut Session<'_>, names: &[String], blocking: Blocking)
             .collect();
         for rollout in &mine {
             let counts = (rollout.total, rollout.updated, rollout.healthy);
-            if rollout.state == "running" && shown.get(&rollout.unit) != Some(&counts) {
+            // A record the engine has not counted yet (total 0) says nothing worth a line.
+            let counted = rollout.total > 0;
+            if rollout.state == "running" && counted && shown.get(&rollout.unit) != Some(&counts) {
                 shown.insert(rollout.unit.clone(), counts);
                 session.console.out_line(&format!(
                     "{}: {} of {} on the new file, {} healthy",

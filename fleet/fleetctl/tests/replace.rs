@@ -24,12 +24,15 @@ fn record(state: &str, updated: u32, healthy: u32) -> serde_json::Value {
 #[tokio::test]
 async fn replace_sends_the_file_and_strategy_and_follows_to_done() {
     // Goal: the local file's options and the flags reach fleetd; every change of the counts
-    // is printed once; done exits 0 with the final count.
+    // is printed once (nothing before the engine has counted); done exits 0 with the final
+    // count.
     let directory = tempfile::tempdir().expect("a temporary directory");
     let path = write(directory.path(), "web@.service", &service_text("Web v2"));
     let fake = Fake::tcp(cluster_with_template()).await;
     fake.with(|cluster| {
+        let uncounted = json!({"unit": "web@.service", "state": "running"});
         let script = [
+            uncounted,
             record("running", 0, 0),
             record("running", 2, 0),
             record("running", 2, 0),

@@ -10,7 +10,8 @@
 //! own record takes the new hash once every machine is healthy. A target is healthy once its
 //! machine reports it `active` on the new hash for the minimum time without a break (at once
 //! for a unit desired `loaded` that reports the new hash, or desired `inactive`); it failed
-//! when systemd reports it `failed` or the engine cannot place it.
+//! when systemd reports it `failed` or the engine has found no machine for it for
+//! [`UNPLACEABLE_GRACE`].
 //!
 //! Memory: when each target was first seen on the new hash and up, per (unit, hash). A new
 //! leader starts those clocks again, which only makes a health gate longer, never shorter.
@@ -31,6 +32,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How long a moved target must stay unplaceable before the rollout fails on it.
+pub const UNPLACEABLE_GRACE: Duration = Duration::from_secs(5);
+
 /// What the engine remembers of the rollouts it advances.
 #[derive(Debug, Default)]
 pub struct Rollouts {
@@ -43,6 +47,7 @@ struct Clocks {
     hash: UnitHash,
     updated_at: HashMap<String, Instant>,
     up_since: HashMap<String, Instant>,
+    pending_since: HashMap<String, Instant>,
     healthy: BTreeSet<String>,
 }
 
@@ -71,7 +76,26 @@ impl Clocks {
             hash,
             updated_at: HashMap::new(),
             up_since: HashMap::new(),
+            pending_since: HashMap::new(),
             healthy: BTreeSet::new(),
+        }
+    }
+
+    /// A moved target that the engine found no machine for: failed once that has lasted
+    /// [`UNPLACEABLE_GRACE`] (a reason written before the move is not the new file's verdict
+    /// until a pass has planned it).
+    fn unplaceable(&mut self, target: &str, reason: &str, now: Instant) -> Observed {
+        let updated_for =
+            now.duration_since(*self.updated_at.entry(target.to_owned()).or_insert(now));
+        let since = *self.pending_since.entry(target.to_owned()).or_insert(now);
+        self.up_since.remove(target);
+        let failure = (now.duration_since(since) >= UNPLACEABLE_GRACE)
+            .then(|| format!("cannot be placed: {reason}"));
+        Observed::New {
+            updated_for,
+            up_for: None,
+            failure,
+            state: format!("pending: {reason}"),
         }
     }
 
@@ -266,9 +290,9 @@ impl Engine {
             } else if clocks.healthy.contains(&slot.name) {
                 Observed::Healthy
             } else if let Some(reason) = &slot.pending {
-                clocks.observe(&slot.name, slot.desired, None, now);
-                failed_placement(reason)
+                clocks.unplaceable(&slot.name, reason, now)
             } else {
+                clocks.pending_since.remove(&slot.name);
                 if !reports.contains_key(&slot.unit) {
                     let read = self.registry.unit_states(&slot.unit).await?;
                     reports.insert(slot.unit.clone(), read.items);
@@ -319,15 +343,6 @@ impl Engine {
                 Ok(())
             }
         }
-    }
-}
-
-fn failed_placement(reason: &str) -> Observed {
-    Observed::New {
-        updated_for: Duration::ZERO,
-        up_for: None,
-        failure: Some(format!("cannot be placed: {reason}")),
-        state: "pending".to_owned(),
     }
 }
 

@@ -179,6 +179,29 @@ fn clocks_count_time_up_without_a_break_and_see_failures() {
 }
 
 #[test]
+fn an_unplaceable_target_fails_only_once_it_stays_so() {
+    // Goal: a pending reason seen right after a move is not yet a failure (it may predate
+    // the new file); one that lasts the grace is, with the reason in words; being placed
+    // again resets the grace.
+    // Method: one clock fed pending observations at chosen instants.
+    let new = hash("[Service]\nExecStart=/bin/false\n");
+    let t0 = Instant::now();
+    let mut clocks = Clocks::new(new);
+    let failure = |observed: Observed| match observed {
+        Observed::New { failure, .. } => failure,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(failure(clocks.unplaceable("u", "no machine", t0)), None);
+    let later = t0 + UNPLACEABLE_GRACE;
+    assert_eq!(
+        failure(clocks.unplaceable("u", "no machine", later)).as_deref(),
+        Some("cannot be placed: no machine")
+    );
+    clocks.pending_since.remove("v");
+    assert_eq!(failure(clocks.unplaceable("v", "no machine", later)), None);
+}
+
+#[test]
 fn only_units_whose_record_lags_their_rollout_are_rolling() {
     // Goal: `rolling_hashes` names a unit while its record's hash differs from the
     // rollout's, and not once they agree.
