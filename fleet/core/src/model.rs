@@ -158,6 +158,9 @@ pub struct Requirements {
     pub replaces: Vec<String>,
     /// `Global=`: runs on every machine whose metadata matches, placed by each agent.
     pub global: bool,
+    /// For a `.timer`: the unit it starts (`[Timer] Unit=`, else the same name with
+    /// `.service`), which is placed with it ([`ClusterSnapshot::pair_timers`]).
+    pub triggers: Option<String>,
 }
 
 impl Requirements {
@@ -213,4 +216,32 @@ pub struct ClusterSnapshot {
     pub units: BTreeMap<String, UnitView>,
     /// Every live machine (presence key present), by ID.
     pub machines: BTreeMap<MachineId, MachineView>,
+}
+
+impl ClusterSnapshot {
+    /// Places the service each non-global timer starts on the timer's machine: the service
+    /// gets an implied `MachineOf=` the timer (Chronos' pairing of a schedule with its job),
+    /// unless it is global, pinned with `MachineID=`, or already names the timer. A timer
+    /// whose service is not in the snapshot implies nothing.
+    pub fn pair_timers(&mut self) {
+        let pairs: Vec<(String, String)> = self
+            .units
+            .values()
+            .filter(|timer| !timer.requirements.global)
+            .filter_map(|timer| Some((timer.requirements.triggers.clone()?, timer.name.clone())))
+            .collect();
+        for (service, timer) in pairs {
+            let Some(unit) = self.units.get_mut(&service) else {
+                continue;
+            };
+            let requirements = &mut unit.requirements;
+            if requirements.global
+                || requirements.machine_id.is_some()
+                || requirements.machine_of.contains(&timer)
+            {
+                continue;
+            }
+            requirements.machine_of.push(timer);
+        }
+    }
 }

@@ -152,10 +152,26 @@ pub enum OptionsError {
 pub fn parse_x_fleet(name: &UnitName, file: &UnitFile) -> Result<XFleetOptions, OptionsError> {
     let section = SectionValues::read(file);
     check_combinations(&section.requirements(None)?)?;
+    let mut requirements = section.requirements(Some(name))?;
+    requirements.triggers = timer_unit(name, file);
     Ok(XFleetOptions {
-        requirements: section.requirements(Some(name))?,
+        requirements,
         unknown_keys: section.unknown_keys,
     })
+}
+
+/// The unit a `.timer` starts: its last non-empty `[Timer] Unit=`, else systemd's default,
+/// the same name with `.service`. `None` for any other unit type.
+fn timer_unit(name: &UnitName, file: &UnitFile) -> Option<String> {
+    if name.suffix() != "timer" {
+        return None;
+    }
+    let named = file
+        .values("Timer", "Unit")
+        .last()
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty());
+    Some(named.unwrap_or_else(|| format!("{}.service", name.without_suffix())))
 }
 
 /// fleet's `parseMultivalueLine`: a raw value that both starts and ends with `"` is split at
@@ -253,6 +269,7 @@ impl SectionValues {
             global,
             requests: self.requests(name)?,
             spread_by: self.spread_by(name)?,
+            triggers: None,
         })
     }
 

@@ -504,3 +504,37 @@ fn allowed_combinations() {
         BTreeMap::from([("a".to_owned(), set(&["b"]))])
     );
 }
+
+/// Goal: a timer names the unit it starts: `[Timer] Unit=` when given (the last, trimmed),
+/// else its own name with `.service` (instances too); other unit types name none.
+/// Method: timer files with and without `Unit=`, and a service.
+#[test]
+fn a_timer_names_the_unit_it_starts() {
+    let triggers = |unit: &str, text: &str| {
+        let file = UnitFile::parse(text).expect("valid unit file");
+        parse_x_fleet(&name(unit), &file)
+            .expect("accepted")
+            .requirements
+            .triggers
+    };
+    assert_eq!(
+        triggers("nightly.timer", "[Timer]\nOnCalendar=daily\n").as_deref(),
+        Some("nightly.service")
+    );
+    assert_eq!(
+        triggers("report@3.timer", "[Timer]\nOnActiveSec=1\n").as_deref(),
+        Some("report@3.service")
+    );
+    assert_eq!(
+        triggers(
+            "nightly.timer",
+            "[Timer]\nUnit=first.service\nUnit= backup.service \n"
+        )
+        .as_deref(),
+        Some("backup.service")
+    );
+    assert_eq!(
+        triggers("web.service", "[Service]\nExecStart=/bin/true\n"),
+        None
+    );
+}

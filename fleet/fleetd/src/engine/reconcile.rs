@@ -2,7 +2,8 @@
 //! scheduler plans on, and from the plan to the writes that make the registry say it.
 //!
 //! Invariants: templates are never scheduled; a unit whose file or `[X-Fleet]` section cannot
-//! be read is left out of the snapshot (reported, and its current placement kept); the writes
+//! be read is left out of the snapshot (reported, and its current placement kept); the
+//! service a timer starts follows the timer (`ClusterSnapshot::pair_timers`); the writes
 //! are the difference between what the registry holds and what the plan wants, so a pass
 //! over an unchanged registry writes nothing; a machine's state reports outlive it by one
 //! agent TTL.
@@ -241,6 +242,7 @@ pub fn snapshot(
     files
         .parsed
         .retain(|(unit, hash), _| jobs.get(unit).is_some_and(|job| job.hash == *hash));
+    snapshot.pair_timers();
     (snapshot, skipped)
 }
 

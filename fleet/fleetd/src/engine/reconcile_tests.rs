@@ -426,3 +426,41 @@ fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
         }]
     );
 }
+
+#[test]
+fn a_timers_service_is_placed_on_the_timers_machine() {
+    // Goal: the service a timer starts follows the timer (implied MachineOf), though the
+    // least-loaded rule alone would put it on the other machine; a service pinned with
+    // MachineID keeps its own placement.
+    // Method: a timer pinned to M2, its service and a pinned service of another timer;
+    // passes applied until nothing is written.
+    let mut world = World::new(&[M1, M2]);
+    world.unit(
+        "backup.timer",
+        &format!("[Timer]\nOnActiveSec=60\n[X-Fleet]\nMachineID={M2}\n"),
+        DesiredState::Launched,
+        None,
+    );
+    world.unit("backup.service", PLAIN, DesiredState::Loaded, None);
+    world.unit(
+        "report.timer",
+        &format!("[Timer]\nOnActiveSec=60\nUnit=mail.service\n[X-Fleet]\nMachineID={M2}\n"),
+        DesiredState::Launched,
+        None,
+    );
+    world.unit(
+        "mail.service",
+        &format!("{PLAIN}[X-Fleet]\nMachineID={M1}\n"),
+        DesiredState::Loaded,
+        None,
+    );
+    for _ in 0..3 {
+        let writes = world.writes();
+        world.apply(&writes);
+    }
+    assert_eq!(world.writes(), vec![]);
+    let target = |unit: &str| world.jobs[unit].target.clone();
+    assert_eq!(target("backup.timer"), Some(id(M2)));
+    assert_eq!(target("backup.service"), Some(id(M2)));
+    assert_eq!(target("mail.service"), Some(id(M1)));
+}
