@@ -209,6 +209,12 @@ fn judge(strategy: &Strategy, observed: &Observed) -> Judged {
     }
 }
 
+/// `duration` in whole milliseconds, as the rollout record and the API carry it (saturating).
+#[must_use]
+pub fn whole_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }

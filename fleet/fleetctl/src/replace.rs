@@ -16,6 +16,7 @@ use crate::table::render;
 use crate::units::api_options;
 use crate::wait::poll_until;
 use fleet_api::keel::{ReplaceRequest, Rollout};
+use fleet_core::rollout::whole_millis;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -65,7 +66,7 @@ fn strategy(args: &ReplaceArgs) -> Result<ReplaceRequest, String> {
     let millis = |flag: &str, text: &str| -> Result<u64, String> {
         let duration: Duration = humantime::parse_duration(text)
             .map_err(|error| format!("invalid {flag} {text:?}: {error}"))?;
-        Ok(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+        Ok(whole_millis(duration))
     };
     Ok(ReplaceRequest {
         options: Vec::new(),

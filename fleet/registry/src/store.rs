@@ -424,7 +424,15 @@ impl Registry {
     pub async fn states(
         &self,
     ) -> Result<Decoded<BTreeMap<(String, String), StateReport>>, RegistryError> {
-        let pairs = self.list(&self.keys.states()).await?;
+        self.states_in(&self.keys.states()).await
+    }
+
+    /// The state reports under `dir` (all of them, or one unit's), by (unit, machine).
+    async fn states_in(
+        &self,
+        dir: &str,
+    ) -> Result<Decoded<BTreeMap<(String, String), StateReport>>, RegistryError> {
+        let pairs = self.list(dir).await?;
         Ok(view::states(
             &self.keys,
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),

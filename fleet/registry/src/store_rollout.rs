@@ -3,7 +3,7 @@
 //! record replaced by a newer `replace` is never overwritten by an engine that read the old.
 
 use super::{lost_on, Registry, RegistryError, Written};
-use crate::view::{self, Decoded};
+use crate::view::Decoded;
 use crate::wire::{JobObject, RolloutRecord, StateReport};
 use fleet_core::unit_file::UnitHash;
 use kv_client::{ClientError, PrevConditions, SetOptions};
@@ -87,10 +87,6 @@ impl Registry {
         &self,
         unit: &str,
     ) -> Result<Decoded<BTreeMap<(String, String), StateReport>>, RegistryError> {
-        let pairs = self.list(&self.keys.unit_states(unit)).await?;
-        Ok(view::states(
-            &self.keys,
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ))
+        self.states_in(&self.keys.unit_states(unit)).await
     }
 }

@@ -6,7 +6,7 @@
 //! a `failed` record names the failed target and why; `encode(decode(x))` is `x`.
 
 use super::{check_version, decode, encode, hash_field, WireError, VALUE_VERSION};
-use fleet_core::rollout::{Progress, Strategy};
+use fleet_core::rollout::{whole_millis, Progress, Strategy};
 use fleet_core::unit_file::UnitHash;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -58,6 +58,15 @@ impl RolloutState {
             RolloutState::Failed(_) => "failed",
         }
     }
+
+    /// The target that stopped a failed rollout.
+    #[must_use]
+    pub fn failure(&self) -> Option<&RolloutFailure> {
+        match self {
+            RolloutState::Failed(failure) => Some(failure),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -85,24 +94,17 @@ struct RolloutJson {
     started: u64,
 }
 
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
 impl RolloutRecord {
     /// `{"version":1,"hash":"…","maxParallel":1,"minHealthyTimeMs":10000,…}`.
     #[must_use]
     pub fn encode(&self) -> String {
-        let failure = match &self.state {
-            RolloutState::Failed(failure) => Some(failure),
-            _ => None,
-        };
+        let failure = self.state.failure();
         encode(&RolloutJson {
             version: VALUE_VERSION,
             hash: self.hash.to_hex(),
             max_parallel: self.strategy.max_parallel,
-            min_healthy_time_ms: millis(self.strategy.min_healthy),
-            healthy_deadline_ms: millis(self.strategy.deadline),
+            min_healthy_time_ms: whole_millis(self.strategy.min_healthy),
+            healthy_deadline_ms: whole_millis(self.strategy.deadline),
             state: self.state.as_str().to_owned(),
             failed_target: failure.map(|f| f.target.clone()),
             failed_machine: failure.and_then(|f| f.machine.clone()),

@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use fleet_api::keel::{ReplaceRequest, Rollout, RolloutList};
 use fleet_core::replicas::REPLICAS_MAX;
-use fleet_core::rollout::{Progress, Strategy};
+use fleet_core::rollout::{whole_millis, Progress, Strategy};
 use fleet_core::unit_file::UnitFile;
 use fleet_registry::wire::{RolloutRecord, RolloutState};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -127,22 +127,15 @@ fn check_global(name: &str, stored: &UnitFile, new: &UnitFile) -> Result<(), Api
     Ok(())
 }
 
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
 fn shown(unit: &str, record: &RolloutRecord) -> Rollout {
-    let failure = match &record.state {
-        RolloutState::Failed(failure) => Some(failure),
-        _ => None,
-    };
+    let failure = record.state.failure();
     Rollout {
         unit: unit.to_owned(),
         hash: record.hash.to_hex(),
         state: record.state.as_str().to_owned(),
         max_parallel: record.strategy.max_parallel,
-        min_healthy_time_ms: millis(record.strategy.min_healthy),
-        healthy_deadline_ms: millis(record.strategy.deadline),
+        min_healthy_time_ms: whole_millis(record.strategy.min_healthy),
+        healthy_deadline_ms: whole_millis(record.strategy.deadline),
         total: record.progress.total,
         updated: record.progress.updated,
         healthy: record.progress.healthy,

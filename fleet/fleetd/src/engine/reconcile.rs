@@ -329,12 +329,15 @@ fn index_writes(
             if job.desired == DesiredState::Inactive {
                 continue;
             }
-            let current = index
-                .get(machine.as_str())
-                .and_then(|entries| entries.get(unit))
-                .map(|entry| entry.hash);
+            // Only a unit partway through a rollout needs its current entry looked up.
+            let on_rolling_hash = |new: &UnitHash| {
+                index
+                    .get(machine.as_str())
+                    .and_then(|entries| entries.get(unit))
+                    .is_some_and(|entry| entry.hash == *new)
+            };
             let hash = match rolling.get(unit) {
-                Some(new) if current == Some(*new) => *new,
+                Some(new) if on_rolling_hash(new) => *new,
                 _ => job.hash,
             };
             let entry = ScheduleEntry {

@@ -284,6 +284,26 @@ impl Engine {
             BTreeMap::new();
         let mut targets = Vec::with_capacity(slots.len());
         for slot in slots {
+            let in_flight = slot.updated
+                && slot.pending.is_none()
+                && !self
+                    .rollouts
+                    .clocks(&job.name, hash)
+                    .healthy
+                    .contains(&slot.name);
+            if in_flight && !reports.contains_key(&slot.unit) {
+                let read = self.registry.unit_states(&slot.unit).await?;
+                reports.insert(slot.unit.clone(), read.items);
+            }
+            let report = reports.get(&slot.unit).and_then(|all| {
+                all.values().find(|report| {
+                    report.hash == hash
+                        && slot
+                            .machine
+                            .as_deref()
+                            .is_none_or(|machine| report.machine.as_str() == machine)
+                })
+            });
             let clocks = self.rollouts.clocks(&job.name, hash);
             let observed = if !slot.updated {
                 Observed::Old
@@ -293,22 +313,7 @@ impl Engine {
                 clocks.unplaceable(&slot.name, reason, now)
             } else {
                 clocks.pending_since.remove(&slot.name);
-                if !reports.contains_key(&slot.unit) {
-                    let read = self.registry.unit_states(&slot.unit).await?;
-                    reports.insert(slot.unit.clone(), read.items);
-                }
-                let report = reports.get(&slot.unit).and_then(|all| {
-                    all.values().find(|report| {
-                        report.hash == hash
-                            && slot
-                                .machine
-                                .as_deref()
-                                .is_none_or(|machine| report.machine.as_str() == machine)
-                    })
-                });
-                self.rollouts
-                    .clocks(&job.name, hash)
-                    .observe(&slot.name, slot.desired, report, now)
+                clocks.observe(&slot.name, slot.desired, report, now)
             };
             targets.push(Target {
                 name: slot.name.clone(),
