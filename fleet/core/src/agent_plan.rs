@@ -8,7 +8,8 @@
 //! - present but not wanted → `Unload`;
 //! - wanted, absent → `Load` (and `Start` when launched);
 //! - present with another hash → `Unload`, `Load` (and `Start`);
-//! - loaded but should run → `Start`; running but should only be loaded → `Stop`.
+//! - loaded but should run → `Start`; running but should only be loaded → `Stop`, unless a
+//!   timer starts it (the entry says `triggered`).
 //!
 //! A round's tasks are ordered: every `Unload`, every `Load`, one `Reload` when anything was
 //! loaded or unloaded, every `Stop`, every `Start`; within each kind by unit name.
@@ -33,6 +34,8 @@ pub struct WantedUnit {
     /// `Loaded` or `Launched`; an index entry is never `Inactive`, and one that says so is
     /// treated as absent.
     pub desired: DesiredState,
+    /// A timer starts it: while only `Loaded`, it is left running.
+    pub triggered: bool,
 }
 
 /// Where a unit stands on this machine.
@@ -108,7 +111,7 @@ pub fn plan(
             (LocalState::Loaded, true) => {
                 starts.insert(name.clone());
             }
-            (LocalState::Launched, false) => {
+            (LocalState::Launched, false) if !want.triggered => {
                 stops.insert(name.clone());
             }
             _ => {}

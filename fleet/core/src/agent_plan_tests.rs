@@ -13,6 +13,7 @@ fn wanted(list: &[(&str, DesiredState, u8)]) -> BTreeMap<String, WantedUnit> {
             let unit = WantedUnit {
                 hash: hash(*byte),
                 desired: *desired,
+                triggered: false,
             };
             ((*name).to_owned(), unit)
         })
@@ -91,5 +92,40 @@ fn plan_of_a_settled_machine_is_empty_and_needs_no_reload() {
     assert_eq!(
         plan(&running, &current),
         vec![Task::Start("side.service".into())]
+    );
+}
+
+#[test]
+fn a_running_service_that_a_timer_starts_is_not_stopped() {
+    // Goal: a `loaded` service found running is stopped, unless its entry says a timer
+    // starts it; a change of file still replaces it.
+    // Method: three running services desired loaded: plain, triggered, triggered on a new file.
+    let mut desired = wanted(&[
+        ("plain.service", Loaded, 1),
+        ("backup.service", Loaded, 1),
+        ("report.service", Loaded, 2),
+    ]);
+    for name in ["backup.service", "report.service"] {
+        desired.get_mut(name).expect("listed").triggered = true;
+    }
+    let current: BTreeMap<String, LocalUnit> =
+        ["plain.service", "backup.service", "report.service"]
+            .into_iter()
+            .map(|name| {
+                let unit = LocalUnit {
+                    hash: hash(1),
+                    state: LocalState::Launched,
+                };
+                (name.to_owned(), unit)
+            })
+            .collect();
+    assert_eq!(
+        plan(&desired, &current),
+        vec![
+            Task::Unload("report.service".into()),
+            Task::Load("report.service".into()),
+            Task::Reload,
+            Task::Stop("plain.service".into()),
+        ]
     );
 }

@@ -244,4 +244,15 @@ impl ClusterSnapshot {
             requirements.machine_of.push(timer);
         }
     }
+
+    /// The units that a timer to be started (desired `launched`) starts: their agents leave
+    /// them running while they are only `loaded`.
+    #[must_use]
+    pub fn triggered(&self) -> BTreeSet<String> {
+        self.units
+            .values()
+            .filter(|timer| timer.desired == DesiredState::Launched)
+            .filter_map(|timer| timer.requirements.triggers.clone())
+            .collect()
+    }
 }

@@ -338,7 +338,7 @@ impl<'a> Pass<'a> {
     /// Pass B.
     fn place_unplaced(&mut self) -> Vec<Decision> {
         let snapshot = self.snapshot;
-        let waiting: Vec<&UnitView> = snapshot
+        let mut waiting: Vec<&UnitView> = snapshot
             .units
             .values()
             .filter(|unit| {
@@ -350,6 +350,9 @@ impl<'a> Pass<'a> {
                         .is_some_and(|machine| self.holds(machine, &unit.name))
             })
             .collect();
+        // Units that follow another (`MachineOf=`, a timer's service) come after the rest,
+        // so a unit and the one it follows are placed in the same pass.
+        waiting.sort_by_key(|unit| !unit.requirements.machine_of.is_empty());
         waiting.into_iter().map(|unit| self.place(unit)).collect()
     }
 

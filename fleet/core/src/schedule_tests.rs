@@ -305,6 +305,26 @@ fn machine_of_follows_its_peer_and_waits_for_it() {
 }
 
 #[test]
+fn a_follower_named_before_its_peer_is_placed_with_it_in_one_pass() {
+    // Goal: `backup.service` sorts before `backup.timer`, which it follows; both unplaced,
+    // one plan places the timer and then the service on the same machine, with no
+    // unplaceable step in between.
+    let plan = plan(&snapshot(
+        vec![machine("a", &[]), machine("b", &[])],
+        vec![
+            with(unit("backup.service", Loaded, None), |r| {
+                r.machine_of = vec!["backup.timer".into()];
+            }),
+            unit("backup.timer", Launched, None),
+        ],
+    ));
+    assert_eq!(
+        plan,
+        vec![place("backup.timer", "a"), place("backup.service", "a")]
+    );
+}
+
+#[test]
 fn conflicts_are_symmetric_globbed_and_never_with_oneself() {
     // Goal: Conflicts: a pattern of either unit matching the other keeps them apart;
     // globs apply; a unit's pattern matching its own name does not block it.

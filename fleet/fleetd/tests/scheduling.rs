@@ -18,7 +18,8 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
     // selecting `disk in (nvme)` lands on the host that holds nvme among several values;
     // `scale` spreads instances and scales down from the top; `run` starts a command with
     // its limit; `drain` empties a host until `uncordon`; a rolling `replace` with a failing
-    // version stops at the first instance and names it, and a good version goes through.
+    // version stops at the first instance and names it, and a good version goes through; a
+    // timer starts its service on the timer's host, and the agent does not stop it.
     // Method: fleetd on host 1 offering 1 CPU and 1G with metadata disk=ssd,disk=nvme, on
     // host 2 offering 2 CPUs and 4G with disk=hdd; units through the API; placement read
     // from the state reports, limits from `systemctl show` inside the host.
@@ -288,4 +289,48 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
         assert!(cat.stdout.contains("Description=web v2"), "{cat:?}");
         assert_eq!(active_on(&stack, 0, &unit).len(), 1, "{unit} runs");
     }
+
+    // Timers: a timer and the service it starts land on one host; the timer starts the
+    // service there, and the agent leaves it running though it is only loaded.
+    std::fs::write(
+        files.path().join("backup.service"),
+        format!("[Service]\nExecStart={SLEEPER}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        files.path().join("backup.timer"),
+        "[Timer]\nOnActiveSec=1s\nAccuracySec=1ms\n",
+    )
+    .unwrap();
+    let loaded = stack.fleetctl(0, files.path(), &["load", "backup.service", "backup.timer"]);
+    assert_eq!(loaded.code, 0, "{loaded:?}\n{}", stack.logs());
+    let started = stack.fleetctl(0, files.path(), &["start", "backup.timer"]);
+    assert_eq!(started.code, 0, "{started:?}\n{}", stack.logs());
+    let timer_host = wait_for(DEADLINE, "backup.timer active", || {
+        let on = active_on(&stack, 0, "backup.timer");
+        (!on.is_empty()).then_some(on)
+    });
+    wait_for(
+        DEADLINE,
+        "the timer to start backup.service on its host",
+        || (active_on(&stack, 0, "backup.service") == timer_host).then_some(()),
+    );
+    // Another agent round on that host (a unit placed with the timer) leaves it running.
+    std::fs::write(
+        files.path().join("marker.service"),
+        format!("[Service]\nExecStart={SLEEPER}\n\n[X-Fleet]\nMachineOf=backup.timer\n"),
+    )
+    .unwrap();
+    let marker = stack.fleetctl(0, files.path(), &["start", "marker.service"]);
+    assert_eq!(marker.code, 0, "{marker:?}\n{}", stack.logs());
+    wait_for(DEADLINE, "marker.service on the timer's host", || {
+        (active_on(&stack, 0, "marker.service") == timer_host).then_some(())
+    });
+    let on = stack.host_of(&timer_host[0]);
+    assert_eq!(
+        stack.systemctl(on, &["is-active", "backup.service"]),
+        "active",
+        "{}",
+        stack.logs()
+    );
 }

@@ -132,6 +132,7 @@ fn schedules_and_states_group_by_their_keys() {
     let entry = ScheduleEntry {
         hash,
         desired: DesiredState::Launched,
+        triggered: false,
     }
     .encode();
     let report = StateReport {

@@ -151,6 +151,9 @@ pub struct ScheduleEntry {
     pub hash: UnitHash,
     /// `loaded` or `launched`.
     pub desired: DesiredState,
+    /// A timer placed with it starts it: the agent leaves it running while it is only
+    /// `loaded`.
+    pub triggered: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -159,10 +162,13 @@ struct ScheduleEntryJson<'a> {
     hash: &'a str,
     #[serde(rename = "desiredState")]
     desired: &'a str,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    triggered: bool,
 }
 
 impl ScheduleEntry {
-    /// `{"version":1,"hash":"<40 hex>","desiredState":"…"}`.
+    /// `{"version":1,"hash":"<40 hex>","desiredState":"…"}`, with `"triggered":true` for
+    /// a service that a timer starts.
     #[must_use]
     pub fn encode(&self) -> String {
         let hash = self.hash.to_hex();
@@ -170,6 +176,7 @@ impl ScheduleEntry {
             version: VALUE_VERSION,
             hash: &hash,
             desired: self.desired.as_str(),
+            triggered: self.triggered,
         })
     }
 
@@ -187,6 +194,7 @@ impl ScheduleEntry {
         Ok(ScheduleEntry {
             hash: hash_field(WHAT, json.hash)?,
             desired,
+            triggered: json.triggered,
         })
     }
 }

@@ -43,10 +43,11 @@ fn unit_file_blob_is_fleets_shape() {
 #[test]
 fn schedule_entry_is_versioned_and_validated() {
     // Goal: Keel's index entry: golden bytes, round trip, refusal of a newer version, a bad
-    // hash and a junk desired state; unknown fields are ignored.
+    // hash and a junk desired state; unknown fields are ignored; `triggered` only when set.
     let entry = ScheduleEntry {
         hash: hash(),
         desired: DesiredState::Launched,
+        triggered: false,
     };
     let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched"}"#;
     assert_eq!(entry.encode(), golden);
@@ -76,6 +77,17 @@ fn schedule_entry_is_versioned_and_validated() {
     assert_eq!(
         ScheduleEntry::decode(&extra).expect("extra fields ignored"),
         entry
+    );
+    let triggered = ScheduleEntry {
+        desired: DesiredState::Loaded,
+        triggered: true,
+        ..entry
+    };
+    let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"loaded","triggered":true}"#;
+    assert_eq!(triggered.encode(), golden);
+    assert_eq!(
+        ScheduleEntry::decode(golden).expect("golden decodes"),
+        triggered
     );
 }
 

@@ -259,6 +259,7 @@ async fn presence_expires_and_a_refresh_of_an_expired_machine_is_lost() {
     let entry = ScheduleEntry {
         hash: unit("[Service]\nExecStart=/bin/true\n").hash(),
         desired: DesiredState::Launched,
+        triggered: false,
     };
     registry
         .put_schedule_entry(&machine.id, "c.service", &entry)

@@ -200,6 +200,7 @@ impl<S: Systemd> Agent<'_, S> {
                 let want = WantedUnit {
                     hash: entry.hash,
                     desired: entry.desired,
+                    triggered: entry.triggered,
                 };
                 (unit, want)
             })

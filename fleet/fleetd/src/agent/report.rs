@@ -74,7 +74,16 @@ mod tests {
             ("b.service", DesiredState::Loaded),
         ]
         .into_iter()
-        .map(|(unit, desired)| (unit.to_owned(), WantedUnit { hash, desired }))
+        .map(|(unit, desired)| {
+            (
+                unit.to_owned(),
+                WantedUnit {
+                    hash,
+                    desired,
+                    triggered: false,
+                },
+            )
+        })
         .collect();
         let mut states: BTreeMap<String, UnitState> = [
             ("a.service".to_owned(), state("active", "running")),

@@ -344,7 +344,8 @@ impl Engine {
         }
         log_decisions(&planned.decisions);
         let rolling = rollout::rolling_hashes(&jobs);
-        let writes = reconcile::writes(&planned, &jobs, &index, &skipped, &rolling);
+        let triggered = snapshot.triggered();
+        let writes = reconcile::writes(&planned, &jobs, &index, &skipped, &rolling, &triggered);
         self.execute(writes).await
     }
 

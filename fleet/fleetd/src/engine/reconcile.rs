@@ -249,7 +249,8 @@ pub fn snapshot(
 /// The writes that take the registry from `jobs` and `index` (the per-machine index as
 /// cached, by machine ID text) to what `plan` wants. Index entries of the `skipped` units
 /// (left out of the snapshot) are kept as they are; so are entries already on a unit's
-/// `rolling` hash (a global unit partway through a rollout, `engine::rollout`).
+/// `rolling` hash (a global unit partway through a rollout, `engine::rollout`). Entries of
+/// the `triggered` units (`ClusterSnapshot::triggered`) say so.
 #[must_use]
 pub fn writes(
     plan: &Plan,
@@ -257,6 +258,7 @@ pub fn writes(
     index: &BTreeMap<String, BTreeMap<String, ScheduleEntry>>,
     skipped: &[Skipped],
     rolling: &BTreeMap<String, UnitHash>,
+    triggered: &BTreeSet<String>,
 ) -> Vec<Write> {
     let mut out = Vec::new();
     let mut unplaceable = BTreeMap::new();
@@ -277,7 +279,8 @@ pub fn writes(
     }
     out.extend(pending_writes(jobs, unplaceable));
     let keep: BTreeSet<&str> = skipped.iter().map(|skip| skip.unit.as_str()).collect();
-    out.extend(index_writes(plan, jobs, index, &keep, rolling));
+    let hints = EntryHints { rolling, triggered };
+    out.extend(index_writes(plan, jobs, index, &keep, &hints));
     out
 }
 
@@ -315,12 +318,20 @@ fn pending_writes(
     out
 }
 
+/// What an index entry says beyond the unit's record.
+struct EntryHints<'a> {
+    /// Units partway through a rollout, with their new hash.
+    rolling: &'a BTreeMap<String, UnitHash>,
+    /// Units a timer starts.
+    triggered: &'a BTreeSet<String>,
+}
+
 fn index_writes(
     plan: &Plan,
     jobs: &BTreeMap<String, JobView>,
     index: &BTreeMap<String, BTreeMap<String, ScheduleEntry>>,
     keep: &BTreeSet<&str>,
-    rolling: &BTreeMap<String, UnitHash>,
+    hints: &EntryHints<'_>,
 ) -> Vec<Write> {
     let mut wanted: BTreeMap<(String, String), (MachineId, ScheduleEntry)> = BTreeMap::new();
     for (machine, units) in &plan.hosted {
@@ -336,13 +347,14 @@ fn index_writes(
                     .and_then(|entries| entries.get(unit))
                     .is_some_and(|entry| entry.hash == *new)
             };
-            let hash = match rolling.get(unit) {
+            let hash = match hints.rolling.get(unit) {
                 Some(new) if on_rolling_hash(new) => *new,
                 _ => job.hash,
             };
             let entry = ScheduleEntry {
                 hash,
                 desired: job.desired,
+                triggered: hints.triggered.contains(unit),
             };
             wanted.insert(
                 (machine.to_string(), unit.clone()),

@@ -76,6 +76,7 @@ impl World {
             &self.index,
             &skipped,
             &self.rolling,
+            &snapshot.triggered(),
         )
     }
 
@@ -136,7 +137,8 @@ fn a_new_unit_is_placed_then_indexed_and_a_second_pass_writes_nothing() {
                 unit: "a.service".into(),
                 entry: ScheduleEntry {
                     hash,
-                    desired: DesiredState::Launched
+                    desired: DesiredState::Launched,
+                    triggered: false,
                 }
             },
         ]
@@ -226,6 +228,7 @@ fn globals_are_indexed_on_every_machine_and_templates_never() {
     let kept = ScheduleEntry {
         hash: missing,
         desired: DesiredState::Launched,
+        triggered: false,
     };
     world
         .index
@@ -405,6 +408,7 @@ fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
     let moved = ScheduleEntry {
         hash: new,
         desired: DesiredState::Launched,
+        triggered: false,
     };
     world
         .index
@@ -421,7 +425,8 @@ fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
             unit: "g.service".into(),
             entry: ScheduleEntry {
                 hash: old,
-                desired: DesiredState::Launched
+                desired: DesiredState::Launched,
+                triggered: false,
             },
         }]
     );
@@ -431,9 +436,10 @@ fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
 fn a_timers_service_is_placed_on_the_timers_machine() {
     // Goal: the service a timer starts follows the timer (implied MachineOf), though the
     // least-loaded rule alone would put it on the other machine; a service pinned with
-    // MachineID keeps its own placement.
-    // Method: a timer pinned to M2, its service and a pinned service of another timer;
-    // passes applied until nothing is written.
+    // MachineID keeps its own placement; the index entries of services that a launched
+    // timer starts say `triggered`, and only those.
+    // Method: a timer pinned to M2, its service and a pinned service of another timer, and
+    // a loaded timer; passes applied until nothing is written.
     let mut world = World::new(&[M1, M2]);
     world.unit(
         "backup.timer",
@@ -454,6 +460,13 @@ fn a_timers_service_is_placed_on_the_timers_machine() {
         DesiredState::Loaded,
         None,
     );
+    world.unit(
+        "idle.timer",
+        "[Timer]\nOnActiveSec=60\n",
+        DesiredState::Loaded,
+        None,
+    );
+    world.unit("idle.service", PLAIN, DesiredState::Loaded, None);
     for _ in 0..3 {
         let writes = world.writes();
         world.apply(&writes);
@@ -463,4 +476,15 @@ fn a_timers_service_is_placed_on_the_timers_machine() {
     assert_eq!(target("backup.timer"), Some(id(M2)));
     assert_eq!(target("backup.service"), Some(id(M2)));
     assert_eq!(target("mail.service"), Some(id(M1)));
+    let triggered: BTreeSet<&str> = world
+        .index
+        .values()
+        .flatten()
+        .filter(|(_, entry)| entry.triggered)
+        .map(|(unit, _)| unit.as_str())
+        .collect();
+    assert_eq!(
+        triggered,
+        BTreeSet::from(["backup.service", "mail.service"])
+    );
 }

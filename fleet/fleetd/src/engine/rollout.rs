@@ -163,6 +163,8 @@ struct Slot {
     updated: bool,
     /// Its desired state.
     desired: DesiredState,
+    /// A timer starts it (a global unit's index entry says so).
+    triggered: bool,
     /// Why the engine cannot place it, when it cannot.
     pending: Option<String>,
 }
@@ -338,6 +340,7 @@ impl Engine {
                 let entry = ScheduleEntry {
                     hash,
                     desired: job.desired,
+                    triggered: slot.triggered,
                 };
                 self.registry
                     .put_schedule_entry(&machine, &job.name, &entry)
@@ -365,6 +368,7 @@ fn slots(
         machine: unit.target.as_ref().map(ToString::to_string),
         updated: unit.hash == hash,
         desired: unit.desired,
+        triggered: false,
         pending: unit
             .target
             .is_none()
@@ -407,6 +411,7 @@ fn slots(
                     machine: Some(machine.clone()),
                     updated: entry.hash == hash,
                     desired: entry.desired,
+                    triggered: entry.triggered,
                     pending: None,
                 })
             })

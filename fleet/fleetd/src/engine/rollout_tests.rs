@@ -95,6 +95,7 @@ fn a_global_unit_rolls_over_the_machines_that_index_it() {
     let entry = |hash| ScheduleEntry {
         hash,
         desired: DesiredState::Launched,
+        triggered: false,
     };
     let mut index: BTreeMap<String, BTreeMap<String, ScheduleEntry>> = BTreeMap::new();
     index
