@@ -8,7 +8,8 @@
 //! - present but not wanted → `Unload`;
 //! - wanted, absent → `Load` (and `Start` when launched);
 //! - present with another hash → `Unload`, `Load` (and `Start`);
-//! - loaded but should run → `Start`; running but should only be loaded → `Stop`, unless a
+//! - loaded but should run → `Start`, unless it is a batch job that has run since it was
+//!   loaded (it runs once); running but should only be loaded → `Stop`, unless a
 //!   timer starts it (the entry says `triggered`).
 //!
 //! A round's tasks are ordered: every `Unload`, every `Load`, one `Reload` when anything was
@@ -36,6 +37,8 @@ pub struct WantedUnit {
     pub desired: DesiredState,
     /// A timer starts it: while only `Loaded`, it is left running.
     pub triggered: bool,
+    /// A batch job: started only if it has not run since its file was written.
+    pub batch: bool,
 }
 
 /// Where a unit stands on this machine.
@@ -55,6 +58,9 @@ pub struct LocalUnit {
     pub hash: UnitHash,
     /// Its state in systemd.
     pub state: LocalState,
+    /// Its main process has run since its file was written (looked up by the agent for
+    /// wanted batch jobs only; `false` otherwise).
+    pub ran: bool,
 }
 
 /// One systemd task.
@@ -108,7 +114,7 @@ pub fn plan(
             continue;
         }
         match (local.state, launch) {
-            (LocalState::Loaded, true) => {
+            (LocalState::Loaded, true) if !(want.batch && local.ran) => {
                 starts.insert(name.clone());
             }
             (LocalState::Launched, false) if !want.triggered => {

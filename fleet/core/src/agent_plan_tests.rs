@@ -14,6 +14,7 @@ fn wanted(list: &[(&str, DesiredState, u8)]) -> BTreeMap<String, WantedUnit> {
                 hash: hash(*byte),
                 desired: *desired,
                 triggered: false,
+                batch: false,
             };
             ((*name).to_owned(), unit)
         })
@@ -37,6 +38,7 @@ fn plan_orders_unload_load_reload_stop_start() {
     let local = |hash_byte: u8, state: LocalState| LocalUnit {
         hash: hash(hash_byte),
         state,
+        ran: false,
     };
     let current: BTreeMap<String, LocalUnit> = [
         ("gone.service", local(1, LocalState::Launched)),
@@ -78,6 +80,7 @@ fn plan_of_a_settled_machine_is_empty_and_needs_no_reload() {
         LocalUnit {
             hash: hash(7),
             state: LocalState::Launched,
+            ran: false,
         },
     );
     current.insert(
@@ -85,6 +88,7 @@ fn plan_of_a_settled_machine_is_empty_and_needs_no_reload() {
         LocalUnit {
             hash: hash(7),
             state: LocalState::Loaded,
+            ran: false,
         },
     );
     assert_eq!(plan(&desired, &current), vec![]);
@@ -115,6 +119,7 @@ fn a_running_service_that_a_timer_starts_is_not_stopped() {
                 let unit = LocalUnit {
                     hash: hash(1),
                     state: LocalState::Launched,
+                    ran: false,
                 };
                 (name.to_owned(), unit)
             })
@@ -126,6 +131,49 @@ fn a_running_service_that_a_timer_starts_is_not_stopped() {
             Task::Load("report.service".into()),
             Task::Reload,
             Task::Stop("plain.service".into()),
+        ]
+    );
+}
+
+#[test]
+fn a_batch_job_that_ran_since_it_was_loaded_is_not_started_again() {
+    // Goal: a launched batch job that is loaded and has run is left alone; one that has
+    // not run is started; a new file replaces and starts it; a service that ran is started.
+    // Method: four loaded units, each desired launched.
+    let mut desired = wanted(&[
+        ("done.service", Launched, 1),
+        ("fresh.service", Launched, 1),
+        ("changed.service", Launched, 2),
+        ("plain.service", Launched, 1),
+    ]);
+    for name in ["done.service", "fresh.service", "changed.service"] {
+        desired.get_mut(name).expect("listed").batch = true;
+    }
+    let current: BTreeMap<String, LocalUnit> = [
+        ("done.service", true),
+        ("fresh.service", false),
+        ("changed.service", true),
+        ("plain.service", true),
+    ]
+    .into_iter()
+    .map(|(name, ran)| {
+        let unit = LocalUnit {
+            hash: hash(1),
+            state: LocalState::Loaded,
+            ran,
+        };
+        (name.to_owned(), unit)
+    })
+    .collect();
+    assert_eq!(
+        plan(&desired, &current),
+        vec![
+            Task::Unload("changed.service".into()),
+            Task::Load("changed.service".into()),
+            Task::Reload,
+            Task::Start("changed.service".into()),
+            Task::Start("fresh.service".into()),
+            Task::Start("plain.service".into()),
         ]
     );
 }

@@ -161,6 +161,10 @@ pub struct Requirements {
     /// For a `.timer`: the unit it starts (`[Timer] Unit=`, else the same name with
     /// `.service`), which is placed with it ([`ClusterSnapshot::pair_timers`]).
     pub triggers: Option<String>,
+    /// A batch job (`Kind=batch`, or a `Type=oneshot` service without `RemainAfterExit=`):
+    /// it runs once where it is placed, and once it has finished on its current file it is
+    /// not placed again. Never set for a global unit.
+    pub batch: bool,
 }
 
 impl Requirements {
@@ -253,6 +257,19 @@ impl ClusterSnapshot {
             .values()
             .filter(|timer| timer.desired == DesiredState::Launched)
             .filter_map(|timer| timer.requirements.triggers.clone())
+            .collect()
+    }
+
+    /// The batch jobs the agents run once, reporting how the run ended: units whose
+    /// requirements say batch, except the ones a launched timer starts (which run each
+    /// time it fires).
+    #[must_use]
+    pub fn batch_jobs(&self) -> BTreeSet<String> {
+        let triggered = self.triggered();
+        self.units
+            .values()
+            .filter(|unit| unit.requirements.batch && !triggered.contains(&unit.name))
+            .map(|unit| unit.name.clone())
             .collect()
     }
 }

@@ -41,10 +41,11 @@ const GLOBAL: &str = "Global";
 const CPU: &str = "Cpu";
 const MEMORY: &str = "Memory";
 const SPREAD_BY: &str = "SpreadBy";
+const KIND: &str = "Kind";
 
 /// Every key fleet knows (`validRequirements` in fleet's `job/job.go`), then Keel's. `Global`
 /// and `Replaces` have no alias, and a bare `MachineBootID` is not a key.
-const KNOWN_KEYS: [&str; 14] = [
+const KNOWN_KEYS: [&str; 15] = [
     MACHINE_ID,
     MACHINE_ID_ALIAS,
     MACHINE_BOOT_ID_ALIAS,
@@ -59,6 +60,7 @@ const KNOWN_KEYS: [&str; 14] = [
     CPU,
     MEMORY,
     SPREAD_BY,
+    KIND,
 ];
 
 /// What a unit's `[X-Fleet]` section says.
@@ -132,6 +134,15 @@ pub enum OptionsError {
     /// A `SpreadBy` value that is not one metadata key (Keel's).
     #[error("invalid SpreadBy value {0:?}: expected one metadata key")]
     SpreadBy(String),
+    /// A `Kind` value other than `batch` or `service` (Keel's).
+    #[error("invalid Kind value {0:?}: expected batch or service")]
+    Kind(String),
+    /// `Kind=batch` together with a true `Global` (Keel's).
+    #[error("Kind=batch cannot be used with Global")]
+    BatchWithGlobal,
+    /// `Kind=batch` on a unit that is not a service (Keel's).
+    #[error("Kind=batch needs a .service unit, not a .{0} unit")]
+    BatchNotService(String),
 }
 
 /// Reads the `[X-Fleet]` section of `file`, the unit file of the unit `name`.
@@ -141,8 +152,8 @@ pub enum OptionsError {
 /// counts), `X-ConditionMachineOf` values come before `MachineOf` ones, `X-Conflicts` before
 /// `Conflicts`, `X-ConditionMachineMetadata` joins `MachineMetadata`. A `MachineMetadata`
 /// item is `key=value` or one of the expressions of `selector.rs`. `Global` is its last
-/// value read by [`is_truthy`]; `Cpu`, `Memory` and `SpreadBy` are their last values (an
-/// empty one clears). Specifiers `%n` (full name), `%N` (name without
+/// value read by [`is_truthy`]; `Cpu`, `Memory`, `SpreadBy` and `Kind` are their last values
+/// (an empty one clears); a batch job is recognised as `is_batch` says. Specifiers `%n` (full name), `%N` (name without
 /// suffix), `%p` (prefix) and `%i` (instance, empty if none) are replaced in that order, one
 /// after the other, as fleet's `unitPrintf`; no unescaping is done.
 ///
@@ -154,6 +165,7 @@ pub fn parse_x_fleet(name: &UnitName, file: &UnitFile) -> Result<XFleetOptions, 
     check_combinations(&section.requirements(None)?)?;
     let mut requirements = section.requirements(Some(name))?;
     requirements.triggers = timer_unit(name, file);
+    requirements.batch = is_batch(name, file, &section, requirements.global)?;
     Ok(XFleetOptions {
         requirements,
         unknown_keys: section.unknown_keys,
@@ -172,6 +184,36 @@ fn timer_unit(name: &UnitName, file: &UnitFile) -> Option<String> {
         .map(|value| value.trim().to_owned())
         .filter(|value| !value.is_empty());
     Some(named.unwrap_or_else(|| format!("{}.service", name.without_suffix())))
+}
+
+/// Whether the unit is a batch job: `Kind=batch` (the last value; `Kind=service` says
+/// no), else a service whose `[Service] Type=oneshot` has no true `RemainAfterExit=`. A
+/// global unit or a unit other than a service never is one by its type, and may not say
+/// `Kind=batch`.
+fn is_batch(
+    name: &UnitName,
+    file: &UnitFile,
+    section: &SectionValues,
+    global: bool,
+) -> Result<bool, OptionsError> {
+    let service = name.suffix() == "service";
+    match section.last(KIND, Some(name)).as_deref() {
+        Some("batch") if global => Err(OptionsError::BatchWithGlobal),
+        Some("batch") if !service => Err(OptionsError::BatchNotService(name.suffix().to_owned())),
+        Some("batch") => Ok(true),
+        Some("service") => Ok(false),
+        Some(other) => Err(OptionsError::Kind(other.to_owned())),
+        None => {
+            let last = |key: &str| {
+                file.values("Service", key)
+                    .last()
+                    .map(|v| v.trim().to_owned())
+            };
+            let oneshot = last("Type").is_some_and(|kind| kind == "oneshot");
+            let remains = last("RemainAfterExit").is_some_and(|value| is_truthy(&value));
+            Ok(service && !global && oneshot && !remains)
+        }
+    }
 }
 
 /// fleet's `parseMultivalueLine`: a raw value that both starts and ends with `"` is split at
@@ -270,6 +312,7 @@ impl SectionValues {
             requests: self.requests(name)?,
             spread_by: self.spread_by(name)?,
             triggers: None,
+            batch: false,
         })
     }
 

@@ -538,3 +538,59 @@ fn a_timer_names_the_unit_it_starts() {
         None
     );
 }
+
+/// Goal: a batch job is `Kind=batch`, or a `Type=oneshot` service without a true
+/// `RemainAfterExit=`; `Kind=service` says no; a global oneshot is no batch job; `Kind=`
+/// with another value, with `Global=true` or on a timer is refused with its reason.
+/// Method: a table of unit files.
+#[test]
+fn a_batch_job_is_declared_or_a_oneshot_service() {
+    let parse = |unit: &str, text: &str| {
+        let file = UnitFile::parse(text).expect("valid unit file");
+        parse_x_fleet(&name(unit), &file).map(|options| options.requirements.batch)
+    };
+    let cases = [
+        ("[Service]\nExecStart=/bin/true\n", Ok(false)),
+        ("[Service]\nType=oneshot\nExecStart=/bin/true\n", Ok(true)),
+        (
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
+            Ok(false),
+        ),
+        (
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\nRemainAfterExit=no\n",
+            Ok(true),
+        ),
+        (
+            "[Service]\nExecStart=/bin/true\n[X-Fleet]\nKind=batch\n",
+            Ok(true),
+        ),
+        (
+            "[Service]\nType=oneshot\nExecStart=/bin/true\n[X-Fleet]\nKind=service\n",
+            Ok(false),
+        ),
+        (
+            "[Service]\nType=oneshot\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\n",
+            Ok(false),
+        ),
+        (
+            "[Service]\nExecStart=/bin/true\n[X-Fleet]\nKind=cron\n",
+            Err("invalid Kind value \"cron\": expected batch or service".to_owned()),
+        ),
+        (
+            "[Service]\nExecStart=/bin/true\n[X-Fleet]\nKind=batch\nGlobal=true\n",
+            Err("Kind=batch cannot be used with Global".to_owned()),
+        ),
+    ];
+    for (text, expected) in cases {
+        let got = parse("job.service", text).map_err(|error| error.to_string());
+        assert_eq!(got, expected, "{text}");
+    }
+    let timer = parse(
+        "job.timer",
+        "[Timer]\nOnActiveSec=1\n[X-Fleet]\nKind=batch\n",
+    );
+    assert_eq!(
+        timer.map_err(|error| error.to_string()),
+        Err("Kind=batch needs a .service unit, not a .timer unit".to_owned())
+    );
+}

@@ -56,6 +56,18 @@ impl UnitState {
     }
 }
 
+/// A service's last run of its main process since the agent wrote its file: what a batch
+/// job's completion reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainRun {
+    /// systemd's `Result` of the service: `success`, `exit-code`, `signal`, `timeout`, ...
+    pub result: String,
+    /// `ExecMainStatus`: the exit status, or the number of the signal that ended it.
+    pub exit_status: i32,
+    /// `ExecMainExitTimestamp` in milliseconds since the Unix epoch; `None` while it runs.
+    pub exited_at_ms: Option<u64>,
+}
+
 /// A watched unit's state changed (or was read for the first time after it became watched).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateChange {
@@ -264,6 +276,19 @@ pub trait Systemd: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<UnitState, SystemdError>> + Send;
+
+    /// The last run of the service `name`'s main process, when it was started after its file
+    /// in the units directory was last written (`ExecMainStartTimestamp` against the file's
+    /// modification time): `None` when it has not run since it was loaded, so a unit loaded
+    /// again with a new file has not run. A clock stepped back between the write and the
+    /// start reads as not run.
+    ///
+    /// # Errors
+    /// `InvalidUnitName`, `UnitFileIo` when the file cannot be read, or the bus.
+    fn main_run(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<MainRun>, SystemdError>> + Send;
 
     /// The unit files in the units directory that systemd has loaded, with the hash of each
     /// file's text and whether the unit runs (`Launched`) or not (`Loaded`). A file that

@@ -19,7 +19,8 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
     // `scale` spreads instances and scales down from the top; `run` starts a command with
     // its limit; `drain` empties a host until `uncordon`; a rolling `replace` with a failing
     // version stops at the first instance and names it, and a good version goes through; a
-    // timer starts its service on the timer's host, and the agent does not stop it.
+    // timer starts its service on the timer's host, and the agent does not stop it; a
+    // oneshot batch job runs once and its completion records its exit status.
     // Method: fleetd on host 1 offering 1 CPU and 1G with metadata disk=ssd,disk=nvme, on
     // host 2 offering 2 CPUs and 4G with disk=hdd; units through the API; placement read
     // from the state reports, limits from `systemctl show` inside the host.
@@ -333,4 +334,40 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
         "{}",
         stack.logs()
     );
+
+    // Batch: a oneshot job runs once where it is placed, its completion records its exit
+    // status, and a later agent round on its host does not run it again.
+    std::fs::write(
+        files.path().join("job.service"),
+        "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'exit 4'\n",
+    )
+    .unwrap();
+    let started = stack.fleetctl(0, files.path(), &["start", "--no-block", "job.service"]);
+    assert_eq!(started.code, 0, "{started:?}\n{}", stack.logs());
+    let completion = wait_for(DEADLINE, "job.service's completion", || {
+        stack.completion("job.service")
+    });
+    assert_eq!(completion["result"], "exit-code", "{completion}");
+    assert_eq!(completion["exitStatus"], 4, "{completion}");
+    let ran_on = completion["machine"].as_str().unwrap().to_owned();
+    let on = stack.host_of(&ran_on);
+    let invocation = ["show", "-p", "InvocationID", "--value", "job.service"];
+    let first_run = stack.systemctl(on, &invocation);
+    std::fs::write(
+        files.path().join("pinned.service"),
+        format!("[Service]\nExecStart={SLEEPER}\n\n[X-Fleet]\nMachineID={ran_on}\n"),
+    )
+    .unwrap();
+    let pinned = stack.fleetctl(0, files.path(), &["start", "pinned.service"]);
+    assert_eq!(pinned.code, 0, "{pinned:?}\n{}", stack.logs());
+    wait_for(DEADLINE, "pinned.service on the job's host", || {
+        (active_on(&stack, 0, "pinned.service") == [ran_on.clone()]).then_some(())
+    });
+    assert_eq!(
+        stack.systemctl(on, &invocation),
+        first_run,
+        "{}",
+        stack.logs()
+    );
+    assert_eq!(stack.systemctl(on, &["is-active", "job.service"]), "failed");
 }

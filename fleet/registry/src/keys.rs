@@ -51,6 +51,11 @@ pub enum RegistryKey {
         /// The unit, template or global unit.
         unit: String,
     },
+    /// `job/<unit>/completion` (Keel's): how a batch job's last run ended.
+    Completion {
+        /// The unit.
+        unit: String,
+    },
     /// `unit/<hash>`.
     UnitFile {
         /// The hash, as written in the key (40 hex characters when well-formed).
@@ -160,6 +165,12 @@ impl Keys {
         format!("{}job/{unit}/rollout", self.prefix)
     }
 
+    /// `job/<unit>/completion`.
+    #[must_use]
+    pub fn completion(&self, unit: &str) -> String {
+        format!("{}job/{unit}/completion", self.prefix)
+    }
+
     /// `unit/`: every stored unit file.
     #[must_use]
     pub fn unit_files(&self) -> String {
@@ -261,6 +272,7 @@ impl Keys {
             ["job", unit, "pending"] => RegistryKey::Pending { unit: owned(unit) },
             ["job", unit, "replicas"] => RegistryKey::Replicas { unit: owned(unit) },
             ["job", unit, "rollout"] => RegistryKey::Rollout { unit: owned(unit) },
+            ["job", unit, "completion"] => RegistryKey::Completion { unit: owned(unit) },
             ["unit", hash] => RegistryKey::UnitFile { hash: owned(hash) },
             ["schedule", machine, unit] => RegistryKey::Schedule {
                 machine: owned(machine),

@@ -32,6 +32,10 @@ fn every_key_has_the_documented_shape() {
             "/_coreos.com/fleet/job/web@.service/rollout",
         ),
         (
+            keys.completion("job.service"),
+            "/_coreos.com/fleet/job/job.service/completion",
+        ),
+        (
             keys.unit_states("a.service"),
             "/_coreos.com/fleet/states/a.service",
         ),
@@ -98,6 +102,12 @@ fn classify_inverts_the_builders_and_refuses_the_rest() {
         keys.classify(&keys.rollout("web@.service")),
         Some(RegistryKey::Rollout {
             unit: "web@.service".into()
+        })
+    );
+    assert_eq!(
+        keys.classify(&keys.completion("job.service")),
+        Some(RegistryKey::Completion {
+            unit: "job.service".into()
         })
     );
     assert_eq!(

@@ -276,7 +276,8 @@ impl Registry {
         self.set_desired_state(name, desired).await
     }
 
-    /// Sets a unit's desired state.
+    /// Sets a unit's desired state; `inactive` also forgets a batch job's completion
+    /// (`job/<unit>/completion`), so a job loaded and started again runs again.
     ///
     /// # Errors
     /// The store.
@@ -292,6 +293,9 @@ impl Registry {
                 SetOptions::default(),
             )
             .await?;
+        if desired == DesiredState::Inactive {
+            self.delete_completion(name).await?;
+        }
         Ok(())
     }
 
@@ -725,3 +729,6 @@ impl Registry {
 
 #[path = "store_rollout.rs"]
 mod rollout;
+
+#[path = "store_batch.rs"]
+mod batch;

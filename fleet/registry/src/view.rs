@@ -7,8 +7,8 @@
 
 use crate::keys::{Keys, RegistryKey};
 use crate::wire::{
-    JobObject, MachineObject, PendingReason, RolloutRecord, ScheduleEntry, StateReport,
-    UnitFileBlob, WireError,
+    CompletionRecord, JobObject, MachineObject, PendingReason, RolloutRecord, ScheduleEntry,
+    StateReport, UnitFileBlob, WireError,
 };
 use fleet_core::model::{DesiredState, MachineId};
 use fleet_core::unit_file::{UnitFile, UnitHash};
@@ -65,6 +65,21 @@ pub struct JobView {
     /// Its rolling replacement (`fleetctl replace`), running or finished, as stored
     /// (`job/<unit>/rollout`: the encoded text is kept for compare-and-swap).
     pub rollout: Option<(RolloutRecord, String)>,
+    /// For a batch job: how its last run ended (`job/<unit>/completion`).
+    pub completion: Option<CompletionRecord>,
+}
+
+impl JobView {
+    /// Whether this batch job has finished on its current file: the engine places it no
+    /// more. A unit desired `inactive` is never finished.
+    #[must_use]
+    pub fn finished(&self) -> bool {
+        self.desired != DesiredState::Inactive
+            && self
+                .completion
+                .as_ref()
+                .is_some_and(|completion| completion.hash == self.hash)
+    }
 }
 
 /// A decoded listing with what could not be read.
@@ -85,6 +100,7 @@ struct JobParts {
     pending: Option<PendingReason>,
     replicas: Option<u32>,
     rollout: Option<(RolloutRecord, String)>,
+    completion: Option<CompletionRecord>,
 }
 
 /// Units from the pairs under `job/`. A unit without a readable `object` is left out (it is
@@ -129,6 +145,10 @@ pub fn jobs<'a>(
                 }
                 Err(error) => problem(error.into()),
             },
+            Some(RegistryKey::Completion { unit }) => match CompletionRecord::decode(value) {
+                Ok(record) => parts.entry(unit).or_default().completion = Some(record),
+                Err(error) => problem(error.into()),
+            },
             _ => {}
         }
     }
@@ -146,6 +166,7 @@ pub fn jobs<'a>(
                     pending: part.pending,
                     replicas: part.replicas,
                     rollout: part.rollout,
+                    completion: part.completion,
                 },
             ))
         })

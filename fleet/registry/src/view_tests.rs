@@ -133,6 +133,7 @@ fn schedules_and_states_group_by_their_keys() {
         hash,
         desired: DesiredState::Launched,
         triggered: false,
+        batch: false,
     }
     .encode();
     let report = StateReport {

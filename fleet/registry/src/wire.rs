@@ -154,6 +154,9 @@ pub struct ScheduleEntry {
     /// A timer placed with it starts it: the agent leaves it running while it is only
     /// `loaded`.
     pub triggered: bool,
+    /// A batch job (`"kind":"batch"`): the agent starts it only if it has not run since it
+    /// was loaded, and reports how its run ended.
+    pub batch: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -164,11 +167,16 @@ struct ScheduleEntryJson<'a> {
     desired: &'a str,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     triggered: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
 }
+
+/// The `kind` of a batch job's index entry; any other unit's entry has none.
+const BATCH_KIND: &str = "batch";
 
 impl ScheduleEntry {
     /// `{"version":1,"hash":"<40 hex>","desiredState":"…"}`, with `"triggered":true` for
-    /// a service that a timer starts.
+    /// a service that a timer starts and `"kind":"batch"` for a batch job.
     #[must_use]
     pub fn encode(&self) -> String {
         let hash = self.hash.to_hex();
@@ -177,6 +185,7 @@ impl ScheduleEntry {
             hash: &hash,
             desired: self.desired.as_str(),
             triggered: self.triggered,
+            kind: self.batch.then_some(BATCH_KIND),
         })
     }
 
@@ -191,10 +200,22 @@ impl ScheduleEntry {
             field: "desiredState",
             value: json.desired.to_owned(),
         })?;
+        let batch = match json.kind {
+            None => false,
+            Some(BATCH_KIND) => true,
+            Some(other) => {
+                return Err(WireError::InvalidField {
+                    what: WHAT,
+                    field: "kind",
+                    value: other.to_owned(),
+                })
+            }
+        };
         Ok(ScheduleEntry {
             hash: hash_field(WHAT, json.hash)?,
             desired,
             triggered: json.triggered,
+            batch,
         })
     }
 }
@@ -479,6 +500,10 @@ impl PendingReason {
 #[path = "wire_rollout.rs"]
 mod rollout;
 pub use rollout::{RolloutFailure, RolloutRecord, RolloutState};
+
+#[path = "wire_completion.rs"]
+mod completion;
+pub use completion::CompletionRecord;
 
 #[cfg(test)]
 #[path = "wire_tests.rs"]

@@ -48,6 +48,7 @@ fn schedule_entry_is_versioned_and_validated() {
         hash: hash(),
         desired: DesiredState::Launched,
         triggered: false,
+        batch: false,
     };
     let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched"}"#;
     assert_eq!(entry.encode(), golden);
@@ -262,4 +263,35 @@ fn rollout_record_is_versioned_and_says_where_it_stands() {
             .max_parallel,
         1
     );
+}
+
+#[test]
+fn batch_entries_and_completions_are_keels_shapes() {
+    // Goal: a batch job's index entry carries `"kind":"batch"` and refuses another kind;
+    // the completion record's golden bytes round-trip and a bad machine ID is refused.
+    let entry = ScheduleEntry {
+        hash: hash(),
+        desired: DesiredState::Launched,
+        triggered: false,
+        batch: true,
+    };
+    let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched","kind":"batch"}"#;
+    assert_eq!(entry.encode(), golden);
+    assert_eq!(ScheduleEntry::decode(golden).expect("decodes"), entry);
+    assert!(matches!(
+        ScheduleEntry::decode(&golden.replace("batch", "cron")),
+        Err(WireError::InvalidField { field: "kind", .. })
+    ));
+    let record = CompletionRecord {
+        hash: hash(),
+        machine: id(),
+        result: "exit-code".into(),
+        exit_status: 3,
+        finished_ms: 1_764_000_000_000,
+    };
+    let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","machine":"113f16a7c8a3445ab2d59b8f95e3b8e1","result":"exit-code","exitStatus":3,"finished":1764000000000}"#;
+    assert_eq!(record.encode(), golden);
+    assert_eq!(CompletionRecord::decode(golden).expect("decodes"), record);
+    assert_eq!(record.summary(), "failed (exit-code, status 3)");
+    assert!(CompletionRecord::decode(&golden.replace("113f", "11 f")).is_err());
 }

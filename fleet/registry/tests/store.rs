@@ -260,6 +260,7 @@ async fn presence_expires_and_a_refresh_of_an_expired_machine_is_lost() {
         hash: unit("[Service]\nExecStart=/bin/true\n").hash(),
         desired: DesiredState::Launched,
         triggered: false,
+        batch: false,
     };
     registry
         .put_schedule_entry(&machine.id, "c.service", &entry)

@@ -17,13 +17,16 @@
 
 use crate::error::classify;
 use crate::limits::{LIST_UNITS_BATCH_MAX, SIGNAL_QUEUE_MAX, WATCHED_UNITS_MAX};
-use crate::proxy::{ManagerProxy, UnitProxy, SYSTEMD_SERVICE, UNIT_INTERFACE, UNIT_PATH_NAMESPACE};
+use crate::proxy::{
+    ManagerProxy, ServiceProxy, UnitProxy, SYSTEMD_SERVICE, UNIT_INTERFACE, UNIT_PATH_NAMESPACE,
+};
 use crate::unit_files::{
     check_unit_name, list_unit_files, off_worker, remove_unit_file, write_unit_file,
+    written_at_usec,
 };
 use crate::watch::{list_units_by_names, StateChanges};
 use fleet_core::agent_plan::LocalUnit;
-use fleet_core::ports::{Systemd, SystemdError, UnitState};
+use fleet_core::ports::{MainRun, Systemd, SystemdError, UnitState};
 use fleet_core::resources::SystemdLimits;
 use fleet_core::unit_file::UnitFile;
 use std::collections::{BTreeMap, BTreeSet};
@@ -120,6 +123,25 @@ impl DbusSystemd {
             remove_unit_file(&directory, &owned)
         })
         .await
+    }
+
+    /// A proxy of one interface of the unit `name`'s object, loading the unit if needed.
+    async fn unit_object<'p, T>(&self, name: &str) -> Result<T, SystemdError>
+    where
+        T: zbus::proxy::Defaults + From<zbus::Proxy<'p>>,
+    {
+        let path = self
+            .manager
+            .load_unit(name)
+            .await
+            .map_err(|error| classify("LoadUnit", name, error))?;
+        zbus::proxy::Builder::<T>::new(self.manager.inner().connection())
+            .path(path)
+            .map_err(|error| classify("LoadUnit", name, error))?
+            .cache_properties(CacheProperties::No)
+            .build()
+            .await
+            .map_err(|error| classify("Get", name, error))
     }
 
     /// The states of `names`, in batches.
@@ -247,18 +269,7 @@ impl Systemd for DbusSystemd {
     #[tracing::instrument(skip(self))]
     async fn unit_state(&self, name: &str) -> Result<UnitState, SystemdError> {
         check_unit_name(name)?;
-        let path = self
-            .manager
-            .load_unit(name)
-            .await
-            .map_err(|error| classify("LoadUnit", name, error))?;
-        let unit = UnitProxy::builder(self.manager.inner().connection())
-            .path(path)
-            .map_err(|error| classify("LoadUnit", name, error))?
-            .cache_properties(CacheProperties::No)
-            .build()
-            .await
-            .map_err(|error| classify("Get", name, error))?;
+        let unit: UnitProxy<'_> = self.unit_object(name).await?;
         // Three reads in flight at once; a change between them is followed by a
         // PropertiesChanged that carries all three.
         let (load_state, active_state, sub_state) =
@@ -269,6 +280,31 @@ impl Systemd for DbusSystemd {
             active_state,
             sub_state,
         })
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn main_run(&self, name: &str) -> Result<Option<MainRun>, SystemdError> {
+        check_unit_name(name)?;
+        let directory = self.units_directory.clone();
+        let owned = name.to_owned();
+        let written = off_worker(&self.units_directory, move || {
+            written_at_usec(&directory, &owned)
+        })
+        .await?;
+        let service: ServiceProxy<'_> = self.unit_object(name).await?;
+        let (started, exited, status, result) = tokio::try_join!(
+            service.exec_main_start_timestamp(),
+            service.exec_main_exit_timestamp(),
+            service.exec_main_status(),
+            service.result(),
+        )
+        .map_err(|error| classify("Get", name, error))?;
+        Ok((started != 0 && started >= written).then(|| MainRun {
+            result,
+            exit_status: status,
+            // An exit before this start is the previous run's: this one still runs.
+            exited_at_ms: (exited != 0 && exited >= started).then_some(exited / 1000),
+        }))
     }
 
     #[tracing::instrument(skip(self))]
@@ -284,7 +320,8 @@ impl Systemd for DbusSystemd {
                 // Written but not linked: left out, so the agent loads it again.
                 (state.load_state != "not-found").then(|| {
                     let state = state.local_state();
-                    (name, LocalUnit { hash, state })
+                    let ran = false;
+                    (name, LocalUnit { hash, state, ran })
                 })
             })
             .collect();

@@ -191,6 +191,48 @@ pub async fn failing_unit_reports_failed<H: Harness>(harness: &H) {
     assert_ne!(state.active_state, "failed", "{state:?}");
 }
 
+/// A service's run is unknown until it is started after its file was written; once it has
+/// exited, its run reports systemd's result and exit status; loaded again with a new file,
+/// it has not run.
+pub async fn main_run_is_reported_since_load<H: Harness>(harness: &H) {
+    let failing = "conformance-run-fail.service";
+    let systemd = harness.connect().await;
+    load(
+        &systemd,
+        failing,
+        "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'exit 3'\n",
+    )
+    .await;
+    assert_eq!(systemd.main_run(failing).await.expect("main_run"), None);
+    let mut changes = watch_one(&systemd, failing).await;
+    systemd.start_unit(failing).await.expect("start_unit");
+    wait_for_state(&mut changes, failing, is("failed", "failed")).await;
+    let run = systemd.main_run(failing).await.expect("main_run");
+    let run = run.expect("a started service has run");
+    assert_eq!((run.result.as_str(), run.exit_status), ("exit-code", 3));
+    assert!(run.exited_at_ms.is_some(), "{run:?}");
+    systemd.unload_unit(failing).await.expect("unload_unit");
+    load(
+        &systemd,
+        failing,
+        "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+    )
+    .await;
+    assert_eq!(systemd.main_run(failing).await.expect("main_run"), None);
+    systemd.unload_unit(failing).await.expect("unload_unit");
+
+    let passing = "conformance-run-pass.service";
+    let text = "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n";
+    load(&systemd, passing, text).await;
+    let mut changes = watch_one(&systemd, passing).await;
+    systemd.start_unit(passing).await.expect("start_unit");
+    wait_for_state(&mut changes, passing, is("active", "exited")).await;
+    let run = systemd.main_run(passing).await.expect("main_run");
+    let run = run.expect("a started service has run");
+    assert_eq!((run.result.as_str(), run.exit_status), ("success", 0));
+    systemd.unload_unit(passing).await.expect("unload_unit");
+}
+
 /// Malformed names are refused as `InvalidUnitName` before anything happens, and a unit
 /// systemd does not have is `UnitNotFound`.
 pub async fn bad_names_are_typed_errors<H: Harness>(harness: &H) {
@@ -210,6 +252,7 @@ pub async fn bad_names_are_typed_errors<H: Harness>(harness: &H) {
     );
     invalid(systemd.unload_unit("").await);
     invalid(systemd.unit_state("bad/name").await.map(drop));
+    invalid(systemd.main_run("bad/name").await.map(drop));
     invalid(systemd.watch_units(&BTreeSet::from(["a b.service".to_owned()])));
     assert!(!harness.unit_file_exists("../escape.service"));
     let absent = "conformance-absent.service";

@@ -1,4 +1,5 @@
-//! The zbus proxies of systemd's D-Bus API: the Manager object and the Unit interface, only
+//! The zbus proxies of systemd's D-Bus API: the Manager object and the Unit and Service
+//! interfaces, only
 //! the members the agent uses (systemd's `org.freedesktop.systemd1(5)` documents them).
 //!
 //! Invariants: nothing here is public outside the crate, so no D-Bus type leaves it. Property
@@ -113,4 +114,28 @@ pub(crate) trait Unit {
     /// `SubState`.
     #[zbus(property)]
     fn sub_state(&self) -> zbus::Result<String>;
+}
+
+/// `org.freedesktop.systemd1.Service`, what a batch job's completion reports.
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Service",
+    default_service = "org.freedesktop.systemd1",
+    gen_blocking = false
+)]
+pub(crate) trait Service {
+    /// `ExecMainStartTimestamp`: microseconds since the epoch; 0 when it never started.
+    #[zbus(property)]
+    fn exec_main_start_timestamp(&self) -> zbus::Result<u64>;
+
+    /// `ExecMainExitTimestamp`: microseconds since the epoch; 0 while it runs.
+    #[zbus(property)]
+    fn exec_main_exit_timestamp(&self) -> zbus::Result<u64>;
+
+    /// `ExecMainStatus`: exit status or signal number.
+    #[zbus(property)]
+    fn exec_main_status(&self) -> zbus::Result<i32>;
+
+    /// `Result`: `success`, `exit-code`, `signal`, ...
+    #[zbus(property)]
+    fn result(&self) -> zbus::Result<String>;
 }

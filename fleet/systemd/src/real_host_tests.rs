@@ -116,6 +116,16 @@ async fn failing_unit_reports_failed() {
     conformance::failing_unit_reports_failed(&host).await;
 }
 
+// Goal: a service's run is reported only after it started on its current file, with
+// systemd's result and exit status (conformance). Method: the suite's case.
+#[tokio::test]
+async fn main_run_is_reported_since_load() {
+    let Some(host) = real_host("sd-run") else {
+        return;
+    };
+    conformance::main_run_is_reported_since_load(&host).await;
+}
+
 // Goal: bad names and absent units are typed errors (conformance). Method: the suite's case.
 #[tokio::test]
 async fn bad_names_are_typed_errors() {

@@ -101,6 +101,22 @@ pub(crate) fn remove_unit_file(directory: &Path, name: &str) -> Result<(), Syste
     }
 }
 
+/// When the unit's file under `directory` was last written, in microseconds since the UNIX
+/// epoch (0 for a time before it).
+///
+/// # Errors
+/// `UnitFileIo` when the file cannot be read.
+pub(crate) fn written_at_usec(directory: &Path, name: &str) -> Result<u64, SystemdError> {
+    let path = unit_path(directory, name);
+    let modified = fs::metadata(&path)
+        .and_then(|metadata| metadata.modified())
+        .map_err(io_error(&path))?;
+    let since_epoch = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX))
+}
+
 /// The unit files under `directory` by name, each with the hash of its canonical text; a
 /// missing directory holds none. Entries that are not regular files named as units are not
 /// ours and are skipped. Every unit type the API accepts counts (fleet's agent listed only

@@ -5,7 +5,8 @@
 //! runs when the index changes and every `interval`: the index and systemd's unit files →
 //! `fleet_core::agent_plan::plan` → tasks, each under a deadline, one at a time. Before a
 //! start, the unit's `Cpu=`/`Memory=` requests become its systemd limits (`CPUQuota=`,
-//! `MemoryMax=`, as a runtime drop-in). Unit state
+//! `MemoryMax=`, as a runtime drop-in). A batch job is started only if it has not run since
+//! it was loaded, and the end of its run is recorded ([`batch`]). Unit state
 //! arrives from systemd's signals (the `Systemd` port's subscription) and is published to
 //! Keel when it changes ([`report`]); a report that cannot be written is retried.
 //!
@@ -14,6 +15,7 @@
 //! resyncs and the next round reconciles. Leaving the loop (shutdown, restart) touches no
 //! unit: a restarted fleetd finds its units loaded and running and plans nothing for them.
 
+mod batch;
 pub mod presence;
 pub mod report;
 
@@ -67,6 +69,8 @@ struct Agent<'a, S: Systemd> {
     /// What Keel holds for each unit, as last written by this agent.
     published: BTreeMap<String, StateReport>,
     files: HashMap<UnitHash, UnitFile>,
+    /// The batch jobs whose run on this file the registry has recorded ([`batch`]).
+    recorded: BTreeMap<String, UnitHash>,
 }
 
 /// Runs the agent until `shutdown`.
@@ -98,6 +102,7 @@ pub async fn run<S: Systemd>(
         states: BTreeMap::new(),
         published: BTreeMap::new(),
         files: HashMap::new(),
+        recorded: BTreeMap::new(),
     };
     let mut changes: Option<S::StateChanges> = None;
     loop {
@@ -114,10 +119,13 @@ pub async fn run<S: Systemd>(
                     Some(Err(error)) => {
                         tracing::warn!(%error, "systemd subscription ended");
                         changes = None;
+                        false
                     }
-                    None => changes = None,
+                    None => {
+                        changes = None;
+                        false
+                    }
                 }
-                false
             }
         };
         if round {
@@ -154,8 +162,13 @@ impl<S: Systemd> Agent<'_, S> {
         }
     }
 
-    fn on_change(&mut self, change: StateChange) {
+    /// Keeps the new state; whether a round should follow: a wanted batch job stopped
+    /// running, so its run is recorded now rather than at the next tick.
+    fn on_change(&mut self, change: StateChange) -> bool {
+        let batch_ended = !change.state.is_running()
+            && self.wanted.get(&change.name).is_some_and(|want| want.batch);
         self.states.insert(change.name, change.state);
+        batch_ended
     }
 
     /// One reconciliation round against the index as cached.
@@ -165,7 +178,7 @@ impl<S: Systemd> Agent<'_, S> {
             return;
         }
         self.wanted = self.wanted_from(cache);
-        let local = match self.with_deadline(self.systemd.local_units()).await {
+        let mut local = match self.with_deadline(self.systemd.local_units()).await {
             Ok(local) => local,
             Err(error) => {
                 tracing::warn!(%error, "cannot read this machine's units");
@@ -176,6 +189,7 @@ impl<S: Systemd> Agent<'_, S> {
         if let Err(error) = self.systemd.watch_units(&watched) {
             tracing::warn!(%error, "cannot watch this machine's units");
         }
+        self.note_batch_runs(&mut local).await;
         for task in plan(&self.wanted, &local) {
             if let Err(error) = self.execute(&task).await {
                 tracing::warn!(?task, %error, "task failed; retried next round");
@@ -201,6 +215,7 @@ impl<S: Systemd> Agent<'_, S> {
                     hash: entry.hash,
                     desired: entry.desired,
                     triggered: entry.triggered,
+                    batch: entry.batch,
                 };
                 (unit, want)
             })

@@ -81,6 +81,7 @@ mod tests {
                     hash,
                     desired,
                     triggered: false,
+                    batch: false,
                 },
             )
         })

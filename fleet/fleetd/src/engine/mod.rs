@@ -344,8 +344,7 @@ impl Engine {
         }
         log_decisions(&planned.decisions);
         let rolling = rollout::rolling_hashes(&jobs);
-        let triggered = snapshot.triggered();
-        let writes = reconcile::writes(&planned, &jobs, &index, &skipped, &rolling, &triggered);
+        let writes = reconcile::writes(&planned, &snapshot, &jobs, &index, &skipped, &rolling);
         self.execute(writes).await
     }
 

@@ -2,7 +2,8 @@
 //! scheduler plans on, and from the plan to the writes that make the registry say it.
 //!
 //! Invariants: templates are never scheduled; a unit whose file or `[X-Fleet]` section cannot
-//! be read is left out of the snapshot (reported, and its current placement kept); the
+//! be read is left out of the snapshot (reported, and its current placement kept), and so
+//! is a finished batch job (silently, its placement and index entries kept); the
 //! service a timer starts follows the timer (`ClusterSnapshot::pair_timers`); the writes
 //! are the difference between what the registry holds and what the plan wants, so a pass
 //! over an unchanged registry writes nothing; a machine's state reports outlive it by one
@@ -191,7 +192,8 @@ fn parse(
 }
 
 /// The snapshot of `jobs` on `machines`, with the unit files at hand. Units whose file is
-/// not in `files` are skipped with a reason: the caller fetches them first. Parsed
+/// not in `files` are skipped with a reason: the caller fetches them first. Finished batch
+/// jobs (`JobView::finished`) are left out without one. Parsed
 /// requirements of units no longer in `jobs` are forgotten.
 #[must_use]
 pub fn snapshot(
@@ -225,6 +227,10 @@ pub fn snapshot(
             skipped.push(why(format!("record names {:?}", job.name)));
             continue;
         }
+        if job.finished() {
+            // A batch job that ran to its end on this file: placed no more, kept where it ran.
+            continue;
+        }
         match files.requirements(key, job.hash) {
             Ok(Some(requirements)) => {
                 let view = UnitView {
@@ -248,17 +254,18 @@ pub fn snapshot(
 
 /// The writes that take the registry from `jobs` and `index` (the per-machine index as
 /// cached, by machine ID text) to what `plan` wants. Index entries of the `skipped` units
-/// (left out of the snapshot) are kept as they are; so are entries already on a unit's
-/// `rolling` hash (a global unit partway through a rollout, `engine::rollout`). Entries of
-/// the `triggered` units (`ClusterSnapshot::triggered`) say so.
+/// (left out of the snapshot) and of finished batch jobs are kept as they are; so are
+/// entries already on a unit's `rolling` hash (a global unit partway through a rollout,
+/// `engine::rollout`). Entries of the units a timer starts (`ClusterSnapshot::triggered`)
+/// and of batch jobs (`ClusterSnapshot::batch_jobs`) say so.
 #[must_use]
 pub fn writes(
     plan: &Plan,
+    snapshot: &ClusterSnapshot,
     jobs: &BTreeMap<String, JobView>,
     index: &BTreeMap<String, BTreeMap<String, ScheduleEntry>>,
     skipped: &[Skipped],
     rolling: &BTreeMap<String, UnitHash>,
-    triggered: &BTreeSet<String>,
 ) -> Vec<Write> {
     let mut out = Vec::new();
     let mut unplaceable = BTreeMap::new();
@@ -278,8 +285,19 @@ pub fn writes(
         }
     }
     out.extend(pending_writes(jobs, unplaceable));
-    let keep: BTreeSet<&str> = skipped.iter().map(|skip| skip.unit.as_str()).collect();
-    let hints = EntryHints { rolling, triggered };
+    let finished = jobs.values().filter(|job| job.finished());
+    let keep: BTreeSet<&str> = skipped
+        .iter()
+        .map(|skip| skip.unit.as_str())
+        .chain(finished.map(|job| job.name.as_str()))
+        .collect();
+    let triggered = snapshot.triggered();
+    let batch = snapshot.batch_jobs();
+    let hints = EntryHints {
+        rolling,
+        triggered: &triggered,
+        batch: &batch,
+    };
     out.extend(index_writes(plan, jobs, index, &keep, &hints));
     out
 }
@@ -324,6 +342,8 @@ struct EntryHints<'a> {
     rolling: &'a BTreeMap<String, UnitHash>,
     /// Units a timer starts.
     triggered: &'a BTreeSet<String>,
+    /// Batch jobs.
+    batch: &'a BTreeSet<String>,
 }
 
 fn index_writes(
@@ -355,6 +375,7 @@ fn index_writes(
                 hash,
                 desired: job.desired,
                 triggered: hints.triggered.contains(unit),
+                batch: hints.batch.contains(unit),
             };
             wanted.insert(
                 (machine.to_string(), unit.clone()),

@@ -3,6 +3,7 @@
 
 use super::*;
 use fleet_core::schedule::plan;
+use fleet_registry::wire::CompletionRecord;
 
 const M1: &str = "1111111111111111111111111111111a";
 const M2: &str = "2222222222222222222222222222222b";
@@ -64,6 +65,7 @@ impl World {
                 pending: None,
                 replicas: None,
                 rollout: None,
+                completion: None,
             },
         );
     }
@@ -72,11 +74,11 @@ impl World {
         let (snapshot, skipped) = snapshot(&self.jobs, &self.machines, &mut self.files);
         writes(
             &plan(&snapshot),
+            &snapshot,
             &self.jobs,
             &self.index,
             &skipped,
             &self.rolling,
-            &snapshot.triggered(),
         )
     }
 
@@ -139,6 +141,7 @@ fn a_new_unit_is_placed_then_indexed_and_a_second_pass_writes_nothing() {
                     hash,
                     desired: DesiredState::Launched,
                     triggered: false,
+                    batch: false,
                 }
             },
         ]
@@ -229,6 +232,7 @@ fn globals_are_indexed_on_every_machine_and_templates_never() {
         hash: missing,
         desired: DesiredState::Launched,
         triggered: false,
+        batch: false,
     };
     world
         .index
@@ -409,6 +413,7 @@ fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
         hash: new,
         desired: DesiredState::Launched,
         triggered: false,
+        batch: false,
     };
     world
         .index
@@ -427,6 +432,7 @@ fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
                 hash: old,
                 desired: DesiredState::Launched,
                 triggered: false,
+                batch: false,
             },
         }]
     );
@@ -487,4 +493,46 @@ fn a_timers_service_is_placed_on_the_timers_machine() {
         triggered,
         BTreeSet::from(["backup.service", "mail.service"])
     );
+}
+
+#[test]
+fn a_finished_batch_job_stays_where_it_ran_when_its_machine_is_lost() {
+    // Goal: a oneshot service's index entry says batch; once its completion names its
+    // current file it is left out of the snapshot, and when its machine is lost it is not
+    // placed elsewhere and its entry stays; a job not finished yet (completion of another
+    // file) moves as any unit.
+    // Method: two oneshot jobs placed on M1 and applied; completions written; M1 removed.
+    let mut world = World::new(&[M1, M2]);
+    let job = "[Service]\nType=oneshot\nExecStart=/bin/true\n";
+    world.unit("done.service", job, DesiredState::Launched, None);
+    world.unit("old.service", job, DesiredState::Launched, None);
+    world.machines.retain(|machine, _| machine.as_str() == M1);
+    for _ in 0..2 {
+        let writes = world.writes();
+        world.apply(&writes);
+    }
+    let entries = &world.index[M1];
+    assert!(entries.values().all(|entry| entry.batch), "{entries:?}");
+    let completion = |hash| CompletionRecord {
+        hash,
+        machine: id(M1),
+        result: "success".into(),
+        exit_status: 0,
+        finished_ms: 1,
+    };
+    let done = world.jobs["done.service"].hash;
+    world.jobs.get_mut("done.service").expect("job").completion = Some(completion(done));
+    let other = UnitHash::of_text("[Service]\nExecStart=/bin/false\n");
+    world.jobs.get_mut("old.service").expect("job").completion = Some(completion(other));
+    let (snapshot, _) = snapshot(&world.jobs, &world.machines, &mut world.files);
+    assert!(!snapshot.units.contains_key("done.service"));
+    assert!(snapshot.units.contains_key("old.service"));
+
+    world.machines = World::new(&[M2]).machines;
+    let writes = world.writes();
+    world.apply(&writes);
+    assert_eq!(world.jobs["done.service"].target, Some(id(M1)));
+    assert!(world.index[M1].contains_key("done.service"));
+    assert!(!world.index[M1].contains_key("old.service"));
+    assert_eq!(world.jobs["old.service"].target, Some(id(M2)));
 }

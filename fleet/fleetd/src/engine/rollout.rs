@@ -341,6 +341,7 @@ impl Engine {
                     hash,
                     desired: job.desired,
                     triggered: slot.triggered,
+                    batch: false,
                 };
                 self.registry
                     .put_schedule_entry(&machine, &job.name, &entry)

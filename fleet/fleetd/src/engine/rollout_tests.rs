@@ -22,6 +22,7 @@ fn job(name: &str, hash: UnitHash, target: Option<&str>) -> JobView {
         pending: None,
         replicas: None,
         rollout: None,
+        completion: None,
     }
 }
 
@@ -96,6 +97,7 @@ fn a_global_unit_rolls_over_the_machines_that_index_it() {
         hash,
         desired: DesiredState::Launched,
         triggered: false,
+        batch: false,
     };
     let mut index: BTreeMap<String, BTreeMap<String, ScheduleEntry>> = BTreeMap::new();
     index

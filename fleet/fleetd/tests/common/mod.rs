@@ -332,6 +332,16 @@ impl Stack {
         })
     }
 
+    /// A batch job's completion record (`job/<unit>/completion`), read from Keel.
+    pub fn completion(&self, unit: &str) -> Option<serde_json::Value> {
+        let url = format!(
+            "http://{}:2379/v2/keys/_coreos.com/fleet/job/{unit}/completion",
+            self.lab.address(0)
+        );
+        let reply: serde_json::Value = self.agent.get(&url).call().ok()?.into_json().ok()?;
+        serde_json::from_str(reply["node"]["value"].as_str()?).ok()
+    }
+
     /// Every fleetd log, for failure messages.
     pub fn logs(&self) -> String {
         (0..self.hosts.len())
