@@ -261,11 +261,10 @@ impl ClusterSnapshot {
     }
 
     /// The batch jobs the agents run once, reporting how the run ended: units whose
-    /// requirements say batch, except the ones a launched timer starts (which run each
-    /// time it fires).
+    /// requirements say batch, except the `triggered` ones ([`ClusterSnapshot::triggered`]:
+    /// they run each time their timer fires).
     #[must_use]
-    pub fn batch_jobs(&self) -> BTreeSet<String> {
-        let triggered = self.triggered();
+    pub fn batch_jobs(&self, triggered: &BTreeSet<String>) -> BTreeSet<String> {
         self.units
             .values()
             .filter(|unit| unit.requirements.batch && !triggered.contains(&unit.name))

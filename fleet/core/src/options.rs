@@ -153,9 +153,10 @@ pub enum OptionsError {
 /// `Conflicts`, `X-ConditionMachineMetadata` joins `MachineMetadata`. A `MachineMetadata`
 /// item is `key=value` or one of the expressions of `selector.rs`. `Global` is its last
 /// value read by [`is_truthy`]; `Cpu`, `Memory`, `SpreadBy` and `Kind` are their last values
-/// (an empty one clears); a batch job is recognised as `is_batch` says. Specifiers `%n` (full name), `%N` (name without
-/// suffix), `%p` (prefix) and `%i` (instance, empty if none) are replaced in that order, one
-/// after the other, as fleet's `unitPrintf`; no unescaping is done.
+/// (an empty one clears); a batch job is recognised as `is_batch` says. Specifiers `%n`
+/// (full name), `%N` (name without suffix), `%p` (prefix) and `%i` (instance, empty if
+/// none) are replaced in that order, one after the other, as fleet's `unitPrintf`; no
+/// unescaping is done.
 ///
 /// # Errors
 /// The first [`OptionsError`] that applies, in the order of its variants, judged on the

@@ -10,7 +10,7 @@
 use super::Agent;
 use fleet_core::agent_plan::{LocalState, LocalUnit};
 use fleet_core::model::DesiredState;
-use fleet_core::ports::{MainRun, Systemd};
+use fleet_core::ports::Systemd;
 use fleet_core::unit_file::UnitHash;
 use fleet_registry::wire::CompletionRecord;
 use std::collections::BTreeMap;
@@ -54,7 +54,13 @@ impl<S: Systemd> Agent<'_, S> {
                 return true;
             }
         };
-        let record = completion(self, hash, &run);
+        let record = CompletionRecord {
+            hash,
+            machine: self.settings.machine.clone(),
+            result: run.result.clone(),
+            exit_status: run.exit_status,
+            finished_ms: run.exited_at_ms.unwrap_or(0),
+        };
         match self.registry.put_completion(name, &record).await {
             Ok(()) => {
                 tracing::info!(unit = %name, result = %run.result, status = run.exit_status, "batch job finished");
@@ -63,15 +69,5 @@ impl<S: Systemd> Agent<'_, S> {
             Err(error) => tracing::warn!(unit = %name, %error, "completion not written yet"),
         }
         true
-    }
-}
-
-fn completion<S: Systemd>(agent: &Agent<'_, S>, hash: UnitHash, run: &MainRun) -> CompletionRecord {
-    CompletionRecord {
-        hash,
-        machine: agent.settings.machine.clone(),
-        result: run.result.clone(),
-        exit_status: run.exit_status,
-        finished_ms: run.exited_at_ms.unwrap_or(0),
     }
 }

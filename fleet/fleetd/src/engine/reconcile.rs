@@ -292,7 +292,7 @@ pub fn writes(
         .chain(finished.map(|job| job.name.as_str()))
         .collect();
     let triggered = snapshot.triggered();
-    let batch = snapshot.batch_jobs();
+    let batch = snapshot.batch_jobs(&triggered);
     let hints = EntryHints {
         rolling,
         triggered: &triggered,
