@@ -1,6 +1,7 @@
 //! Keel's extension routes' JSON that both sides share: `GET /keel/v1/units/{name}/why`,
-//! `PUT /keel/v1/units/{template}/replicas`, `GET /keel/v1/replicas`, and the rollout routes
-//! (`PUT`/`GET /keel/v1/units/{name}/rollout`, `GET /keel/v1/rollouts`).
+//! `PUT /keel/v1/units/{template}/replicas`, `GET /keel/v1/replicas`, the rollout routes
+//! (`PUT`/`GET /keel/v1/units/{name}/rollout`, `GET /keel/v1/rollouts`) and the finished
+//! batch jobs (`GET /keel/v1/completions`).
 //!
 //! Invariants: every field is camelCase; optional fields are left out when empty, and a
 //! reader accepts them missing (`#[serde(default)]`), so either side may be newer.
@@ -30,6 +31,10 @@ pub struct Why {
     /// Its desired state.
     #[serde(default)]
     pub desired_state: String,
+    /// For a batch job that finished on its current file: how it ended. The engine does
+    /// not place it again, so `machines` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion: Option<Completion>,
     /// One entry per live machine, by machine ID.
     #[serde(default)]
     pub machines: Vec<MachineVerdict>,
@@ -92,6 +97,38 @@ impl std::fmt::Display for Score {
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_false(value: &bool) -> bool {
     !*value
+}
+
+/// How a batch job's run on its current file ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completion {
+    /// The unit.
+    #[serde(default)]
+    pub unit: String,
+    /// The machine it ran on.
+    #[serde(default)]
+    pub machine: String,
+    /// systemd's `Result` of the service: `success`, `exit-code`, `signal`, ...
+    #[serde(default)]
+    pub result: String,
+    /// The main process's exit status, or the signal that ended it.
+    #[serde(default)]
+    pub exit_status: i32,
+    /// When it ended, in milliseconds since the UNIX epoch (0 when unknown).
+    #[serde(default)]
+    pub finished: u64,
+    /// `completed` or `failed (<result>, status N)`, as `list-unit-files` shows it.
+    #[serde(default)]
+    pub summary: String,
+}
+
+/// `GET /keel/v1/completions`: every batch job finished on its current file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CompletionList {
+    /// By unit name.
+    #[serde(default)]
+    pub completions: Vec<Completion>,
 }
 
 /// `PUT /keel/v1/units/{template}/replicas`: how many numbered instances to keep.

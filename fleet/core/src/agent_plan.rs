@@ -23,7 +23,7 @@
 //! Invariants: at most one task of each kind per unit; `Reload` at most once, and only after a
 //! file changed; the plan for identical inputs is identical.
 
-use crate::model::DesiredState;
+use crate::model::{Attempt, DesiredState};
 use crate::unit_file::UnitHash;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,6 +39,8 @@ pub struct WantedUnit {
     pub triggered: bool,
     /// A batch job: started only if it has not run since its file was written.
     pub batch: bool,
+    /// For a batch job: which attempt to run (the agent tells its run by it).
+    pub attempt: Attempt,
 }
 
 /// Where a unit stands on this machine.
@@ -58,8 +60,8 @@ pub struct LocalUnit {
     pub hash: UnitHash,
     /// Its state in systemd.
     pub state: LocalState,
-    /// Its main process has run since its file was written (looked up by the agent for
-    /// wanted batch jobs only; `false` otherwise).
+    /// Its main process has run since its file was written, in the wanted attempt (looked
+    /// up by the agent for wanted batch jobs only; `false` otherwise).
     pub ran: bool,
 }
 

@@ -15,6 +15,7 @@ fn wanted(list: &[(&str, DesiredState, u8)]) -> BTreeMap<String, WantedUnit> {
                 desired: *desired,
                 triggered: false,
                 batch: false,
+                attempt: Attempt::ONLY,
             };
             ((*name).to_owned(), unit)
         })

@@ -165,6 +165,54 @@ pub struct Requirements {
     /// it runs once where it is placed, and once it has finished on its current file it is
     /// not placed again. Never set for a global unit.
     pub batch: bool,
+    /// `Retries=`: how many times a batch job whose run failed is run again on the same
+    /// file (0 for any other unit).
+    pub retries: u32,
+}
+
+/// Which run of a batch job an index entry asks for (`[X-Fleet] Retries=`): attempt
+/// `number` of `of`. A retry is on the machine the failed attempt ran on, so `after_ms`
+/// (when that attempt ended, by that machine's clock; 0 for the first) tells its run from
+/// the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// This attempt, from 1.
+    pub number: u32,
+    /// How many attempts the job has: its retries and one.
+    pub of: u32,
+    /// When the previous attempt ended, in milliseconds since the UNIX epoch; 0 for the
+    /// first attempt.
+    pub after_ms: u64,
+}
+
+impl Attempt {
+    /// The only attempt of a unit without retries.
+    pub const ONLY: Attempt = Attempt {
+        number: 1,
+        of: 1,
+        after_ms: 0,
+    };
+
+    /// Whether a run whose main process started at `started_usec` (microseconds since the
+    /// UNIX epoch) is this attempt's: it started in a later millisecond than the previous
+    /// attempt ended (any run, for a first attempt). A run starts after the run before it
+    /// ended, and a retry is started only after the engine has read how that one ended.
+    #[must_use]
+    pub fn owns_run(&self, started_usec: u64) -> bool {
+        self.after_ms == 0 || started_usec / 1000 > self.after_ms
+    }
+
+    /// Whether attempts remain after this one.
+    #[must_use]
+    pub fn has_next(&self) -> bool {
+        self.number < self.of
+    }
+}
+
+impl Default for Attempt {
+    fn default() -> Attempt {
+        Attempt::ONLY
+    }
 }
 
 impl Requirements {
@@ -260,15 +308,41 @@ impl ClusterSnapshot {
             .collect()
     }
 
-    /// The batch jobs the agents run once, reporting how the run ended: units whose
-    /// requirements say batch, except the `triggered` ones ([`ClusterSnapshot::triggered`]:
-    /// they run each time their timer fires).
+    /// The batch jobs the agents run once, reporting how the run ended, each with its
+    /// retries: units whose requirements say batch, except the `triggered` ones
+    /// ([`ClusterSnapshot::triggered`]: they run each time their timer fires).
     #[must_use]
-    pub fn batch_jobs(&self, triggered: &BTreeSet<String>) -> BTreeSet<String> {
+    pub fn batch_jobs(&self, triggered: &BTreeSet<String>) -> BTreeMap<String, u32> {
         self.units
             .values()
             .filter(|unit| unit.requirements.batch && !triggered.contains(&unit.name))
-            .map(|unit| unit.name.clone())
+            .map(|unit| (unit.name.clone(), unit.requirements.retries))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Method: literal attempts and times.
+
+    use super::Attempt;
+
+    #[test]
+    fn an_attempt_owns_only_runs_started_after_the_previous_one_ended() {
+        // Goal: the first attempt owns any run; a retry owns a run started in a later
+        // millisecond than `after_ms`, not the failed run (started before it ended, possibly
+        // within its last millisecond); attempts remain until the last one.
+        assert!(Attempt::ONLY.owns_run(1));
+        assert!(!Attempt::ONLY.has_next());
+        let retry = Attempt {
+            number: 2,
+            of: 3,
+            after_ms: 5_000,
+        };
+        assert!(!retry.owns_run(4_999_000));
+        assert!(!retry.owns_run(5_000_999));
+        assert!(retry.owns_run(5_001_000));
+        assert!(retry.has_next());
+        assert!(!Attempt { number: 3, ..retry }.has_next());
     }
 }

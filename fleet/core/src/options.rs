@@ -42,10 +42,14 @@ const CPU: &str = "Cpu";
 const MEMORY: &str = "Memory";
 const SPREAD_BY: &str = "SpreadBy";
 const KIND: &str = "Kind";
+const RETRIES: &str = "Retries";
+
+/// The most retries a batch job may ask for (`Retries=`).
+pub const RETRIES_MAX: u32 = 100;
 
 /// Every key fleet knows (`validRequirements` in fleet's `job/job.go`), then Keel's. `Global`
 /// and `Replaces` have no alias, and a bare `MachineBootID` is not a key.
-const KNOWN_KEYS: [&str; 15] = [
+const KNOWN_KEYS: [&str; 16] = [
     MACHINE_ID,
     MACHINE_ID_ALIAS,
     MACHINE_BOOT_ID_ALIAS,
@@ -61,6 +65,7 @@ const KNOWN_KEYS: [&str; 15] = [
     MEMORY,
     SPREAD_BY,
     KIND,
+    RETRIES,
 ];
 
 /// What a unit's `[X-Fleet]` section says.
@@ -143,6 +148,12 @@ pub enum OptionsError {
     /// `Kind=batch` on a unit that is not a service (Keel's).
     #[error("Kind=batch needs a .service unit, not a .{0} unit")]
     BatchNotService(String),
+    /// A `Retries` value that is no count from 0 to [`RETRIES_MAX`] (Keel's).
+    #[error("invalid Retries value {0:?}: expected a number from 0 to 100")]
+    Retries(String),
+    /// `Retries` above 0 on a unit that is not a batch job (Keel's).
+    #[error("Retries needs a batch job (Kind=batch, or a Type=oneshot service)")]
+    RetriesNotBatch,
 }
 
 /// Reads the `[X-Fleet]` section of `file`, the unit file of the unit `name`.
@@ -152,11 +163,11 @@ pub enum OptionsError {
 /// counts), `X-ConditionMachineOf` values come before `MachineOf` ones, `X-Conflicts` before
 /// `Conflicts`, `X-ConditionMachineMetadata` joins `MachineMetadata`. A `MachineMetadata`
 /// item is `key=value` or one of the expressions of `selector.rs`. `Global` is its last
-/// value read by [`is_truthy`]; `Cpu`, `Memory`, `SpreadBy` and `Kind` are their last values
-/// (an empty one clears); a batch job is recognised as `is_batch` says. Specifiers `%n`
-/// (full name), `%N` (name without suffix), `%p` (prefix) and `%i` (instance, empty if
-/// none) are replaced in that order, one after the other, as fleet's `unitPrintf`; no
-/// unescaping is done.
+/// value read by [`is_truthy`]; `Cpu`, `Memory`, `SpreadBy`, `Kind` and `Retries` are
+/// their last values (an empty one clears); a batch job is recognised as `is_batch` says.
+/// Specifiers `%n` (full name), `%N` (name without suffix), `%p` (prefix) and `%i`
+/// (instance, empty if none) are replaced in that order, one after the other, as fleet's
+/// `unitPrintf`; no unescaping is done.
 ///
 /// # Errors
 /// The first [`OptionsError`] that applies, in the order of its variants, judged on the
@@ -167,6 +178,7 @@ pub fn parse_x_fleet(name: &UnitName, file: &UnitFile) -> Result<XFleetOptions, 
     let mut requirements = section.requirements(Some(name))?;
     requirements.triggers = timer_unit(name, file);
     requirements.batch = is_batch(name, file, &section, requirements.global)?;
+    requirements.retries = retries(name, &section, requirements.batch)?;
     Ok(XFleetOptions {
         requirements,
         unknown_keys: section.unknown_keys,
@@ -215,6 +227,23 @@ fn is_batch(
             Ok(service && !global && oneshot && !remains)
         }
     }
+}
+
+/// `Retries=`: the last value, a count from 0 to [`RETRIES_MAX`]; above 0 only for a
+/// batch job.
+fn retries(name: &UnitName, section: &SectionValues, batch: bool) -> Result<u32, OptionsError> {
+    let Some(value) = section.last(RETRIES, Some(name)) else {
+        return Ok(0);
+    };
+    let count = value
+        .parse::<u32>()
+        .ok()
+        .filter(|count| *count <= RETRIES_MAX)
+        .ok_or(OptionsError::Retries(value))?;
+    if count > 0 && !batch {
+        return Err(OptionsError::RetriesNotBatch);
+    }
+    Ok(count)
 }
 
 /// fleet's `parseMultivalueLine`: a raw value that both starts and ends with `"` is split at
@@ -314,6 +343,7 @@ impl SectionValues {
             spread_by: self.spread_by(name)?,
             triggers: None,
             batch: false,
+            retries: 0,
         })
     }
 

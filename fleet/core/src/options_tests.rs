@@ -594,3 +594,45 @@ fn a_batch_job_is_declared_or_a_oneshot_service() {
         Err("Kind=batch needs a .service unit, not a .timer unit".to_owned())
     );
 }
+
+/// Goal: `Retries=` is a count from 0 to 100 (the last value counts, an empty one clears);
+/// above 0 it needs a batch job; anything else is refused with its reason.
+/// Method: a table of unit files.
+#[test]
+fn retries_are_a_bounded_count_for_batch_jobs() {
+    let parse = |text: &str| {
+        let file = UnitFile::parse(text).expect("valid unit file");
+        parse_x_fleet(&name("job.service"), &file)
+            .map(|options| options.requirements.retries)
+            .map_err(|error| error.to_string())
+    };
+    let oneshot = "[Service]\nType=oneshot\nExecStart=/bin/false\n[X-Fleet]\n";
+    let cases = [
+        ("", Ok(0)),
+        ("Retries=3\n", Ok(3)),
+        ("Retries=1\nRetries=100\n", Ok(100)),
+        ("Retries=2\nRetries=\n", Ok(0)),
+        (
+            "Retries=101\n",
+            Err("invalid Retries value \"101\": expected a number from 0 to 100".to_owned()),
+        ),
+        (
+            "Retries=-1\n",
+            Err("invalid Retries value \"-1\": expected a number from 0 to 100".to_owned()),
+        ),
+        (
+            "Retries=many\n",
+            Err("invalid Retries value \"many\": expected a number from 0 to 100".to_owned()),
+        ),
+    ];
+    for (options, expected) in cases {
+        assert_eq!(parse(&format!("{oneshot}{options}")), expected, "{options}");
+    }
+    let service = "[Service]\nExecStart=/bin/true\n[X-Fleet]\n";
+    assert_eq!(parse(&format!("{service}Retries=0\n")), Ok(0));
+    assert_eq!(
+        parse(&format!("{service}Retries=2\n")),
+        Err("Retries needs a batch job (Kind=batch, or a Type=oneshot service)".to_owned())
+    );
+    assert_eq!(parse(&format!("{service}Kind=batch\nRetries=2\n")), Ok(2));
+}

@@ -60,6 +60,9 @@ impl UnitState {
 /// job's completion reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MainRun {
+    /// `ExecMainStartTimestamp`: when the main process started, in microseconds since the
+    /// Unix epoch.
+    pub started_usec: u64,
     /// systemd's `Result` of the service: `success`, `exit-code`, `signal`, `timeout`, ...
     pub result: String,
     /// `ExecMainStatus`: the exit status, or the number of the signal that ended it.

@@ -524,6 +524,17 @@ impl Client {
         Ok(list.replicas)
     }
 
+    /// Every batch job finished on its current file (`GET /keel/v1/completions`).
+    ///
+    /// # Errors
+    /// [`ClientError`] for transport failures, error statuses and an undecodable body.
+    pub async fn completions(&self) -> Result<Vec<fleet_api::keel::Completion>, ClientError> {
+        let list: fleet_api::keel::CompletionList = self
+            .get_json("/keel/v1/completions", "completion list")
+            .await?;
+        Ok(list.completions)
+    }
+
     /// `systemctl status -l <unit>` on the unit's host, as text.
     ///
     /// # Errors

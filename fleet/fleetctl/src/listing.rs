@@ -4,7 +4,9 @@
 //! Owns the field sets and the cell rules. Invariants: fields are checked before anything is
 //! sent (an empty `--fields` and an unknown field are errors, exit 1); a missing machine, IP,
 //! metadata, current state or description is `-`; a global unit's STATE is `-` and its
-//! TARGET is `global`; hashes are 7 characters (40 with `--full`).
+//! TARGET is `global`; hashes are 7 characters (40 with `--full`). Keel's STATEs: a scaled
+//! template's `R/N running`, a finished batch job's `completed` or `failed (…)`, and
+//! `pending` for a unit the engine could not place.
 
 use crate::cli::{ListMachinesArgs, ListUnitFilesArgs, ListUnitsArgs};
 use crate::session::{machine_full_legend, machine_id_legend, Session};
@@ -191,6 +193,15 @@ pub async fn list_unit_files(session: &mut Session<'_>, args: &ListUnitFilesArgs
         .into_iter()
         .map(|set| (set.template, (set.running, set.count)))
         .collect();
+    // A finished batch job's STATE is how it ended (`completed`, `failed (…)`).
+    let finished: BTreeMap<String, String> = session
+        .client
+        .completions()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|completion| (completion.unit, completion.summary))
+        .collect();
     let mut rows = Vec::new();
     if !args.no_legend {
         rows.push(header(&columns));
@@ -198,10 +209,11 @@ pub async fn list_unit_files(session: &mut Session<'_>, args: &ListUnitFilesArgs
     for unit in &units {
         let mut row = Vec::with_capacity(columns.len());
         for column in &columns {
-            let cell = match replicas.get(&unit.name) {
-                Some((running, count)) if *column == "state" => {
+            let cell = match (replicas.get(&unit.name), finished.get(&unit.name)) {
+                (Some((running, count)), _) if *column == "state" => {
                     format!("{running}/{count} running")
                 }
+                (_, Some(summary)) if *column == "state" => summary.clone(),
                 _ => unit_cell(session, unit, column, args.full).await,
             };
             row.push(cell);

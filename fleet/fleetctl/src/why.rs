@@ -2,7 +2,7 @@
 //! (`GET /keel/v1/units/{name}/why`), so a unit that waits is never a silent wait.
 //!
 //! Output: one line saying where the unit stands (placed, pending with the engine's reason,
-//! inactive, global), then a table with MACHINE, IP and VERDICT: `filtered: <rule>` or the
+//! inactive, global, a batch job finished), then (except for a finished job) a table with MACHINE, IP and VERDICT: `filtered: <rule>` or the
 //! score, the chosen machine marked. Exit status 0 when the unit exists, 1 otherwise.
 
 use crate::cli::WhyArgs;
@@ -32,6 +32,12 @@ pub async fn why(session: &mut Session<'_>, args: &WhyArgs) -> i32 {
         }
     };
     session.console.out_line(&standing(&why, args.full));
+    if why.completion.is_some() {
+        session.console.out_line(
+            "It does not run again until its file changes or it is unloaded and started again",
+        );
+        return 0;
+    }
     if why.machines.is_empty() {
         session.console.out_line("No machines in the cluster");
         return 0;
@@ -58,6 +64,10 @@ pub async fn why(session: &mut Session<'_>, args: &WhyArgs) -> i32 {
 /// The first line: where the unit stands.
 fn standing(why: &Why, full: bool) -> String {
     let unit = &why.unit;
+    if let Some(completion) = &why.completion {
+        let machine = machine_id_legend(&completion.machine, full);
+        return format!("{unit} finished on {machine}: {}", completion.summary);
+    }
     if why.global {
         return format!("{unit} is global: it runs on every machine no rule filters out");
     }

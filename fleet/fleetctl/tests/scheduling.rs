@@ -1,5 +1,5 @@
 //! End-to-end tests of Keel's scheduling commands: `why`, `scale`, `run`, and
-//! `list-unit-files`' `pending` and replica states.
+//! `list-unit-files`' `pending`, replica and batch-job states.
 //!
 //! Method: a fake fleetd serving hand-made `why`, `pending` and replica bodies and recording
 //! what it is sent; fleetctl's real client runs each command; output and exit codes are
@@ -114,6 +114,53 @@ async fn list_unit_files_shows_pending_with_the_reason_when_full() {
         "UNIT\t\tSTATE\n\
          db.service\tpending: none of 2 machine(s) accepts it\n\
          web.service\tlaunched\n"
+    );
+}
+
+#[tokio::test]
+async fn finished_batch_jobs_say_how_they_ended() {
+    // Goal: list-unit-files shows a finished batch job's STATE as `completed` or `failed
+    // (...)` (other units as before); why names its machine and result, and no table.
+    let mut cluster = pending_cluster();
+    cluster.put(unit(
+        "job.service",
+        "Job",
+        "launched",
+        "launched",
+        MACHINE_B,
+    ));
+    cluster.put(unit("ok.service", "Ok", "launched", "launched", MACHINE_A));
+    let failed = json!({"unit": "job.service", "machine": MACHINE_B, "result": "exit-code",
+                        "exitStatus": 4, "finished": 1, "summary": "failed (exit-code, status 4)"});
+    cluster.completions = vec![
+        failed.clone(),
+        json!({"unit": "ok.service", "machine": MACHINE_A, "result": "success",
+               "exitStatus": 0, "finished": 1, "summary": "completed"}),
+    ];
+    cluster.why.insert(
+        "job.service".into(),
+        json!({"unit": "job.service", "desiredState": "launched", "placed": MACHINE_B,
+               "completion": failed, "machines": []}),
+    );
+    let fake = Fake::tcp(cluster).await;
+    let listed = fake
+        .run(&["list-unit-files", "--no-legend", "--fields=unit,state"])
+        .await;
+    assert_eq!(
+        listed.stdout,
+        "db.service\tpending\n\
+         job.service\tfailed (exit-code, status 4)\n\
+         ok.service\tcompleted\n\
+         web.service\tlaunched\n"
+    );
+    let why = fake.run(&["why", "job.service"]).await;
+    assert_eq!(
+        (why.stdout.as_str(), why.code),
+        (
+            "job.service finished on 85c0c595...: failed (exit-code, status 4)\n\
+             It does not run again until its file changes or it is unloaded and started again\n",
+            0
+        )
     );
 }
 

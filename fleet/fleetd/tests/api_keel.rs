@@ -1,4 +1,5 @@
-//! Keel's routes against a real Keel member: pending reasons, `status` and `journal` run
+//! Keel's routes against a real Keel member: pending reasons, finished batch jobs in `why`
+//! and `GET /keel/v1/completions`, `status` and `journal` run
 //! here or forwarded to the unit's host over TCP (a second API server in-process), and
 //! serving on TCP and on a unix socket with a drain deadline.
 
@@ -7,7 +8,8 @@ mod api_support;
 use api_support::*;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use fleet_core::model::DesiredState;
+use fleet_core::model::{Attempt, DesiredState};
+use fleet_registry::wire::CompletionRecord;
 use fleetd::api::{bind, serve, ApiListener, ServeError};
 use fleetd::config::ListenAddress;
 use http_body_util::BodyExt;
@@ -39,7 +41,8 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keel_routes_and_serving_on_one_member() {
-    // Goal: the pending endpoint's answers; status and journal answered on the unit's host,
+    // Goal: the pending endpoint's answers; a batch job finished on its current file listed
+    // and explained with how it ended, one finished on an older file or unloaded not; status and journal answered on the unit's host,
     // here or through a forward that streams and stops when the client goes away; the 409,
     // 404, 400 and 502 cases; serving on TCP and a unix socket, with stale sockets replaced
     // and shutdown bounded by the drain deadline.
@@ -47,6 +50,7 @@ async fn keel_routes_and_serving_on_one_member() {
     // second fleetd served on 127.0.0.1:0 as the remote host; hyper over a unix socket.
     let cluster = cluster();
     pending_reasons(&api(&registry(&cluster, "/k-pending/"), 100, M1)).await;
+    finished_batch_jobs(&api(&registry(&cluster, "/k-batch/"), 100, M1)).await;
     inspection_here_and_forwarded(&registry(&cluster, "/k-inspect/")).await;
     unix_socket_serving(&registry(&cluster, "/k-unix/")).await;
 }
@@ -75,6 +79,71 @@ async fn pending_reasons(api: &Api) {
     assert_eq!(reply.text(), golden);
     let missing = get(router, "/keel/v1/units/nope.service/pending").await;
     assert_eq!(missing.error(), (404, "unit does not exist".to_owned()));
+}
+
+async fn finished_batch_jobs(api: &Api) {
+    const JOB: &str = "[Service]\nType=oneshot\nExecStart=/bin/false\n";
+    let (router, registry) = (&api.router, &api.registry);
+    announce(registry, M1, None).await;
+    create(registry, "job.service", JOB, DesiredState::Launched).await;
+    place(registry, "job.service", M1).await;
+    let ended = CompletionRecord {
+        hash: unit_file(JOB).hash(),
+        machine: id(M1),
+        result: "exit-code".into(),
+        exit_status: 1,
+        finished_ms: 1_700_000_000_000,
+        attempt: Attempt::ONLY,
+    };
+    registry
+        .put_completion("job.service", &ended)
+        .await
+        .expect("writes");
+    let completion = format!(
+        r#"{{"unit":"job.service","machine":"{M1}","result":"exit-code","exitStatus":1,"finished":1700000000000,"summary":"failed (exit-code, status 1)"}}"#
+    );
+    let listed = get(router, "/keel/v1/completions").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(
+        listed.text(),
+        format!(r#"{{"completions":[{completion}]}}"#)
+    );
+    let why = get(router, "/keel/v1/units/job.service/why").await;
+    assert_eq!(
+        why.text(),
+        format!(
+            r#"{{"unit":"job.service","placed":"{M1}","desiredState":"launched","completion":{completion},"machines":[]}}"#
+        )
+    );
+    // A run of an older file: the job is not finished, so it is judged as any unit.
+    let older = CompletionRecord {
+        hash: unit_file(SERVICE).hash(),
+        ..ended.clone()
+    };
+    registry
+        .put_completion("job.service", &older)
+        .await
+        .expect("writes");
+    assert_eq!(
+        get(router, "/keel/v1/completions").await.text(),
+        r#"{"completions":[]}"#
+    );
+    let why = get(router, "/keel/v1/units/job.service/why").await.json();
+    assert_eq!(why["completion"], serde_json::Value::Null, "{why}");
+    assert_eq!(why["machines"][0]["machine"], M1, "{why}");
+    // Unloaded: the record is forgotten, so the job runs again when started.
+    registry
+        .put_completion("job.service", &ended)
+        .await
+        .expect("writes");
+    registry
+        .set_desired_state("job.service", DesiredState::Inactive)
+        .await
+        .expect("writes");
+    assert_eq!(
+        get(router, "/keel/v1/completions").await.text(),
+        r#"{"completions":[]}"#
+    );
 }
 
 /// The first chunk of a streamed body, then the response is dropped (the client leaves).

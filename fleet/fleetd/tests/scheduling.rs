@@ -20,7 +20,9 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
     // its limit; `drain` empties a host until `uncordon`; a rolling `replace` with a failing
     // version stops at the first instance and names it, and a good version goes through; a
     // timer starts its service on the timer's host, and the agent does not stop it; a
-    // oneshot batch job runs once and its completion records its exit status.
+    // oneshot batch job runs once, its completion records its exit status, and
+    // `list-unit-files` and `why` show how it ended; a job with `Retries=2` that fails
+    // twice runs a third time and is completed.
     // Method: fleetd on host 1 offering 1 CPU and 1G with metadata disk=ssd,disk=nvme, on
     // host 2 offering 2 CPUs and 4G with disk=hdd; units through the API; placement read
     // from the state reports, limits from `systemctl show` inside the host.
@@ -336,7 +338,8 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
     );
 
     // Batch: a oneshot job runs once where it is placed, its completion records its exit
-    // status, and a later agent round on its host does not run it again.
+    // status, a later agent round on its host does not run it again, and list-unit-files
+    // and why show how it ended.
     std::fs::write(
         files.path().join("job.service"),
         "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'exit 4'\n",
@@ -370,4 +373,60 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
         stack.logs()
     );
     assert_eq!(stack.systemctl(on, &["is-active", "job.service"]), "failed");
+    // list-unit-files and why say how it ended.
+    let listed = stack.fleetctl(
+        0,
+        files.path(),
+        &["list-unit-files", "--no-legend", "--fields=unit,state"],
+    );
+    let row = listed
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("job.service"));
+    assert!(
+        row.is_some_and(|row| row.ends_with("\tfailed (exit-code, status 4)")),
+        "{listed:?}"
+    );
+    let why = stack.fleetctl(1, files.path(), &["why", "job.service"]);
+    let said = format!("job.service finished on {}...: failed", &ran_on[..8]);
+    assert!(why.stdout.starts_with(&said), "{why:?}");
+
+    // Retries: a job that fails twice, then succeeds, with Retries=2 runs three times and
+    // is completed after its third attempt.
+    let tries = files.path().join("tries");
+    std::fs::write(
+        files.path().join("flaky.service"),
+        format!(
+            "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo run >> {0}; \
+             test $$(wc -l < {0}) -ge 3'\n\n[X-Fleet]\nRetries=2\n",
+            tries.display()
+        ),
+    )
+    .unwrap();
+    let started = stack.fleetctl(0, files.path(), &["start", "--no-block", "flaky.service"]);
+    assert_eq!(started.code, 0, "{started:?}\n{}", stack.logs());
+    let completion = wait_for(DEADLINE, "flaky.service's successful attempt", || {
+        stack
+            .completion("flaky.service")
+            .filter(|completion| completion["result"] == "success")
+    });
+    assert_eq!(
+        (&completion["attempt"], &completion["attempts"]),
+        (&serde_json::json!(3), &serde_json::json!(3)),
+        "{completion}"
+    );
+    assert_eq!(std::fs::read_to_string(&tries).unwrap().lines().count(), 3);
+    let listed = stack.fleetctl(
+        0,
+        files.path(),
+        &["list-unit-files", "--no-legend", "--fields=unit,state"],
+    );
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|line| line.starts_with("flaky.service")
+                && line.ends_with("\tcompleted after 3 attempts")),
+        "{listed:?}"
+    );
 }

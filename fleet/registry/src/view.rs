@@ -10,7 +10,7 @@ use crate::wire::{
     CompletionRecord, JobObject, MachineObject, PendingReason, RolloutRecord, ScheduleEntry,
     StateReport, UnitFileBlob, WireError,
 };
-use fleet_core::model::{DesiredState, MachineId};
+use fleet_core::model::{Attempt, DesiredState, MachineId};
 use fleet_core::unit_file::{UnitFile, UnitHash};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -70,15 +70,31 @@ pub struct JobView {
 }
 
 impl JobView {
-    /// Whether this batch job has finished on its current file: the engine places it no
-    /// more. A unit desired `inactive` is never finished.
+    /// Whether this batch job has finished on its current file (succeeded, or failed with
+    /// no attempt left): the engine places it no more. A unit desired `inactive` is never
+    /// finished.
     #[must_use]
     pub fn finished(&self) -> bool {
         self.desired != DesiredState::Inactive
             && self
                 .completion
                 .as_ref()
-                .is_some_and(|completion| completion.hash == self.hash)
+                .is_some_and(|completion| completion.hash == self.hash && completion.is_last())
+    }
+
+    /// For a batch job whose last attempt on its current file failed with attempts left:
+    /// the next attempt, after the failed one. `None` otherwise.
+    #[must_use]
+    pub fn next_attempt(&self) -> Option<Attempt> {
+        let failed = self
+            .completion
+            .as_ref()
+            .filter(|completion| completion.hash == self.hash && !completion.is_last())?;
+        Some(Attempt {
+            number: failed.attempt.number + 1,
+            of: failed.attempt.of,
+            after_ms: failed.finished_ms,
+        })
     }
 }
 

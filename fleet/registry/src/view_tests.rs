@@ -134,6 +134,7 @@ fn schedules_and_states_group_by_their_keys() {
         desired: DesiredState::Launched,
         triggered: false,
         batch: false,
+        attempt: fleet_core::model::Attempt::ONLY,
     }
     .encode();
     let report = StateReport {

@@ -11,7 +11,7 @@
 //! value that decodes is usable; `encode(decode(x))` is `x` for every value Keel writes
 //! (golden tests). Must not perform I/O.
 
-use fleet_core::model::{DesiredState, MachineId};
+use fleet_core::model::{Attempt, DesiredState, MachineId};
 use fleet_core::resources::Resources;
 use fleet_core::unit_file::UnitHash;
 use serde::{Deserialize, Serialize};
@@ -157,6 +157,9 @@ pub struct ScheduleEntry {
     /// A batch job (`"kind":"batch"`): the agent starts it only if it has not run since it
     /// was loaded, and reports how its run ended.
     pub batch: bool,
+    /// For a batch job with retries: which attempt to run (`"attempt"`, `"attempts"`,
+    /// `"after"`, each left out at its default).
+    pub attempt: Attempt,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -169,6 +172,47 @@ struct ScheduleEntryJson<'a> {
     triggered: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     kind: Option<&'a str>,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    attempt: u32,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    attempts: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    after: u64,
+}
+
+/// A stored attempt: `number` from 1 to `of`.
+fn attempt_field(
+    what: &'static str,
+    number: u32,
+    of: u32,
+    after_ms: u64,
+) -> Result<Attempt, WireError> {
+    if number == 0 || number > of {
+        return Err(WireError::InvalidField {
+            what,
+            field: "attempt",
+            value: format!("{number} of {of}"),
+        });
+    }
+    Ok(Attempt {
+        number,
+        of,
+        after_ms,
+    })
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_one(value: &u32) -> bool {
+    *value == 1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// The `kind` of a batch job's index entry; any other unit's entry has none.
@@ -176,7 +220,8 @@ const BATCH_KIND: &str = "batch";
 
 impl ScheduleEntry {
     /// `{"version":1,"hash":"<40 hex>","desiredState":"…"}`, with `"triggered":true` for
-    /// a service that a timer starts and `"kind":"batch"` for a batch job.
+    /// a service that a timer starts, `"kind":"batch"` for a batch job and, for a batch job
+    /// with retries, `"attempt"`, `"attempts"` and `"after"` (ms since the epoch).
     #[must_use]
     pub fn encode(&self) -> String {
         let hash = self.hash.to_hex();
@@ -186,11 +231,15 @@ impl ScheduleEntry {
             desired: self.desired.as_str(),
             triggered: self.triggered,
             kind: self.batch.then_some(BATCH_KIND),
+            attempt: self.attempt.number,
+            attempts: self.attempt.of,
+            after: self.attempt.after_ms,
         })
     }
 
     /// # Errors
-    /// [`WireError`] for another shape, another version, a bad hash or desired state.
+    /// [`WireError`] for another shape, another version, a bad hash, desired state, kind
+    /// or attempt (0, or above the attempts).
     pub fn decode(text: &str) -> Result<ScheduleEntry, WireError> {
         const WHAT: &str = "schedule entry";
         let json: ScheduleEntryJson<'_> = decode(WHAT, text)?;
@@ -216,6 +265,7 @@ impl ScheduleEntry {
             desired,
             triggered: json.triggered,
             batch,
+            attempt: attempt_field(WHAT, json.attempt, json.attempts, json.after)?,
         })
     }
 }

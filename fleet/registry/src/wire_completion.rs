@@ -5,8 +5,11 @@
 //! Invariants: `finished` is in milliseconds since the UNIX epoch; `encode(decode(x))` is
 //! `x`.
 
-use super::{check_version, decode, encode, hash_field, machine_field, WireError, VALUE_VERSION};
-use fleet_core::model::MachineId;
+use super::{
+    attempt_field, check_version, decode, encode, hash_field, machine_field, WireError,
+    VALUE_VERSION,
+};
+use fleet_core::model::{Attempt, MachineId};
 use fleet_core::unit_file::UnitHash;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +26,8 @@ pub struct CompletionRecord {
     pub exit_status: i32,
     /// When it ended, in milliseconds since the UNIX epoch (0 when systemd did not say).
     pub finished_ms: u64,
+    /// Which attempt it was (`number` of `of`; `after_ms` is not kept).
+    pub attempt: Attempt,
 }
 
 impl CompletionRecord {
@@ -32,13 +37,24 @@ impl CompletionRecord {
         self.result == "success"
     }
 
-    /// `completed`, or `failed (<result>, status N)`: the state `list-unit-files` shows.
+    /// Whether the job is done with this file: it succeeded, or no attempt is left.
+    #[must_use]
+    pub fn is_last(&self) -> bool {
+        self.succeeded() || !self.attempt.has_next()
+    }
+
+    /// `completed`, or `failed (<result>, status N)`, with `after N attempts` when it had
+    /// more than one: the state `list-unit-files` shows.
     #[must_use]
     pub fn summary(&self) -> String {
-        if self.succeeded() {
+        let outcome = if self.succeeded() {
             "completed".to_owned()
         } else {
             format!("failed ({}, status {})", self.result, self.exit_status)
+        };
+        match self.attempt.number {
+            1 => outcome,
+            tries => format!("{outcome} after {tries} attempts"),
         }
     }
 }
@@ -53,11 +69,15 @@ struct CompletionJson {
     exit_status: i32,
     #[serde(default)]
     finished: u64,
+    #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
+    attempt: u32,
+    #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
+    attempts: u32,
 }
 
 impl CompletionRecord {
     /// `{"version":1,"hash":"…","machine":"…","result":"success","exitStatus":0,
-    /// "finished":…}`.
+    /// "finished":…}`, with `"attempt"` and `"attempts"` for a job with retries.
     #[must_use]
     pub fn encode(&self) -> String {
         encode(&CompletionJson {
@@ -67,11 +87,13 @@ impl CompletionRecord {
             result: self.result.clone(),
             exit_status: self.exit_status,
             finished: self.finished_ms,
+            attempt: self.attempt.number,
+            attempts: self.attempt.of,
         })
     }
 
     /// # Errors
-    /// [`WireError`] for another shape or version, a bad hash or machine ID.
+    /// [`WireError`] for another shape or version, a bad hash, machine ID or attempt.
     pub fn decode(text: &str) -> Result<CompletionRecord, WireError> {
         const WHAT: &str = "completion record";
         let json: CompletionJson = decode(WHAT, text)?;
@@ -82,6 +104,7 @@ impl CompletionRecord {
             result: json.result,
             exit_status: json.exit_status,
             finished_ms: json.finished,
+            attempt: attempt_field(WHAT, json.attempt, json.attempts, 0)?,
         })
     }
 }

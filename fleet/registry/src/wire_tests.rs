@@ -49,6 +49,7 @@ fn schedule_entry_is_versioned_and_validated() {
         desired: DesiredState::Launched,
         triggered: false,
         batch: false,
+        attempt: fleet_core::model::Attempt::ONLY,
     };
     let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched"}"#;
     assert_eq!(entry.encode(), golden);
@@ -274,6 +275,7 @@ fn batch_entries_and_completions_are_keels_shapes() {
         desired: DesiredState::Launched,
         triggered: false,
         batch: true,
+        attempt: fleet_core::model::Attempt::ONLY,
     };
     let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched","kind":"batch"}"#;
     assert_eq!(entry.encode(), golden);
@@ -288,10 +290,81 @@ fn batch_entries_and_completions_are_keels_shapes() {
         result: "exit-code".into(),
         exit_status: 3,
         finished_ms: 1_764_000_000_000,
+        attempt: fleet_core::model::Attempt::ONLY,
     };
     let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","machine":"113f16a7c8a3445ab2d59b8f95e3b8e1","result":"exit-code","exitStatus":3,"finished":1764000000000}"#;
     assert_eq!(record.encode(), golden);
     assert_eq!(CompletionRecord::decode(golden).expect("decodes"), record);
     assert_eq!(record.summary(), "failed (exit-code, status 3)");
     assert!(CompletionRecord::decode(&golden.replace("113f", "11 f")).is_err());
+}
+
+#[test]
+fn attempts_of_retried_batch_jobs_are_stored_and_checked() {
+    // Goal: an entry and a completion of attempt 2 of 3 carry `attempt`, `attempts` (and the
+    // entry `after`) and round-trip; attempt 0 or above the attempts is refused; the summary
+    // of a job that needed several attempts says so, and only a success or the last attempt
+    // ends the job.
+    let second = fleet_core::model::Attempt {
+        number: 2,
+        of: 3,
+        after_ms: 1_764_000_000_123,
+    };
+    let entry = ScheduleEntry {
+        hash: hash(),
+        desired: DesiredState::Launched,
+        triggered: false,
+        batch: true,
+        attempt: second,
+    };
+    let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched","kind":"batch","attempt":2,"attempts":3,"after":1764000000123}"#;
+    assert_eq!(entry.encode(), golden);
+    assert_eq!(ScheduleEntry::decode(golden).expect("decodes"), entry);
+    for bad in [r#""attempt":0"#, r#""attempt":4"#] {
+        assert!(
+            matches!(
+                ScheduleEntry::decode(&golden.replace(r#""attempt":2"#, bad)),
+                Err(WireError::InvalidField {
+                    field: "attempt",
+                    ..
+                })
+            ),
+            "{bad}"
+        );
+    }
+    let record = CompletionRecord {
+        hash: hash(),
+        machine: id(),
+        result: "exit-code".into(),
+        exit_status: 1,
+        finished_ms: 1_764_000_000_000,
+        attempt: fleet_core::model::Attempt {
+            after_ms: 0,
+            ..second
+        },
+    };
+    let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","machine":"113f16a7c8a3445ab2d59b8f95e3b8e1","result":"exit-code","exitStatus":1,"finished":1764000000000,"attempt":2,"attempts":3}"#;
+    assert_eq!(record.encode(), golden);
+    assert_eq!(CompletionRecord::decode(golden).expect("decodes"), record);
+    assert!(CompletionRecord::decode(&golden.replace(r#""attempt":2"#, r#""attempt":5"#)).is_err());
+    assert!(!record.is_last());
+    assert_eq!(
+        record.summary(),
+        "failed (exit-code, status 1) after 2 attempts"
+    );
+    let last = CompletionRecord {
+        attempt: fleet_core::model::Attempt {
+            number: 3,
+            ..record.attempt
+        },
+        ..record.clone()
+    };
+    assert!(last.is_last());
+    let succeeded = CompletionRecord {
+        result: "success".into(),
+        exit_status: 0,
+        ..record
+    };
+    assert!(succeeded.is_last());
+    assert_eq!(succeeded.summary(), "completed after 2 attempts");
 }

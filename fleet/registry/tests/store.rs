@@ -261,6 +261,7 @@ async fn presence_expires_and_a_refresh_of_an_expired_machine_is_lost() {
         desired: DesiredState::Launched,
         triggered: false,
         batch: false,
+        attempt: fleet_core::model::Attempt::ONLY,
     };
     registry
         .put_schedule_entry(&machine.id, "c.service", &entry)

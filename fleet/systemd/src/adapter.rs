@@ -300,6 +300,7 @@ impl Systemd for DbusSystemd {
         )
         .map_err(|error| classify("Get", name, error))?;
         Ok((started != 0 && started >= written).then(|| MainRun {
+            started_usec: started,
             result,
             exit_status: status,
             // An exit before this start is the previous run's: this one still runs.

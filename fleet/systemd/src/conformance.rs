@@ -192,8 +192,9 @@ pub async fn failing_unit_reports_failed<H: Harness>(harness: &H) {
 }
 
 /// A service's run is unknown until it is started after its file was written; once it has
-/// exited, its run reports systemd's result and exit status; loaded again with a new file,
-/// it has not run.
+/// exited, its run reports systemd's result, exit status and times, and a second start
+/// reports a run that started after the first ended; loaded again with a new file, it has
+/// not run.
 pub async fn main_run_is_reported_since_load<H: Harness>(harness: &H) {
     let failing = "conformance-run-fail.service";
     let systemd = harness.connect().await;
@@ -210,7 +211,29 @@ pub async fn main_run_is_reported_since_load<H: Harness>(harness: &H) {
     let run = systemd.main_run(failing).await.expect("main_run");
     let run = run.expect("a started service has run");
     assert_eq!((run.result.as_str(), run.exit_status), ("exit-code", 3));
-    assert!(run.exited_at_ms.is_some(), "{run:?}");
+    let exited_ms = run.exited_at_ms.expect("a failed run has ended");
+    assert!(
+        run.started_usec > 0 && run.started_usec / 1000 <= exited_ms,
+        "{run:?}"
+    );
+    // Started again on the same file: the new run starts no earlier than the first ended
+    // (what tells a retry's run from the failed one).
+    systemd.start_unit(failing).await.expect("start_unit");
+    let again = tokio::time::timeout(CHANGE_DEADLINE, async {
+        loop {
+            let now = systemd.main_run(failing).await.expect("main_run");
+            if let Some(next) = now.filter(|next| next.started_usec > run.started_usec) {
+                return next;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a second run within the deadline");
+    assert!(
+        again.started_usec / 1000 >= exited_ms,
+        "{again:?} after {run:?}"
+    );
     systemd.unload_unit(failing).await.expect("unload_unit");
     load(
         &systemd,

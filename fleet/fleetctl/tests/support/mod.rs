@@ -56,6 +56,8 @@ pub struct Cluster {
     pub scaled: BTreeMap<String, u32>,
     /// What `GET /keel/v1/replicas` lists.
     pub replica_sets: Vec<serde_json::Value>,
+    /// What `GET /keel/v1/completions` lists.
+    pub completions: Vec<serde_json::Value>,
     /// Machines drained through `PUT /keel/v1/machines/{id}/cordon`.
     pub cordoned: std::collections::BTreeSet<String>,
     /// Bodies received by `PUT /keel/v1/units/{name}/rollout`.
@@ -82,6 +84,7 @@ impl Cluster {
             why: BTreeMap::new(),
             scaled: BTreeMap::new(),
             replica_sets: Vec::new(),
+            completions: Vec::new(),
             cordoned: std::collections::BTreeSet::new(),
             replaced: BTreeMap::new(),
             rollout_script: BTreeMap::new(),
@@ -506,6 +509,11 @@ async fn list_replicas(State(shared): State<Shared>) -> Response {
     Json(serde_json::json!({"replicas": cluster.replica_sets})).into_response()
 }
 
+async fn list_completions(State(shared): State<Shared>) -> Response {
+    let cluster = lock(&shared);
+    Json(serde_json::json!({"completions": cluster.completions})).into_response()
+}
+
 fn text_for(cluster: &Cluster, name: &str, texts: &BTreeMap<String, String>) -> Response {
     if !cluster.units.contains_key(name) {
         return error(StatusCode::NOT_FOUND, "unit does not exist");
@@ -546,6 +554,7 @@ fn router(shared: Shared) -> Router {
         .route("/keel/v1/units/{name}/why", get(get_why))
         .route("/keel/v1/units/{name}/replicas", put(put_replicas))
         .route("/keel/v1/replicas", get(list_replicas))
+        .route("/keel/v1/completions", get(list_completions))
         .route("/keel/v1/units/{name}/rollout", put(put_rollout))
         .route("/keel/v1/rollouts", get(list_rollouts))
         .route(

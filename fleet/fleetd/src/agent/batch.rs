@@ -1,6 +1,10 @@
-//! Batch jobs on this machine: whether each wanted batch job has run since it was loaded
-//! (so the plan does not start it again), and the record of how each run ended
-//! (`job/<unit>/completion`), written once per run.
+//! Batch jobs on this machine: whether each wanted batch job has run since it was loaded,
+//! in the attempt its index entry names (so the plan does not start it again), and the
+//! record of how each run ended (`job/<unit>/completion`), written once per run.
+//!
+//! A retry (`Retries=`) is the same file with a higher attempt: the run of the failed
+//! attempt started before that attempt ended (`Attempt::owns_run`), so it does not count
+//! and the plan starts the job again.
 //!
 //! Invariants: only batch jobs desired `launched`, loaded on their wanted file and not
 //! running are looked up; a job whose run cannot be looked up counts as run for this round,
@@ -9,7 +13,7 @@
 
 use super::Agent;
 use fleet_core::agent_plan::{LocalState, LocalUnit};
-use fleet_core::model::DesiredState;
+use fleet_core::model::{Attempt, DesiredState};
 use fleet_core::ports::Systemd;
 use fleet_core::unit_file::UnitHash;
 use fleet_registry::wire::CompletionRecord;
@@ -19,7 +23,7 @@ impl<S: Systemd> Agent<'_, S> {
     /// Marks in `local` the wanted batch jobs that have run since they were loaded, and
     /// records the end of each run not recorded yet.
     pub(super) async fn note_batch_runs(&mut self, local: &mut BTreeMap<String, LocalUnit>) {
-        let candidates: Vec<(String, UnitHash)> = self
+        let candidates: Vec<(String, UnitHash, Attempt)> = self
             .wanted
             .iter()
             .filter(|(_, want)| want.batch && want.desired == DesiredState::Launched)
@@ -28,13 +32,13 @@ impl<S: Systemd> Agent<'_, S> {
                     .get(*name)
                     .is_some_and(|unit| unit.hash == want.hash && unit.state == LocalState::Loaded)
             })
-            .map(|(name, want)| (name.clone(), want.hash))
+            .map(|(name, want)| (name.clone(), want.hash, want.attempt))
             .collect();
-        for (name, hash) in candidates {
-            let ran = if self.recorded.get(&name) == Some(&hash) {
+        for (name, hash, attempt) in candidates {
+            let ran = if self.recorded.get(&name) == Some(&(hash, attempt.number)) {
                 true
             } else {
-                self.look_up_run(&name, hash).await
+                self.look_up_run(&name, hash, attempt).await
             };
             if let Some(unit) = local.get_mut(&name) {
                 unit.ran = ran;
@@ -44,11 +48,12 @@ impl<S: Systemd> Agent<'_, S> {
             .retain(|name, _| self.wanted.contains_key(name));
     }
 
-    /// Whether `name` (on file `hash`) has run since it was loaded; records a run's end.
-    async fn look_up_run(&mut self, name: &str, hash: UnitHash) -> bool {
+    /// Whether `name` (on file `hash`) has run since it was loaded, in `attempt`; records
+    /// that run's end.
+    async fn look_up_run(&mut self, name: &str, hash: UnitHash, attempt: Attempt) -> bool {
         let run = match self.with_deadline(self.systemd.main_run(name)).await {
-            Ok(Some(run)) => run,
-            Ok(None) => return false,
+            Ok(Some(run)) if attempt.owns_run(run.started_usec) => run,
+            Ok(_) => return false,
             Err(error) => {
                 tracing::warn!(unit = %name, %error, "cannot tell whether the batch job ran");
                 return true;
@@ -59,12 +64,22 @@ impl<S: Systemd> Agent<'_, S> {
             machine: self.settings.machine.clone(),
             result: run.result.clone(),
             exit_status: run.exit_status,
-            finished_ms: run.exited_at_ms.unwrap_or(0),
+            // Without an exit time, the start stands in: a retry must start after it.
+            finished_ms: run.exited_at_ms.unwrap_or(run.started_usec / 1000),
+            attempt,
         };
         match self.registry.put_completion(name, &record).await {
             Ok(()) => {
-                tracing::info!(unit = %name, result = %run.result, status = run.exit_status, "batch job finished");
-                self.recorded.insert(name.to_owned(), hash);
+                tracing::info!(
+                    unit = %name,
+                    result = %run.result,
+                    status = run.exit_status,
+                    attempt = attempt.number,
+                    attempts = attempt.of,
+                    "batch job finished"
+                );
+                self.recorded
+                    .insert(name.to_owned(), (hash, attempt.number));
             }
             Err(error) => tracing::warn!(unit = %name, %error, "completion not written yet"),
         }

@@ -69,8 +69,9 @@ struct Agent<'a, S: Systemd> {
     /// What Keel holds for each unit, as last written by this agent.
     published: BTreeMap<String, StateReport>,
     files: HashMap<UnitHash, UnitFile>,
-    /// The batch jobs whose run on this file the registry has recorded ([`batch`]).
-    recorded: BTreeMap<String, UnitHash>,
+    /// The batch jobs whose run on this file, in this attempt, the registry has recorded
+    /// ([`batch`]).
+    recorded: BTreeMap<String, (UnitHash, u32)>,
 }
 
 /// Runs the agent until `shutdown`.
@@ -216,6 +217,7 @@ impl<S: Systemd> Agent<'_, S> {
                     desired: entry.desired,
                     triggered: entry.triggered,
                     batch: entry.batch,
+                    attempt: entry.attempt,
                 };
                 (unit, want)
             })

@@ -82,6 +82,7 @@ mod tests {
                     desired,
                     triggered: false,
                     batch: false,
+                    attempt: fleet_core::model::Attempt::ONLY,
                 },
             )
         })

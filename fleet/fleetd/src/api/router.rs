@@ -17,7 +17,8 @@
 
 use crate::api::error::ApiError;
 use crate::api::{
-    cordon, discovery, keel, machines, put, replicas, rollout, states, units, why, ApiState,
+    completions, cordon, discovery, keel, machines, put, replicas, rollout, states, units, why,
+    ApiState,
 };
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
@@ -126,6 +127,10 @@ fn keel_routes(router: Router<ApiState>) -> Router<ApiState> {
             get(rollout::get).put(rollout::put).fallback(only_get_put),
         )
         .route("/keel/v1/rollouts", get(rollout::list).fallback(only_get))
+        .route(
+            "/keel/v1/completions",
+            get(completions::list).fallback(only_get),
+        )
         .route(
             "/keel/v1/machines/{name}/cordon",
             put(cordon::put)

@@ -5,8 +5,11 @@
 //! unit files from Keel (three reads), builds the engine's snapshot the way the engine does
 //! (`engine::reconcile::snapshot`) and asks `fleet_core::schedule::explain`, so the verdicts
 //! are the rules and scores the engine applies. A unit the engine cannot schedule at all (an
-//! unreadable file, bad `[X-Fleet]` options) is answered 409 with the reason.
+//! unreadable file, bad `[X-Fleet]` options) is answered 409 with the reason. A batch job
+//! that finished on its current file is answered with how it ended and no verdicts: the
+//! engine does not place it again.
 
+use crate::api::completions;
 use crate::api::error::ApiError;
 use crate::api::request::{logged, ItemName};
 use crate::api::units::UNIT_MISSING;
@@ -29,6 +32,15 @@ pub(crate) async fn why(
         .get(name.as_str())
         .cloned()
         .ok_or_else(|| ApiError::not_found(UNIT_MISSING))?;
+    if let Some(completion) = completions::finished(&job) {
+        return Ok(Json(Why {
+            unit: job.name,
+            placed: Some(completion.machine.clone()),
+            desired_state: job.desired.as_str().to_owned(),
+            completion: Some(completion),
+            ..Why::default()
+        }));
+    }
     let machines = logged(registry.machines().await?, "machine record");
     let files = logged(registry.unit_files().await?, "unit file");
     let mut files = UnitFiles::with_files(files.into_iter().collect());
@@ -72,6 +84,7 @@ pub(crate) async fn why(
         best: explanation.best.map(|machine| machine.to_string()),
         pending: job.pending.map(|pending| pending.reason),
         desired_state: job.desired.as_str().to_owned(),
+        completion: None,
         machines: verdicts,
     }))
 }

@@ -10,7 +10,7 @@
 //! agent TTL.
 
 use fleet_core::model::{
-    ClusterSnapshot, DesiredState, MachineId, MachineView, Requirements, UnitView,
+    Attempt, ClusterSnapshot, DesiredState, MachineId, MachineView, Requirements, UnitView,
 };
 use fleet_core::name::UnitName;
 use fleet_core::options::parse_x_fleet;
@@ -257,7 +257,9 @@ pub fn snapshot(
 /// (left out of the snapshot) and of finished batch jobs are kept as they are; so are
 /// entries already on a unit's `rolling` hash (a global unit partway through a rollout,
 /// `engine::rollout`). Entries of the units a timer starts (`ClusterSnapshot::triggered`)
-/// and of batch jobs (`ClusterSnapshot::batch_jobs`) say so.
+/// and of batch jobs (`ClusterSnapshot::batch_jobs`) say so; a batch job's entry names
+/// its attempt, the next one after a failed run with retries left
+/// (`JobView::next_attempt`), so its agent runs it again where it ran.
 #[must_use]
 pub fn writes(
     plan: &Plan,
@@ -342,8 +344,29 @@ struct EntryHints<'a> {
     rolling: &'a BTreeMap<String, UnitHash>,
     /// Units a timer starts.
     triggered: &'a BTreeSet<String>,
-    /// Batch jobs.
-    batch: &'a BTreeSet<String>,
+    /// Batch jobs, with their retries.
+    batch: &'a BTreeMap<String, u32>,
+}
+
+/// The attempt a batch job's index entry on `machine` asks for: the next after a failed
+/// one while attempts remain, else the first of its retries and one. The failed attempt's
+/// end is kept only for the machine it ran on (its clock; elsewhere the file is new).
+fn attempt_of(job: &JobView, retries: u32, machine: &MachineId) -> Attempt {
+    let Some(next) = job.next_attempt() else {
+        return Attempt {
+            number: 1,
+            of: retries.saturating_add(1),
+            after_ms: 0,
+        };
+    };
+    let ran_here = job
+        .completion
+        .as_ref()
+        .is_some_and(|completion| completion.machine == *machine);
+    Attempt {
+        after_ms: if ran_here { next.after_ms } else { 0 },
+        ..next
+    }
 }
 
 fn index_writes(
@@ -371,11 +394,13 @@ fn index_writes(
                 Some(new) if on_rolling_hash(new) => *new,
                 _ => job.hash,
             };
+            let batch = hints.batch.get(unit);
             let entry = ScheduleEntry {
                 hash,
                 desired: job.desired,
                 triggered: hints.triggered.contains(unit),
-                batch: hints.batch.contains(unit),
+                batch: batch.is_some(),
+                attempt: batch.map_or(Attempt::ONLY, |retries| attempt_of(job, *retries, machine)),
             };
             wanted.insert(
                 (machine.to_string(), unit.clone()),

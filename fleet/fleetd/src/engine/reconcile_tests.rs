@@ -142,6 +142,7 @@ fn a_new_unit_is_placed_then_indexed_and_a_second_pass_writes_nothing() {
                     desired: DesiredState::Launched,
                     triggered: false,
                     batch: false,
+                    attempt: fleet_core::model::Attempt::ONLY,
                 }
             },
         ]
@@ -233,6 +234,7 @@ fn globals_are_indexed_on_every_machine_and_templates_never() {
         desired: DesiredState::Launched,
         triggered: false,
         batch: false,
+        attempt: fleet_core::model::Attempt::ONLY,
     };
     world
         .index
@@ -414,6 +416,7 @@ fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
         desired: DesiredState::Launched,
         triggered: false,
         batch: false,
+        attempt: fleet_core::model::Attempt::ONLY,
     };
     world
         .index
@@ -433,6 +436,7 @@ fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
                 desired: DesiredState::Launched,
                 triggered: false,
                 batch: false,
+                attempt: fleet_core::model::Attempt::ONLY,
             },
         }]
     );
@@ -519,6 +523,7 @@ fn a_finished_batch_job_stays_where_it_ran_when_its_machine_is_lost() {
         result: "success".into(),
         exit_status: 0,
         finished_ms: 1,
+        attempt: fleet_core::model::Attempt::ONLY,
     };
     let done = world.jobs["done.service"].hash;
     world.jobs.get_mut("done.service").expect("job").completion = Some(completion(done));
@@ -535,4 +540,66 @@ fn a_finished_batch_job_stays_where_it_ran_when_its_machine_is_lost() {
     assert!(world.index[M1].contains_key("done.service"));
     assert!(!world.index[M1].contains_key("old.service"));
     assert_eq!(world.jobs["old.service"].target, Some(id(M2)));
+}
+
+#[test]
+fn a_failed_batch_job_with_retries_is_run_again_where_it_ran_until_the_last_attempt() {
+    // Goal: a job with `Retries=2` has entry attempt 1 of 3; each failed attempt makes the
+    // next one on the same machine, after the failed run's end; a failure of the third
+    // attempt finishes it (entry kept, no further attempt); an attempt that ran on another
+    // machine gives the next attempt no `after` (that clock is not this machine's).
+    // Method: one machine, the completion written by hand after each pass.
+    let mut world = World::new(&[M1]);
+    let text = "[Service]\nType=oneshot\nExecStart=/bin/false\n[X-Fleet]\nRetries=2\n";
+    world.unit("job.service", text, DesiredState::Launched, None);
+    for _ in 0..2 {
+        let writes = world.writes();
+        world.apply(&writes);
+    }
+    let attempt = |world: &World| world.index[M1]["job.service"].attempt;
+    assert_eq!(
+        attempt(&world),
+        Attempt {
+            number: 1,
+            of: 3,
+            after_ms: 0
+        }
+    );
+    let hash = world.jobs["job.service"].hash;
+    let failed = |number: u32, machine: &str, finished_ms: u64| CompletionRecord {
+        hash,
+        machine: id(machine),
+        result: "exit-code".into(),
+        exit_status: 1,
+        finished_ms,
+        attempt: Attempt {
+            number,
+            of: 3,
+            after_ms: 0,
+        },
+    };
+    for number in 1..=2 {
+        let ended = 1_000 * u64::from(number);
+        world.jobs.get_mut("job.service").expect("job").completion =
+            Some(failed(number, M1, ended));
+        let writes = world.writes();
+        world.apply(&writes);
+        assert_eq!(
+            attempt(&world),
+            Attempt {
+                number: number + 1,
+                of: 3,
+                after_ms: ended
+            }
+        );
+    }
+    world.jobs.get_mut("job.service").expect("job").completion = Some(failed(2, M2, 5));
+    let writes = world.writes();
+    world.apply(&writes);
+    assert_eq!(attempt(&world).after_ms, 0);
+    world.jobs.get_mut("job.service").expect("job").completion = Some(failed(3, M1, 9_000));
+    assert!(world.jobs["job.service"].finished());
+    let writes = world.writes();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert_eq!(attempt(&world).number, 3);
 }

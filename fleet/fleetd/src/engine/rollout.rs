@@ -342,6 +342,7 @@ impl Engine {
                     desired: job.desired,
                     triggered: slot.triggered,
                     batch: false,
+                    attempt: fleet_core::model::Attempt::ONLY,
                 };
                 self.registry
                     .put_schedule_entry(&machine, &job.name, &entry)

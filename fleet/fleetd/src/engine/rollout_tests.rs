@@ -98,6 +98,7 @@ fn a_global_unit_rolls_over_the_machines_that_index_it() {
         desired: DesiredState::Launched,
         triggered: false,
         batch: false,
+        attempt: fleet_core::model::Attempt::ONLY,
     };
     let mut index: BTreeMap<String, BTreeMap<String, ScheduleEntry>> = BTreeMap::new();
     index
