@@ -405,10 +405,22 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
     .unwrap();
     let started = stack.fleetctl(0, files.path(), &["start", "--no-block", "flaky.service"]);
     assert_eq!(started.code, 0, "{started:?}\n{}", stack.logs());
-    let completion = wait_for(DEADLINE, "flaky.service's successful attempt", || {
+    let succeeded = || {
         stack
             .completion("flaky.service")
             .filter(|completion| completion["result"] == "success")
+    };
+    let started = std::time::Instant::now();
+    while succeeded().is_none() && started.elapsed() < DEADLINE {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let completion = succeeded().unwrap_or_else(|| {
+        panic!(
+            "no successful attempt of flaky.service: {:?}, runs {:?}\n{}",
+            stack.completion("flaky.service"),
+            std::fs::read_to_string(&tries),
+            stack.logs()
+        )
     });
     assert_eq!(
         (&completion["attempt"], &completion["attempts"]),
@@ -429,4 +441,17 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
                 && line.ends_with("\tcompleted after 3 attempts")),
         "{listed:?}"
     );
+    // A later agent round on its host (it starts a unit placed there) runs it no more.
+    let flaky_on = completion["machine"].as_str().unwrap().to_owned();
+    std::fs::write(
+        files.path().join("later.service"),
+        format!("[Service]\nExecStart={SLEEPER}\n\n[X-Fleet]\nMachineID={flaky_on}\n"),
+    )
+    .unwrap();
+    let later = stack.fleetctl(0, files.path(), &["start", "later.service"]);
+    assert_eq!(later.code, 0, "{later:?}\n{}", stack.logs());
+    wait_for(DEADLINE, "later.service on flaky.service's host", || {
+        (active_on(&stack, 0, "later.service") == [flaky_on.clone()]).then_some(())
+    });
+    assert_eq!(std::fs::read_to_string(&tries).unwrap().lines().count(), 3);
 }

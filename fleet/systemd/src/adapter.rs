@@ -21,8 +21,8 @@ use crate::proxy::{
     ManagerProxy, ServiceProxy, UnitProxy, SYSTEMD_SERVICE, UNIT_INTERFACE, UNIT_PATH_NAMESPACE,
 };
 use crate::unit_files::{
-    check_unit_name, list_unit_files, off_worker, remove_unit_file, write_unit_file,
-    written_at_usec,
+    check_unit_name, list_unit_files, mark_started, off_worker, remove_unit_file, started_at_usec,
+    write_unit_file, written_at_usec,
 };
 use crate::watch::{list_units_by_names, StateChanges};
 use fleet_core::agent_plan::LocalUnit;
@@ -123,6 +123,26 @@ impl DbusSystemd {
             remove_unit_file(&directory, &owned)
         })
         .await
+    }
+
+    /// The run of a unit this agent started (at `marked`) of which systemd keeps no trace:
+    /// inactive with no job queued, it ended cleanly and systemd collected it (or a
+    /// condition skipped it), which systemd's `Result` would call `success`. Still queued
+    /// or running, it has no run yet.
+    async fn collected_run(
+        &self,
+        name: &str,
+        marked: u64,
+    ) -> Result<Option<MainRun>, SystemdError> {
+        let unit: UnitProxy<'_> = self.unit_object(name).await?;
+        let (active_state, (job, _)) = tokio::try_join!(unit.active_state(), unit.job())
+            .map_err(|error| classify("Get", name, error))?;
+        Ok((active_state == "inactive" && job == 0).then(|| MainRun {
+            started_usec: marked,
+            result: "success".to_owned(),
+            exit_status: 0,
+            exited_at_ms: None,
+        }))
     }
 
     /// A proxy of one interface of the unit `name`'s object, loading the unit if needed.
@@ -230,6 +250,12 @@ impl Systemd for DbusSystemd {
     #[tracing::instrument(skip(self))]
     async fn start_unit(&self, name: &str) -> Result<(), SystemdError> {
         check_unit_name(name)?;
+        let directory = self.units_directory.clone();
+        let owned = name.to_owned();
+        off_worker(&self.units_directory, move || {
+            mark_started(&directory, &owned)
+        })
+        .await?;
         self.manager
             .start_unit(name, JOB_MODE)
             .await
@@ -287,8 +313,11 @@ impl Systemd for DbusSystemd {
         check_unit_name(name)?;
         let directory = self.units_directory.clone();
         let owned = name.to_owned();
-        let written = off_worker(&self.units_directory, move || {
-            written_at_usec(&directory, &owned)
+        let (written, marked) = off_worker(&self.units_directory, move || {
+            Ok((
+                written_at_usec(&directory, &owned)?,
+                started_at_usec(&directory, &owned)?,
+            ))
         })
         .await?;
         let service: ServiceProxy<'_> = self.unit_object(name).await?;
@@ -299,13 +328,19 @@ impl Systemd for DbusSystemd {
             service.result(),
         )
         .map_err(|error| classify("Get", name, error))?;
-        Ok((started != 0 && started >= written).then(|| MainRun {
-            started_usec: started,
-            result,
-            exit_status: status,
-            // An exit before this start is the previous run's: this one still runs.
-            exited_at_ms: (exited != 0 && exited >= started).then_some(exited / 1000),
-        }))
+        if started != 0 && started >= written {
+            return Ok(Some(MainRun {
+                started_usec: started,
+                result,
+                exit_status: status,
+                // An exit before this start is the previous run's: this one still runs.
+                exited_at_ms: (exited != 0 && exited >= started).then_some(exited / 1000),
+            }));
+        }
+        match marked.filter(|marked| *marked >= written) {
+            Some(marked) => self.collected_run(name, marked).await,
+            None => Ok(None),
+        }
     }
 
     #[tracing::instrument(skip(self))]

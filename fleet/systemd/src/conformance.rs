@@ -194,7 +194,8 @@ pub async fn failing_unit_reports_failed<H: Harness>(harness: &H) {
 /// A service's run is unknown until it is started after its file was written; once it has
 /// exited, its run reports systemd's result, exit status and times, and a second start
 /// reports a run that started after the first ended; loaded again with a new file, it has
-/// not run.
+/// not run. A clean run of a plain oneshot service is reported as a success, also once
+/// systemd has collected the unit.
 pub async fn main_run_is_reported_since_load<H: Harness>(harness: &H) {
     let failing = "conformance-run-fail.service";
     let systemd = harness.connect().await;
@@ -243,6 +244,36 @@ pub async fn main_run_is_reported_since_load<H: Harness>(harness: &H) {
     .await;
     assert_eq!(systemd.main_run(failing).await.expect("main_run"), None);
     systemd.unload_unit(failing).await.expect("unload_unit");
+
+    // A clean run of a plain oneshot service: systemd may collect the unit once it has
+    // ended and forget its run, and it is still reported, as a success.
+    let clean = "conformance-run-clean.service";
+    load(
+        &systemd,
+        clean,
+        "[Service]\nType=oneshot\nExecStart=/bin/true\n",
+    )
+    .await;
+    assert_eq!(systemd.main_run(clean).await.expect("main_run"), None);
+    systemd.start_unit(clean).await.expect("start_unit");
+    let ran = tokio::time::timeout(CHANGE_DEADLINE, async {
+        loop {
+            let state = systemd.unit_state(clean).await.expect("unit_state");
+            let run = systemd.main_run(clean).await.expect("main_run");
+            if let Some(run) = run.filter(|_| state.active_state == "inactive") {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a clean run within the deadline");
+    assert_eq!(
+        (ran.result.as_str(), ran.exit_status),
+        ("success", 0),
+        "{ran:?}"
+    );
+    systemd.unload_unit(clean).await.expect("unload_unit");
 
     let passing = "conformance-run-pass.service";
     let text = "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n";

@@ -114,6 +114,10 @@ pub(crate) trait Unit {
     /// `SubState`.
     #[zbus(property)]
     fn sub_state(&self) -> zbus::Result<String>;
+
+    /// `Job`: the unit's queued job, `(0, "/")` when none.
+    #[zbus(property)]
+    fn job(&self) -> zbus::Result<(u32, zbus::zvariant::OwnedObjectPath)>;
 }
 
 /// `org.freedesktop.systemd1.Service`, what a batch job's completion reports.

@@ -1,9 +1,14 @@
 //! The units directory: writing, removing and listing the unit files this agent owns. All of
 //! it is blocking file I/O, so every public function here runs on tokio's blocking pool.
 //!
+//! Beside each unit file, the dot-file `.<name>.started` holds when the agent last asked
+//! systemd to start the unit: systemd forgets the run of a unit that ended cleanly once it
+//! collects the unit, so the marker is what tells such a run from no run.
+//!
 //! Invariants: a file appears under its final name only complete (written to a dot-file,
 //! then renamed), with mode 0644; only names that pass [`check_unit_name`] become paths, so
-//! no name escapes the directory; dot-files are never listed. Depends on std and fleet-core.
+//! no name escapes the directory; dot-files are never listed; removing a unit's file removes
+//! its start marker. Depends on std and fleet-core.
 
 use fleet_core::name::UnitName;
 use fleet_core::ports::SystemdError;
@@ -89,15 +94,60 @@ pub(crate) fn write_unit_file(
     Ok(path)
 }
 
-/// Removes `<directory>/<name>`; a file already gone is fine.
+/// Removes `<directory>/<name>` and its start marker; files already gone are fine.
 ///
 /// # Errors
 /// `UnitFileIo`.
 pub(crate) fn remove_unit_file(directory: &Path, name: &str) -> Result<(), SystemdError> {
-    let path = unit_path(directory, name);
-    match fs::remove_file(&path) {
+    for path in [
+        start_marker_path(directory, name),
+        unit_path(directory, name),
+    ] {
+        match fs::remove_file(&path) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                return Err(io_error(&path)(error))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn start_marker_path(directory: &Path, name: &str) -> PathBuf {
+    directory.join(format!(".{name}.started"))
+}
+
+fn now_usec() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Records now as when the unit `name` was last started (its start marker). Without the
+/// units directory no unit is this agent's, and nothing is recorded.
+///
+/// # Errors
+/// `UnitFileIo`.
+pub(crate) fn mark_started(directory: &Path, name: &str) -> Result<(), SystemdError> {
+    let path = start_marker_path(directory, name);
+    match fs::write(&path, now_usec().to_string()) {
         Err(error) if error.kind() != io::ErrorKind::NotFound => Err(io_error(&path)(error)),
         _ => Ok(()),
+    }
+}
+
+/// When the unit `name` was last started, from its start marker (microseconds since the
+/// UNIX epoch); `None` without a readable marker.
+///
+/// # Errors
+/// `UnitFileIo` when the marker exists and cannot be read.
+pub(crate) fn started_at_usec(directory: &Path, name: &str) -> Result<Option<u64>, SystemdError> {
+    let path = start_marker_path(directory, name);
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().parse().ok()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(io_error(&path)(error)),
     }
 }
 

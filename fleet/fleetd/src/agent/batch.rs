@@ -53,7 +53,10 @@ impl<S: Systemd> Agent<'_, S> {
     async fn look_up_run(&mut self, name: &str, hash: UnitHash, attempt: Attempt) -> bool {
         let run = match self.with_deadline(self.systemd.main_run(name)).await {
             Ok(Some(run)) if attempt.owns_run(run.started_usec) => run,
-            Ok(_) => return false,
+            Ok(run) => {
+                tracing::debug!(unit = %name, ?run, ?attempt, "no run of this attempt yet");
+                return false;
+            }
             Err(error) => {
                 tracing::warn!(unit = %name, %error, "cannot tell whether the batch job ran");
                 return true;
