@@ -12,7 +12,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 use fleet_core::agent_plan::LocalState;
-use fleet_core::ports::{StateChange, Systemd, SystemdError, UnitState};
+use fleet_core::ports::{MainRun, StateChange, Systemd, SystemdError, UnitState};
 use fleet_core::unit_file::UnitFile;
 use futures_util::StreamExt as _;
 use std::collections::BTreeSet;
@@ -194,8 +194,7 @@ pub async fn failing_unit_reports_failed<H: Harness>(harness: &H) {
 /// A service's run is unknown until it is started after its file was written; once it has
 /// exited, its run reports systemd's result, exit status and times, and a second start
 /// reports a run that started after the first ended; loaded again with a new file, it has
-/// not run. A clean run of a plain oneshot service is reported as a success, also once
-/// systemd has collected the unit.
+/// not run.
 pub async fn main_run_is_reported_since_load<H: Harness>(harness: &H) {
     let failing = "conformance-run-fail.service";
     let systemd = harness.connect().await;
@@ -220,17 +219,10 @@ pub async fn main_run_is_reported_since_load<H: Harness>(harness: &H) {
     // Started again on the same file: the new run starts no earlier than the first ended
     // (what tells a retry's run from the failed one).
     systemd.start_unit(failing).await.expect("start_unit");
-    let again = tokio::time::timeout(CHANGE_DEADLINE, async {
-        loop {
-            let now = systemd.main_run(failing).await.expect("main_run");
-            if let Some(next) = now.filter(|next| next.started_usec > run.started_usec) {
-                return next;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    let again = ended_run(&systemd, failing, |next| {
+        next.started_usec > run.started_usec
     })
-    .await
-    .expect("a second run within the deadline");
+    .await;
     assert!(
         again.started_usec / 1000 >= exited_ms,
         "{again:?} after {run:?}"
@@ -245,36 +237,6 @@ pub async fn main_run_is_reported_since_load<H: Harness>(harness: &H) {
     assert_eq!(systemd.main_run(failing).await.expect("main_run"), None);
     systemd.unload_unit(failing).await.expect("unload_unit");
 
-    // A clean run of a plain oneshot service: systemd may collect the unit once it has
-    // ended and forget its run, and it is still reported, as a success.
-    let clean = "conformance-run-clean.service";
-    load(
-        &systemd,
-        clean,
-        "[Service]\nType=oneshot\nExecStart=/bin/true\n",
-    )
-    .await;
-    assert_eq!(systemd.main_run(clean).await.expect("main_run"), None);
-    systemd.start_unit(clean).await.expect("start_unit");
-    let ran = tokio::time::timeout(CHANGE_DEADLINE, async {
-        loop {
-            let state = systemd.unit_state(clean).await.expect("unit_state");
-            let run = systemd.main_run(clean).await.expect("main_run");
-            if let Some(run) = run.filter(|_| state.active_state == "inactive") {
-                return run;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("a clean run within the deadline");
-    assert_eq!(
-        (ran.result.as_str(), ran.exit_status),
-        ("success", 0),
-        "{ran:?}"
-    );
-    systemd.unload_unit(clean).await.expect("unload_unit");
-
     let passing = "conformance-run-pass.service";
     let text = "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n";
     load(&systemd, passing, text).await;
@@ -285,6 +247,47 @@ pub async fn main_run_is_reported_since_load<H: Harness>(harness: &H) {
     let run = run.expect("a started service has run");
     assert_eq!((run.result.as_str(), run.exit_status), ("success", 0));
     systemd.unload_unit(passing).await.expect("unload_unit");
+}
+
+/// A clean run of a plain oneshot service is reported as a success once it has ended, also
+/// when systemd has collected the unit and forgotten its run.
+pub async fn clean_run_is_reported_after_collection<H: Harness>(harness: &H) {
+    let systemd = harness.connect().await;
+    let clean = "conformance-run-clean.service";
+    let text = "[Service]\nType=oneshot\nExecStart=/bin/true\n";
+    load(&systemd, clean, text).await;
+    assert_eq!(systemd.main_run(clean).await.expect("main_run"), None);
+    systemd.start_unit(clean).await.expect("start_unit");
+    let ran = ended_run(&systemd, clean, |_| true).await;
+    assert_eq!(
+        (ran.result.as_str(), ran.exit_status),
+        ("success", 0),
+        "{ran:?}"
+    );
+    systemd.unload_unit(clean).await.expect("unload_unit");
+}
+
+/// The run of `name` once the unit is no longer running and the run satisfies `wanted`,
+/// within [`CHANGE_DEADLINE`].
+async fn ended_run(
+    systemd: &impl Systemd,
+    name: &str,
+    wanted: impl Fn(&MainRun) -> bool,
+) -> MainRun {
+    let ended = async {
+        loop {
+            let state = systemd.unit_state(name).await.expect("unit_state");
+            let run = systemd.main_run(name).await.expect("main_run");
+            let stopped = matches!(state.active_state.as_str(), "inactive" | "failed");
+            if let Some(run) = run.filter(|run| stopped && wanted(run)) {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(CHANGE_DEADLINE, ended)
+        .await
+        .unwrap_or_else(|_| panic!("no ended run of {name} within {CHANGE_DEADLINE:?}"))
 }
 
 /// Malformed names are refused as `InvalidUnitName` before anything happens, and a unit

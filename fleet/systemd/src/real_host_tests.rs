@@ -126,6 +126,16 @@ async fn main_run_is_reported_since_load() {
     conformance::main_run_is_reported_since_load(&host).await;
 }
 
+// Goal: a clean oneshot run is reported after systemd collected the unit (conformance).
+// Method: the suite's case.
+#[tokio::test]
+async fn clean_run_is_reported_after_collection() {
+    let Some(host) = real_host("sd-clean") else {
+        return;
+    };
+    conformance::clean_run_is_reported_after_collection(&host).await;
+}
+
 // Goal: bad names and absent units are typed errors (conformance). Method: the suite's case.
 #[tokio::test]
 async fn bad_names_are_typed_errors() {
