@@ -41,6 +41,8 @@ pub struct WantedUnit {
     pub batch: bool,
     /// For a batch job: which attempt to run (the agent tells its run by it).
     pub attempt: Attempt,
+    /// `WhenCutOff=stop`: the agent stops it when cut off and fences its start.
+    pub stop_when_cut_off: bool,
 }
 
 /// Where a unit stands on this machine.

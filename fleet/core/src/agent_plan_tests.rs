@@ -16,6 +16,7 @@ fn wanted(list: &[(&str, DesiredState, u8)]) -> BTreeMap<String, WantedUnit> {
                 triggered: false,
                 batch: false,
                 attempt: Attempt::ONLY,
+                stop_when_cut_off: false,
             };
             ((*name).to_owned(), unit)
         })

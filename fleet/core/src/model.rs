@@ -168,6 +168,10 @@ pub struct Requirements {
     /// `Retries=`: how many times a batch job whose run failed is run again on the same
     /// file (0 for any other unit).
     pub retries: u32,
+    /// `WhenCutOff=stop`: its agent stops it when cut off from the store, and it is started
+    /// elsewhere only once it has stopped, so it never runs on two machines at once. Never
+    /// set for a global unit.
+    pub stop_when_cut_off: bool,
 }
 
 /// Which run of a batch job an index entry asks for (`[X-Fleet] Retries=`): attempt

@@ -43,13 +43,14 @@ const MEMORY: &str = "Memory";
 const SPREAD_BY: &str = "SpreadBy";
 const KIND: &str = "Kind";
 const RETRIES: &str = "Retries";
+const WHEN_CUT_OFF: &str = "WhenCutOff";
 
 /// The most retries a batch job may ask for (`Retries=`).
 pub const RETRIES_MAX: u32 = 100;
 
 /// Every key fleet knows (`validRequirements` in fleet's `job/job.go`), then Keel's. `Global`
 /// and `Replaces` have no alias, and a bare `MachineBootID` is not a key.
-const KNOWN_KEYS: [&str; 16] = [
+const KNOWN_KEYS: [&str; 17] = [
     MACHINE_ID,
     MACHINE_ID_ALIAS,
     MACHINE_BOOT_ID_ALIAS,
@@ -66,6 +67,7 @@ const KNOWN_KEYS: [&str; 16] = [
     SPREAD_BY,
     KIND,
     RETRIES,
+    WHEN_CUT_OFF,
 ];
 
 /// What a unit's `[X-Fleet]` section says.
@@ -154,6 +156,12 @@ pub enum OptionsError {
     /// `Retries` above 0 on a unit that is not a batch job (Keel's).
     #[error("Retries needs a batch job (Kind=batch, or a Type=oneshot service)")]
     RetriesNotBatch,
+    /// A `WhenCutOff` value other than `keep` or `stop` (Keel's).
+    #[error("invalid WhenCutOff value {0:?}: expected keep or stop")]
+    WhenCutOff(String),
+    /// `WhenCutOff=stop` together with a true `Global` (Keel's).
+    #[error("WhenCutOff=stop cannot be used with Global")]
+    StopWhenCutOffWithGlobal,
 }
 
 /// Reads the `[X-Fleet]` section of `file`, the unit file of the unit `name`.
@@ -163,8 +171,8 @@ pub enum OptionsError {
 /// counts), `X-ConditionMachineOf` values come before `MachineOf` ones, `X-Conflicts` before
 /// `Conflicts`, `X-ConditionMachineMetadata` joins `MachineMetadata`. A `MachineMetadata`
 /// item is `key=value` or one of the expressions of `selector.rs`. `Global` is its last
-/// value read by [`is_truthy`]; `Cpu`, `Memory`, `SpreadBy`, `Kind` and `Retries` are
-/// their last values (an empty one clears); a batch job is recognised as `is_batch` says.
+/// value read by [`is_truthy`]; `Cpu`, `Memory`, `SpreadBy`, `Kind`, `Retries` and
+/// `WhenCutOff` are their last values (an empty one clears); a batch job is recognised as `is_batch` says.
 /// Specifiers `%n` (full name), `%N` (name without suffix), `%p` (prefix) and `%i`
 /// (instance, empty if none) are replaced in that order, one after the other, as fleet's
 /// `unitPrintf`; no unescaping is done.
@@ -179,6 +187,7 @@ pub fn parse_x_fleet(name: &UnitName, file: &UnitFile) -> Result<XFleetOptions, 
     requirements.triggers = timer_unit(name, file);
     requirements.batch = is_batch(name, file, &section, requirements.global)?;
     requirements.retries = retries(name, &section, requirements.batch)?;
+    requirements.stop_when_cut_off = when_cut_off(name, &section, requirements.global)?;
     Ok(XFleetOptions {
         requirements,
         unknown_keys: section.unknown_keys,
@@ -244,6 +253,22 @@ fn retries(name: &UnitName, section: &SectionValues, batch: bool) -> Result<u32,
         return Err(OptionsError::RetriesNotBatch);
     }
     Ok(count)
+}
+
+/// `WhenCutOff=`: `stop` (the last value) for a unit that must never run on two machines
+/// at once, `keep` (the default, fleet's behaviour) for one that keeps running on a machine
+/// cut off from the store.
+fn when_cut_off(
+    name: &UnitName,
+    section: &SectionValues,
+    global: bool,
+) -> Result<bool, OptionsError> {
+    match section.last(WHEN_CUT_OFF, Some(name)).as_deref() {
+        None | Some("keep") => Ok(false),
+        Some("stop") if global => Err(OptionsError::StopWhenCutOffWithGlobal),
+        Some("stop") => Ok(true),
+        Some(other) => Err(OptionsError::WhenCutOff(other.to_owned())),
+    }
 }
 
 /// fleet's `parseMultivalueLine`: a raw value that both starts and ends with `"` is split at
@@ -344,6 +369,7 @@ impl SectionValues {
             triggers: None,
             batch: false,
             retries: 0,
+            stop_when_cut_off: false,
         })
     }
 

@@ -636,3 +636,35 @@ fn retries_are_a_bounded_count_for_batch_jobs() {
     );
     assert_eq!(parse(&format!("{service}Kind=batch\nRetries=2\n")), Ok(2));
 }
+
+/// Goal: `WhenCutOff=` is `keep` (the default) or `stop`, the last value counting; `stop`
+/// with `Global=true` and any other value are refused with their reason.
+/// Method: a table of unit files.
+#[test]
+fn when_cut_off_is_keep_or_stop() {
+    let parse = |options: &str| {
+        let text = format!("[Service]\nExecStart=/bin/true\n[X-Fleet]\n{options}");
+        let file = UnitFile::parse(&text).expect("valid unit file");
+        parse_x_fleet(&name("db.service"), &file)
+            .map(|options| options.requirements.stop_when_cut_off)
+            .map_err(|error| error.to_string())
+    };
+    let cases = [
+        ("", Ok(false)),
+        ("WhenCutOff=keep\n", Ok(false)),
+        ("WhenCutOff=stop\n", Ok(true)),
+        ("WhenCutOff=stop\nWhenCutOff=keep\n", Ok(false)),
+        ("WhenCutOff=stop\nGlobal=false\n", Ok(true)),
+        (
+            "WhenCutOff=stop\nGlobal=true\n",
+            Err("WhenCutOff=stop cannot be used with Global".to_owned()),
+        ),
+        (
+            "WhenCutOff=halt\n",
+            Err("invalid WhenCutOff value \"halt\": expected keep or stop".to_owned()),
+        ),
+    ];
+    for (options, expected) in cases {
+        assert_eq!(parse(options), expected, "{options}");
+    }
+}

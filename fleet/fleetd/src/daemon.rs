@@ -167,18 +167,20 @@ async fn run_generation(
         generation.clone(),
         Arc::clone(&reloaded),
     ));
-    let router = spawn_services(config, &registry, object, status, &tasks, &generation);
+    let (router, fresh) = spawn_services(config, &registry, object, status, &tasks, &generation);
     *slot.write().unwrap_or_else(PoisonError::into_inner) = router;
     let settings = AgentSettings {
         machine,
         interval: Duration::from_secs(5),
         task_deadline: Duration::from_secs(30),
+        agent_ttl: config.agent_ttl,
         status: status.clone(),
     };
     let result = agent::run(
         registry.clone(),
         &systemd,
         settings.clone(),
+        fresh,
         &tasks,
         generation.clone(),
     )
@@ -296,7 +298,8 @@ async fn open(config: &Config, tcp: Option<SocketAddr>) -> Result<Opened, Daemon
 }
 
 /// Presence (and the API's readiness with it) and the engine candidate, as tasks of `tasks`
-/// that end with `shutdown`; returns the API's router for this generation.
+/// that end with `shutdown`; returns the API's router for this generation and when each
+/// successful presence write was sent.
 fn spawn_services(
     config: &Config,
     registry: &Registry,
@@ -304,16 +307,18 @@ fn spawn_services(
     status: &Status,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
-) -> Router {
+) -> (Router, watch::Receiver<Option<tokio::time::Instant>>) {
     let machine = object.id.clone();
     let readiness = Readiness::new();
     let (registered, mut registered_rx) = watch::channel(false);
+    let (fresh, fresh_rx) = watch::channel(None);
     let ttl = config.agent_ttl;
     tasks.spawn(presence::run(
         registry.clone(),
         object,
         ttl,
         registered,
+        fresh,
         shutdown.clone(),
     ));
     let (ready, ready_until) = (readiness.clone(), shutdown.clone());
@@ -340,13 +345,14 @@ fn spawn_services(
         let engine = engine::run(registry.clone(), settings, tasks.clone(), shutdown.clone());
         tasks.spawn(engine);
     }
-    api::router(api::ApiState::new(ApiSettings {
+    let router = api::router(api::ApiState::new(ApiSettings {
         registry: registry.clone(),
         token_limit: config.token_limit,
         machine,
         readiness,
         inspector: Arc::new(LocalInspector::new(config.systemd_user)),
-    }))
+    }));
+    (router, fresh_rx)
 }
 
 /// How long an idle watch waits before it polls again: a quarter of the agent TTL, between

@@ -293,7 +293,8 @@ fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
     // Goal: a restarted fleetd leaves its units running (same main PID), and so does a reload
     // (SIGHUP), after which the API answers on the same socket; SIGUSR1 dumps the agent's
     // state; a host cut off from the others keeps its unit running while the rest of the
-    // cluster runs it elsewhere, and stops its copy once healed; a killed host's units run
+    // cluster runs it elsewhere, and stops its copy once healed, while a unit with
+    // `WhenCutOff=stop` is stopped there before it starts elsewhere; a killed host's units run
     // elsewhere after the agent TTL; a killed engine host's lease is taken over and
     // scheduling goes on.
     // Method: one unit, followed through each fault in turn on three hosts; the main PID from
@@ -308,6 +309,25 @@ fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
         active_on(&stack, 0, "a.service").into_iter().next()
     });
     let here = stack.host_of(&first);
+    // fenced.service follows a.service and stops when cut off. While it runs it appends the
+    // kernel's uptime (one clock for every host) to a file per machine ID, ten times a second.
+    let beats = tempfile::tempdir().unwrap();
+    let beat = format!(
+        "/bin/sh -c 'while :; do cat /proc/uptime >> {}/%m; sleep 0.1; done'",
+        beats.path().display()
+    );
+    let fenced = unit_body(
+        &beat,
+        "launched",
+        &[
+            ("X-Fleet", "MachineOf", "a.service"),
+            ("X-Fleet", "WhenCutOff", "stop"),
+        ],
+    );
+    assert_eq!(
+        stack.put_json(0, "/fleet/v1/units/fenced.service", &fenced),
+        201
+    );
     let pid = stack.systemctl(here, &["show", "-p", "MainPID", "--value", "a.service"]);
     stack.kill_fleetd(here);
     stack.spawn_fleetd(here, &[]);
@@ -320,11 +340,14 @@ fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
     );
     // SIGUSR1 prints the agent's state; SIGHUP reloads on the same sockets and touches no
     // unit either.
-    stack.signal_fleetd(here, "USR1");
-    wait_for(DEADLINE, "the state dump in fleetd's output", || {
+    // (The agent shows its state after its first round, so the signal is sent again until a
+    // dump holds it.)
+    let dumped = wait_until(DEADLINE, || {
+        stack.signal_fleetd(here, "USR1");
         let log = stack.fleetd_log(here);
-        (log.contains("\"wanted\": {") && log.contains("\"a.service\": {")).then_some(())
+        log.contains("\"wanted\": {") && log.contains("\"a.service\": {")
     });
+    assert!(dumped, "no state dump\n{}", stack.logs());
     stack.signal_fleetd(here, "HUP");
     wait_for(DEADLINE, "the reload", || {
         stack
@@ -340,6 +363,10 @@ fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
         pid,
         "the reload left the unit alone"
     );
+
+    wait_for(DEADLINE, "fenced.service beside a.service", || {
+        (active_on(&stack, here, "fenced.service") == [first.clone()]).then_some(())
+    });
 
     let others: std::collections::BTreeSet<usize> = (0..3).filter(|i| *i != here).collect();
     let mut grudge = std::collections::BTreeMap::new();
@@ -366,6 +393,36 @@ fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
         stack.systemctl(here, &["is-active", "a.service"]),
         "active",
         "the cut-off host keeps its unit running"
+    );
+    // fenced.service runs beyond the partition, and only after the cut-off host stopped
+    // its copy (both hosts share the kernel's monotonic clock).
+    let fenced_now = wait_for(DEADLINE, "fenced.service beyond the partition", || {
+        active_on(&stack, via, "fenced.service")
+            .into_iter()
+            .find(|machine| *machine != first)
+    });
+    let uptimes = |machine: &str| -> Vec<f64> {
+        let text = std::fs::read_to_string(beats.path().join(machine)).unwrap_or_default();
+        let first_field = |line: &str| line.split(' ').next().and_then(|up| up.parse().ok());
+        text.lines().filter_map(first_field).collect()
+    };
+    wait_for(
+        DEADLINE,
+        "fenced.service's beats beyond the partition",
+        || uptimes(&fenced_now).first().copied(),
+    );
+    let stopped = uptimes(&first).last().copied().unwrap_or_default();
+    let started = uptimes(&fenced_now).first().copied().unwrap_or_default();
+    assert_ne!(
+        stack.systemctl(here, &["is-active", "fenced.service"]),
+        "active",
+        "the cut-off host stopped fenced.service\n{}",
+        stack.logs()
+    );
+    assert!(
+        stopped > 0.0 && stopped < started,
+        "fenced.service stopped at {stopped} on the cut-off host, started at {started} beyond\n{}",
+        stack.logs()
     );
     stack.lab.heal().unwrap();
     wait_for(DEADLINE, "the healed host to stop its copy", || {

@@ -732,3 +732,6 @@ mod rollout;
 
 #[path = "store_batch.rs"]
 mod batch;
+
+#[path = "store_fence.rs"]
+mod fence;

@@ -135,6 +135,7 @@ fn schedules_and_states_group_by_their_keys() {
         triggered: false,
         batch: false,
         attempt: fleet_core::model::Attempt::ONLY,
+        stop_when_cut_off: false,
     }
     .encode();
     let report = StateReport {

@@ -160,6 +160,9 @@ pub struct ScheduleEntry {
     /// For a batch job with retries: which attempt to run (`"attempt"`, `"attempts"`,
     /// `"after"`, each left out at its default).
     pub attempt: Attempt,
+    /// `WhenCutOff=stop` (`"whenCutOff":"stop"`): the agent stops it when cut off from
+    /// Keel and checks its entry by a quorum read before it starts it.
+    pub stop_when_cut_off: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -178,7 +181,16 @@ struct ScheduleEntryJson<'a> {
     attempts: u32,
     #[serde(default, skip_serializing_if = "is_zero")]
     after: u64,
+    #[serde(
+        rename = "whenCutOff",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    when_cut_off: Option<&'a str>,
 }
+
+/// The `whenCutOff` of an entry whose unit stops when cut off; any other has none.
+const STOP_WHEN_CUT_OFF: &str = "stop";
 
 /// A stored attempt: `number` from 1 to `of`.
 fn attempt_field(
@@ -221,7 +233,8 @@ const BATCH_KIND: &str = "batch";
 impl ScheduleEntry {
     /// `{"version":1,"hash":"<40 hex>","desiredState":"…"}`, with `"triggered":true` for
     /// a service that a timer starts, `"kind":"batch"` for a batch job and, for a batch job
-    /// with retries, `"attempt"`, `"attempts"` and `"after"` (ms since the epoch).
+    /// with retries, `"attempt"`, `"attempts"` and `"after"` (ms since the epoch), and
+    /// `"whenCutOff":"stop"` for a unit that stops when cut off.
     #[must_use]
     pub fn encode(&self) -> String {
         let hash = self.hash.to_hex();
@@ -234,12 +247,13 @@ impl ScheduleEntry {
             attempt: self.attempt.number,
             attempts: self.attempt.of,
             after: self.attempt.after_ms,
+            when_cut_off: self.stop_when_cut_off.then_some(STOP_WHEN_CUT_OFF),
         })
     }
 
     /// # Errors
-    /// [`WireError`] for another shape, another version, a bad hash, desired state, kind
-    /// or attempt (0, or above the attempts).
+    /// [`WireError`] for another shape, another version, a bad hash, desired state, kind,
+    /// attempt (0, or above the attempts) or `whenCutOff`.
     pub fn decode(text: &str) -> Result<ScheduleEntry, WireError> {
         const WHAT: &str = "schedule entry";
         let json: ScheduleEntryJson<'_> = decode(WHAT, text)?;
@@ -260,12 +274,24 @@ impl ScheduleEntry {
                 })
             }
         };
+        let stop_when_cut_off = match json.when_cut_off {
+            None => false,
+            Some(STOP_WHEN_CUT_OFF) => true,
+            Some(other) => {
+                return Err(WireError::InvalidField {
+                    what: WHAT,
+                    field: "whenCutOff",
+                    value: other.to_owned(),
+                })
+            }
+        };
         Ok(ScheduleEntry {
             hash: hash_field(WHAT, json.hash)?,
             desired,
             triggered: json.triggered,
             batch,
             attempt: attempt_field(WHAT, json.attempt, json.attempts, json.after)?,
+            stop_when_cut_off,
         })
     }
 }

@@ -16,6 +16,18 @@ fn hash() -> UnitHash {
     UnitHash::from_bytes(bytes)
 }
 
+/// A plain launched entry of [`hash`].
+fn launched() -> ScheduleEntry {
+    ScheduleEntry {
+        hash: hash(),
+        desired: DesiredState::Launched,
+        triggered: false,
+        batch: false,
+        attempt: fleet_core::model::Attempt::ONLY,
+        stop_when_cut_off: false,
+    }
+}
+
 #[test]
 fn job_object_is_fleets_shape() {
     // Goal: fleet's unit record, with the hash as 20 JSON numbers.
@@ -44,13 +56,7 @@ fn unit_file_blob_is_fleets_shape() {
 fn schedule_entry_is_versioned_and_validated() {
     // Goal: Keel's index entry: golden bytes, round trip, refusal of a newer version, a bad
     // hash and a junk desired state; unknown fields are ignored; `triggered` only when set.
-    let entry = ScheduleEntry {
-        hash: hash(),
-        desired: DesiredState::Launched,
-        triggered: false,
-        batch: false,
-        attempt: fleet_core::model::Attempt::ONLY,
-    };
+    let entry = launched();
     let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched"}"#;
     assert_eq!(entry.encode(), golden);
     assert_eq!(
@@ -271,11 +277,8 @@ fn batch_entries_and_completions_are_keels_shapes() {
     // Goal: a batch job's index entry carries `"kind":"batch"` and refuses another kind;
     // the completion record's golden bytes round-trip and a bad machine ID is refused.
     let entry = ScheduleEntry {
-        hash: hash(),
-        desired: DesiredState::Launched,
-        triggered: false,
         batch: true,
-        attempt: fleet_core::model::Attempt::ONLY,
+        ..launched()
     };
     let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched","kind":"batch"}"#;
     assert_eq!(entry.encode(), golden);
@@ -311,11 +314,9 @@ fn attempts_of_retried_batch_jobs_are_stored_and_checked() {
         after_ms: 1_764_000_000_123,
     };
     let entry = ScheduleEntry {
-        hash: hash(),
-        desired: DesiredState::Launched,
-        triggered: false,
         batch: true,
         attempt: second,
+        ..launched()
     };
     let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched","kind":"batch","attempt":2,"attempts":3,"after":1764000000123}"#;
     assert_eq!(entry.encode(), golden);
@@ -367,4 +368,29 @@ fn attempts_of_retried_batch_jobs_are_stored_and_checked() {
     };
     assert!(succeeded.is_last());
     assert_eq!(succeeded.summary(), "completed after 2 attempts");
+}
+
+#[test]
+fn entries_of_units_that_stop_when_cut_off_say_so() {
+    // Goal: `"whenCutOff":"stop"` round-trips; another value is refused; other entries
+    // leave it out.
+    let entry = ScheduleEntry {
+        stop_when_cut_off: true,
+        ..launched()
+    };
+    let golden = r#"{"version":1,"hash":"000d1a2734414e5b6875828f9ca9b6c3d0ddeaf7","desiredState":"launched","whenCutOff":"stop"}"#;
+    assert_eq!(entry.encode(), golden);
+    assert_eq!(ScheduleEntry::decode(golden).expect("decodes"), entry);
+    assert!(matches!(
+        ScheduleEntry::decode(&golden.replace(r#""stop""#, r#""keep""#)),
+        Err(WireError::InvalidField {
+            field: "whenCutOff",
+            ..
+        })
+    ));
+    let plain = ScheduleEntry {
+        stop_when_cut_off: false,
+        ..entry
+    };
+    assert!(!plain.encode().contains("whenCutOff"));
 }

@@ -262,6 +262,7 @@ async fn presence_expires_and_a_refresh_of_an_expired_machine_is_lost() {
         triggered: false,
         batch: false,
         attempt: fleet_core::model::Attempt::ONLY,
+        stop_when_cut_off: false,
     };
     registry
         .put_schedule_entry(&machine.id, "c.service", &entry)
@@ -272,10 +273,21 @@ async fn presence_expires_and_a_refresh_of_an_expired_machine_is_lost() {
         .await
         .expect("lists");
     assert_eq!(listed.len(), 1);
+    // The fencing read: the entry's modifiedIndex, a later one after a rewrite, none after
+    // the delete.
+    let fence = || registry.schedule_entry_index(&machine.id, "c.service");
+    let first = fence().await.expect("reads").expect("the entry exists");
+    registry
+        .put_schedule_entry(&machine.id, "c.service", &entry)
+        .await
+        .expect("writes");
+    let second = fence().await.expect("reads").expect("the entry exists");
+    assert!(second > first, "{second:?} after {first:?}");
     registry
         .delete_schedule_entry(&machine.id, "c.service")
         .await
         .expect("deletes");
+    assert_eq!(fence().await.expect("reads"), None);
     registry
         .delete_schedule_entry(&machine.id, "c.service")
         .await

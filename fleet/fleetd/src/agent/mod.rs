@@ -6,7 +6,9 @@
 //! `fleet_core::agent_plan::plan` → tasks, each under a deadline, one at a time. Before a
 //! start, the unit's `Cpu=`/`Memory=` requests become its systemd limits (`CPUQuota=`,
 //! `MemoryMax=`, as a runtime drop-in). A batch job is started only if it has not run since
-//! it was loaded, and the end of its run is recorded ([`batch`]). Unit state
+//! it was loaded, and the end of its run is recorded ([`batch`]). A unit that stops when
+//! cut off is stopped once this machine's presence has gone unrefreshed too long, and
+//! started only after a fencing read of its entry ([`cut_off`]). Unit state
 //! arrives from systemd's signals (the `Systemd` port's subscription) and is published to
 //! Keel when it changes ([`report`]); a report that cannot be written is retried.
 //!
@@ -16,6 +18,7 @@
 //! unit: a restarted fleetd finds its units loaded and running and plans nothing for them.
 
 mod batch;
+mod cut_off;
 pub mod presence;
 pub mod report;
 
@@ -30,10 +33,12 @@ use fleet_core::unit_file::{UnitFile, UnitHash};
 use fleet_registry::wire::StateReport;
 use fleet_registry::{view, Registry};
 use futures_util::StreamExt;
-use kv_client::{Cache, ReflectorOptions};
+use kv_client::{Cache, ReflectorOptions, StoreIndex};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -46,6 +51,8 @@ pub struct AgentSettings {
     pub interval: Duration,
     /// How long one systemd task may take before the round gives up on it.
     pub task_deadline: Duration,
+    /// `agent_ttl`: how long this machine's presence key lives after each write.
+    pub agent_ttl: Duration,
     /// Where the agent shows its state for the SIGUSR1 dump.
     pub status: Status,
 }
@@ -72,6 +79,15 @@ struct Agent<'a, S: Systemd> {
     /// The batch jobs whose run on this file, in this attempt, the registry has recorded
     /// ([`batch`]).
     recorded: BTreeMap<String, (UnitHash, u32)>,
+    /// When the last successful presence write was sent ([`presence`]).
+    fresh: watch::Receiver<Option<Instant>>,
+    /// When this agent started.
+    started: Instant,
+    /// The current cut-off has been acted on ([`cut_off`]).
+    stopped_when_cut_off: bool,
+    /// The `modifiedIndex` of each cached entry of a unit that stops when cut off: its
+    /// fencing token.
+    fences: BTreeMap<String, StoreIndex>,
 }
 
 /// Runs the agent until `shutdown`.
@@ -82,6 +98,7 @@ pub async fn run<S: Systemd>(
     registry: Registry,
     systemd: &S,
     settings: AgentSettings,
+    fresh: watch::Receiver<Option<Instant>>,
     tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
@@ -104,16 +121,35 @@ pub async fn run<S: Systemd>(
         published: BTreeMap::new(),
         files: HashMap::new(),
         recorded: BTreeMap::new(),
+        fresh: fresh.clone(),
+        started: Instant::now(),
+        stopped_when_cut_off: false,
+        fences: BTreeMap::new(),
     };
+    let mut fresh_changes = Some(fresh);
     let mut changes: Option<S::StateChanges> = None;
     loop {
         if changes.is_none() {
             changes = agent.subscribe().await;
         }
+        let cut_off = agent.cut_off_deadline();
         let round = tokio::select! {
             () = shutdown.cancelled() => break,
             result = index.changed() => result.is_ok(),
             _ = ticks.tick() => true,
+            changed = next_fresh(&mut fresh_changes) => {
+                if changed {
+                    agent.on_fresh();
+                } else {
+                    // Presence stopped (the generation ends): nothing more to follow.
+                    fresh_changes = None;
+                }
+                false
+            }
+            () = sleep_until(cut_off) => {
+                agent.stop_when_cut_off().await;
+                false
+            }
             change = next_change(&mut changes) => {
                 match change {
                     Some(Ok(change)) => agent.on_change(change),
@@ -138,6 +174,21 @@ pub async fn run<S: Systemd>(
     }
     tracing::info!("agent stopped; units keep running");
     Ok(())
+}
+
+/// Whether presence sent a new value; `false` once it stopped. Never resolves for `None`.
+async fn next_fresh(fresh: &mut Option<watch::Receiver<Option<Instant>>>) -> bool {
+    match fresh {
+        Some(fresh) => fresh.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_change<T: futures_util::Stream + Unpin>(stream: &mut Option<T>) -> Option<T::Item> {
@@ -179,6 +230,7 @@ impl<S: Systemd> Agent<'_, S> {
             return;
         }
         self.wanted = self.wanted_from(cache);
+        self.fences = self.fences_from(cache);
         let mut local = match self.with_deadline(self.systemd.local_units()).await {
             Ok(local) => local,
             Err(error) => {
@@ -192,6 +244,11 @@ impl<S: Systemd> Agent<'_, S> {
         }
         self.note_batch_runs(&mut local).await;
         for task in plan(&self.wanted, &local) {
+            if let Task::Start(name) = &task {
+                if !self.may_start(name).await {
+                    continue;
+                }
+            }
             if let Err(error) = self.execute(&task).await {
                 tracing::warn!(?task, %error, "task failed; retried next round");
             }
@@ -218,8 +275,23 @@ impl<S: Systemd> Agent<'_, S> {
                     triggered: entry.triggered,
                     batch: entry.batch,
                     attempt: entry.attempt,
+                    stop_when_cut_off: entry.stop_when_cut_off,
                 };
                 (unit, want)
+            })
+            .collect()
+    }
+
+    /// The fencing tokens of the wanted units that stop when cut off: their entries'
+    /// `modifiedIndex` in `cache`.
+    fn fences_from(&self, cache: &Cache) -> BTreeMap<String, StoreIndex> {
+        let keys = self.registry.keys();
+        self.wanted
+            .iter()
+            .filter(|(_, want)| want.stop_when_cut_off)
+            .filter_map(|(name, _)| {
+                let entry = cache.get(&keys.schedule_entry(&self.settings.machine, name))?;
+                Some((name.clone(), entry.modified_index))
             })
             .collect()
     }

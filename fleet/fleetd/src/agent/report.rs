@@ -83,6 +83,7 @@ mod tests {
                     triggered: false,
                     batch: false,
                     attempt: fleet_core::model::Attempt::ONLY,
+                    stop_when_cut_off: false,
                 },
             )
         })

@@ -11,12 +11,14 @@
 //! with a replica count (`job/<template>/replicas`, `fleetctl scale`) at that many numbered
 //! instances (`fleet_core::replicas::scale`) and advances every running rollout
 //! ([`rollout`], `fleetctl replace`); a pass that created, destroyed or moved anything there
-//! ends, and the next one, woken by the cache, plans the result.
+//! ends, and the next one, woken by the cache, plans the result. The index entry of a unit
+//! that stops when cut off waits while its old copy still runs ([`fence`]).
 //!
 //! Invariants: only a candidate whose lease write succeeded less than one lease TTL ago (minus
 //! one interval of margin) writes anything; after stealing an older engine's lease it waits
 //! out what was left of that lease first; no pass runs on an unsynced cache.
 
+pub mod fence;
 pub mod reconcile;
 pub mod rollout;
 
@@ -345,6 +347,8 @@ impl Engine {
         log_decisions(&planned.decisions);
         let rolling = rollout::rolling_hashes(&jobs);
         let writes = reconcile::writes(&planned, &snapshot, &jobs, &index, &skipped, &rolling);
+        let present: BTreeSet<MachineId> = machines.keys().cloned().collect();
+        let writes = self.hold_back(writes, &present).await?;
         self.execute(writes).await
     }
 

@@ -259,7 +259,8 @@ pub fn snapshot(
 /// `engine::rollout`). Entries of the units a timer starts (`ClusterSnapshot::triggered`)
 /// and of batch jobs (`ClusterSnapshot::batch_jobs`) say so; a batch job's entry names
 /// its attempt, the next one after a failed run with retries left
-/// (`JobView::next_attempt`), so its agent runs it again where it ran.
+/// (`JobView::next_attempt`), so its agent runs it again where it ran; a unit that stops
+/// when cut off has its entry say so.
 #[must_use]
 pub fn writes(
     plan: &Plan,
@@ -295,10 +296,17 @@ pub fn writes(
         .collect();
     let triggered = snapshot.triggered();
     let batch = snapshot.batch_jobs(&triggered);
+    let stop_when_cut_off: BTreeSet<String> = snapshot
+        .units
+        .values()
+        .filter(|unit| unit.requirements.stop_when_cut_off)
+        .map(|unit| unit.name.clone())
+        .collect();
     let hints = EntryHints {
         rolling,
         triggered: &triggered,
         batch: &batch,
+        stop_when_cut_off: &stop_when_cut_off,
     };
     out.extend(index_writes(plan, jobs, index, &keep, &hints));
     out
@@ -346,6 +354,8 @@ struct EntryHints<'a> {
     triggered: &'a BTreeSet<String>,
     /// Batch jobs, with their retries.
     batch: &'a BTreeMap<String, u32>,
+    /// Units that stop when cut off (`WhenCutOff=stop`).
+    stop_when_cut_off: &'a BTreeSet<String>,
 }
 
 /// The attempt a batch job's index entry on `machine` asks for: the next after a failed
@@ -401,6 +411,7 @@ fn index_writes(
                 triggered: hints.triggered.contains(unit),
                 batch: batch.is_some(),
                 attempt: batch.map_or(Attempt::ONLY, |retries| attempt_of(job, *retries, machine)),
+                stop_when_cut_off: hints.stop_when_cut_off.contains(unit),
             };
             wanted.insert(
                 (machine.to_string(), unit.clone()),

@@ -143,6 +143,7 @@ fn a_new_unit_is_placed_then_indexed_and_a_second_pass_writes_nothing() {
                     triggered: false,
                     batch: false,
                     attempt: fleet_core::model::Attempt::ONLY,
+                    stop_when_cut_off: false,
                 }
             },
         ]
@@ -235,6 +236,7 @@ fn globals_are_indexed_on_every_machine_and_templates_never() {
         triggered: false,
         batch: false,
         attempt: fleet_core::model::Attempt::ONLY,
+        stop_when_cut_off: false,
     };
     world
         .index
@@ -417,6 +419,7 @@ fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
         triggered: false,
         batch: false,
         attempt: fleet_core::model::Attempt::ONLY,
+        stop_when_cut_off: false,
     };
     world
         .index
@@ -437,6 +440,7 @@ fn index_entries_on_a_rolling_hash_are_kept_and_the_rest_follow_the_record() {
                 triggered: false,
                 batch: false,
                 attempt: fleet_core::model::Attempt::ONLY,
+                stop_when_cut_off: false,
             },
         }]
     );
@@ -602,4 +606,25 @@ fn a_failed_batch_job_with_retries_is_run_again_where_it_ran_until_the_last_atte
     let writes = world.writes();
     assert!(writes.is_empty(), "{writes:?}");
     assert_eq!(attempt(&world).number, 3);
+}
+
+#[test]
+fn the_entry_of_a_unit_that_stops_when_cut_off_says_so() {
+    // Goal: `WhenCutOff=stop` marks the unit's index entry; another unit's entry is not
+    // marked.
+    let mut world = World::new(&[M1]);
+    let fenced = "[Service]\nExecStart=/bin/sleep 1\n[X-Fleet]\nWhenCutOff=stop\n";
+    world.unit("db.service", fenced, DesiredState::Launched, None);
+    world.unit(
+        "web.service",
+        "[Service]\nExecStart=/bin/sleep 1\n",
+        DesiredState::Launched,
+        None,
+    );
+    for _ in 0..2 {
+        let writes = world.writes();
+        world.apply(&writes);
+    }
+    assert!(world.index[M1]["db.service"].stop_when_cut_off);
+    assert!(!world.index[M1]["web.service"].stop_when_cut_off);
 }

@@ -343,6 +343,7 @@ impl Engine {
                     triggered: slot.triggered,
                     batch: false,
                     attempt: fleet_core::model::Attempt::ONLY,
+                    stop_when_cut_off: false,
                 };
                 self.registry
                     .put_schedule_entry(&machine, &job.name, &entry)

@@ -99,6 +99,7 @@ fn a_global_unit_rolls_over_the_machines_that_index_it() {
         triggered: false,
         batch: false,
         attempt: fleet_core::model::Attempt::ONLY,
+        stop_when_cut_off: false,
     };
     let mut index: BTreeMap<String, BTreeMap<String, ScheduleEntry>> = BTreeMap::new();
     index
