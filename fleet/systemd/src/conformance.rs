@@ -3,8 +3,10 @@
 //! function per behaviour, each run against a fresh [`Harness`] by the implementation's
 //! tests. A test kit: a failed check panics, which fails the test.
 //!
-//! Every wait is for a condition with a deadline ([`CHANGE_DEADLINE`]), read from the
-//! subscription; nothing sleeps or polls.
+//! Every wait is for a condition with a deadline ([`CHANGE_DEADLINE`]). State waits read the
+//! subscription; the end of a run is polled through the port (`ended_run`), because systemd
+//! signals nothing when it collects a unit that ended cleanly, and a run can end and start
+//! again between two signals.
 //!
 //! Invariants: each case uses unit names of its own and unloads what it loaded when it
 //! passes. Depends on fleet-core's port, tokio's timer and futures-util's `StreamExt`; never on
