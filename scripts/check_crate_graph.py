@@ -36,6 +36,8 @@ ALLOWED = {
     "fleetctl": {"fleet-core", "fleet-api", "testkit"},
     # The only crate with zbus: the Systemd port on real systemd; tests on real hosts.
     "fleet-systemd": {"fleet-core", "testkit"},
+    # A model of the Systemd port for simulated agents; checked by fleet-systemd's suite.
+    "fleet-sim": {"fleet-core", "fleet-systemd"},
 }
 
 metadata = json.loads(subprocess.check_output(
