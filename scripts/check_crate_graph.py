@@ -22,8 +22,9 @@ ALLOWED = {
     "jepsen": {"kv-client", "checker", "testkit"},
     # The load generator speaks HTTP directly; its tests start real clusters.
     "keel-bench": {"testkit"},
-    # The scheduler benchmark: the pure core only (the registry side comes through kv-client).
-    "fleet-bench": {"fleet-core"},
+    # The scheduler benchmarks: the pure core, and fleetd's agent and engine on the systemd
+    # model against real Keel (through kv-client and the registry, as fleetd).
+    "fleet-bench": {"fleet-core", "fleet-registry", "fleet-sim", "fleetd", "kv-client", "testkit"},
     # fleet's pure core: no workspace crate, no I/O (docs/fleet.md).
     "fleet-core": set(),
     # The v1 API's JSON, shared by server and client: serde only.

@@ -6,7 +6,14 @@
 //! engine's pure placement pass (`fleet_core::schedule::plan`) from nothing placed: every
 //! filter and every score part runs for every unit on every machine. Prints one JSON line:
 //! placements, unplaceable units, seconds and placements per second, the best of `--runs`.
-//! A benchmark, never a test: nothing is asserted.
+//!
+//! `fleet-bench agents --machines 1000 --units 10000` runs simulated machines against a real
+//! Keel cluster ([`agents`]).
+//!
+//! Benchmarks, never tests: nothing is asserted.
+
+mod agents;
+mod stats;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -39,6 +46,27 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: u32,
     },
+    /// Run simulated machines (fleetd's agent on a modelled systemd) against real Keel.
+    Agents {
+        /// Simulated machines.
+        #[arg(long, default_value_t = 1000)]
+        machines: usize,
+        /// Units to submit.
+        #[arg(long, default_value_t = 10_000)]
+        units: usize,
+        /// Keel members (started from `KEEL_BIN` or the workspace's build).
+        #[arg(long, default_value_t = 3)]
+        members: usize,
+        /// The agents' presence TTL, in seconds.
+        #[arg(long, default_value_t = 30)]
+        agent_ttl: u64,
+        /// The window with nothing changing, in seconds.
+        #[arg(long, default_value_t = 60)]
+        steady: u64,
+        /// The bound of each phase, in seconds.
+        #[arg(long, default_value_t = 600)]
+        deadline: u64,
+    },
 }
 
 fn main() -> Result<()> {
@@ -48,6 +76,21 @@ fn main() -> Result<()> {
             units,
             runs,
         } => engine(machines, units, runs),
+        Command::Agents {
+            machines,
+            units,
+            members,
+            agent_ttl,
+            steady,
+            deadline,
+        } => agents::run(&agents::Settings {
+            machines,
+            units,
+            members,
+            agent_ttl: Duration::from_secs(agent_ttl),
+            steady: Duration::from_secs(steady),
+            deadline: Duration::from_secs(deadline),
+        }),
     }
 }
 

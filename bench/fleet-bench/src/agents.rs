@@ -1,0 +1,291 @@
+//! `fleet-bench agents`: simulated machines against a real Keel cluster. One process runs
+//! one engine and, per machine, fleetd's own presence task and agent (`fleetd::agent`) on a
+//! modelled systemd (`fleet_sim`), each with its own `kv-client` connection.
+//!
+//! Phases, each bounded by `--deadline`: every machine present; every unit submitted
+//! (`--units` instances of one template, created through the registry as the API does) and
+//! reported `active`; a steady window with nothing changing; one machine lost (its agent and
+//! presence stopped) until its units are reported active elsewhere. For each phase Keel's
+//! store counters (`/v2/stats/store`, summed over the members for reads, the leader's for
+//! writes) give the requests made. Prints one JSON object. A benchmark: nothing asserted.
+
+use anyhow::{bail, Context, Result};
+use fleet_core::model::{DesiredState, MachineId};
+use fleet_core::resources::Resources;
+use fleet_core::unit_file::UnitFile;
+use fleet_registry::wire::MachineObject;
+use fleet_registry::{Keys, Registry};
+use fleet_sim::{Model, SimHost};
+use fleetd::agent::{self, presence, AgentSettings};
+use fleetd::engine::{self, EngineSettings};
+use fleetd::status::Status;
+use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
+use kv_client::{Client, ClientConfig};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What `agents` runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Simulated machines.
+    pub machines: usize,
+    /// Units to submit.
+    pub units: usize,
+    /// Keel members.
+    pub members: usize,
+    /// The agents' presence TTL.
+    pub agent_ttl: Duration,
+    /// The steady window.
+    pub steady: Duration,
+    /// The bound of each phase.
+    pub deadline: Duration,
+}
+
+const TEMPLATE: &str = "[Service]\nExecStart=/bin/sleep 100000\n[X-Fleet]\nCpu=10m\nMemory=16M\n";
+const SUBMIT_PARALLEL: usize = 32;
+
+/// Runs the benchmark and prints its JSON line.
+///
+/// # Errors
+/// A phase that does not finish within the deadline, or Keel refusing the setup.
+pub fn run(settings: &Settings) -> Result<()> {
+    let cluster = testkit::Cluster::start(settings.members, &[]);
+    let urls: Vec<String> = (0..settings.members)
+        .map(|i| cluster.url(i).to_owned())
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(bench(settings, &urls))?;
+    println!("{report}");
+    Ok(())
+}
+
+fn registry(urls: &[String]) -> Result<Registry> {
+    let client = Client::new(ClientConfig::new(urls.to_vec())).context("client")?;
+    Ok(Registry::new(
+        client,
+        Keys::new(fleet_registry::DEFAULT_PREFIX),
+    ))
+}
+
+/// One simulated machine: its ID and the token that ends its agent and presence.
+struct Machine {
+    id: MachineId,
+    stop: CancellationToken,
+}
+
+fn spawn_machine(
+    number: usize,
+    urls: &[String],
+    settings: &Settings,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<Machine> {
+    let id = MachineId::parse(&format!("{:032x}", number + 1)).context("machine ID")?;
+    let object = MachineObject {
+        id: id.clone(),
+        public_ip: format!(
+            "10.{}.{}.{}",
+            number / 65_536 % 256,
+            number / 256 % 256,
+            number % 256
+        ),
+        metadata: BTreeMap::new(),
+        engine_disabled: true,
+        version: "sim".to_owned(),
+        api_url: None,
+        capacity: Some(Resources {
+            cpu_millis: 8_000,
+            memory_bytes: 32 << 30,
+        }),
+        cordoned: false,
+    };
+    let stop = shutdown.child_token();
+    let (registered, _) = watch::channel(false);
+    let (fresh, fresh_rx) = watch::channel(None);
+    let ttl = settings.agent_ttl;
+    tasks.spawn(presence::run(
+        registry(urls)?,
+        object,
+        ttl,
+        registered,
+        fresh,
+        stop.clone(),
+    ));
+    let agent_settings = AgentSettings {
+        machine: id.clone(),
+        interval: Duration::from_secs(5),
+        task_deadline: Duration::from_secs(30),
+        agent_ttl: ttl,
+        status: Status::default(),
+    };
+    let agent_registry = registry(urls)?;
+    let (agent_stop, agent_tasks) = (stop.clone(), tasks.clone());
+    tasks.spawn(async move {
+        let systemd = SimHost::new(Model::default()).connect();
+        let ran = agent::run(
+            agent_registry,
+            &systemd,
+            agent_settings,
+            fresh_rx,
+            &agent_tasks,
+            agent_stop,
+        )
+        .await;
+        if let Err(error) = ran {
+            eprintln!("agent stopped: {error}");
+        }
+    });
+    Ok(Machine { id, stop })
+}
+
+/// Waits until `done` holds, reading every half second, within `deadline`.
+async fn until<F, Fut>(what: &str, deadline: Duration, mut done: F) -> Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let started = Instant::now();
+    loop {
+        if done().await? {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > deadline {
+            bail!("{what}: not within {deadline:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Units reported active, by unit, with the machine reporting them.
+async fn active(registry: &Registry) -> Result<BTreeMap<String, MachineId>> {
+    let reports = registry.states().await.context("state reports")?.items;
+    Ok(reports
+        .into_iter()
+        .filter(|(_, report)| report.active_state == "active")
+        .map(|((unit, _), report)| (unit, report.machine))
+        .collect())
+}
+
+async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let watcher = registry(urls)?;
+    let engine_settings = EngineSettings {
+        machine: MachineId::parse("e0").context("engine ID")?,
+        interval: Duration::from_secs(1),
+        agent_ttl: settings.agent_ttl,
+        reschedule_grace: Duration::ZERO,
+        rebalance_moves: 0,
+        rebalance_interval: Duration::from_secs(60),
+        status: Status::default(),
+    };
+    tasks.spawn(engine::run(
+        registry(urls)?,
+        engine_settings,
+        tasks.clone(),
+        shutdown.child_token(),
+    ));
+    let machines = (0..settings.machines)
+        .map(|number| spawn_machine(number, urls, settings, &tasks, &shutdown))
+        .collect::<Result<Vec<_>>>()?;
+    let present = until("machines present", settings.deadline, || async {
+        Ok(watcher.machines().await?.items.len() >= settings.machines)
+    })
+    .await?;
+
+    let before = crate::stats::read(urls).await?;
+    let started = Instant::now();
+    submit(&watcher, settings.units).await?;
+    let submitted = started.elapsed();
+    until("units running", settings.deadline, || async {
+        Ok(active(&watcher).await?.len() >= settings.units)
+    })
+    .await?;
+    let running = started.elapsed();
+    let placed = crate::stats::read(urls).await?;
+
+    tokio::time::sleep(settings.steady).await;
+    let steady = crate::stats::read(urls).await?;
+
+    let lost = &machines[0];
+    let on_lost: Vec<String> = active(&watcher)
+        .await?
+        .into_iter()
+        .filter(|(_, machine)| *machine == lost.id)
+        .map(|(unit, _)| unit)
+        .collect();
+    lost.stop.cancel();
+    let moved = until(
+        "a lost machine's units elsewhere",
+        settings.deadline,
+        || async {
+            let now = active(&watcher).await?;
+            Ok(on_lost
+                .iter()
+                .all(|unit| now.get(unit).is_some_and(|machine| *machine != lost.id)))
+        },
+    )
+    .await?;
+    let after_loss = crate::stats::read(urls).await?;
+
+    shutdown.cancel();
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(30), tasks.wait())
+        .await
+        .is_err()
+    {
+        eprintln!("some simulated machines did not stop within 30 s");
+    }
+    let per = |count: &Value, over: f64| count.as_u64().unwrap_or(0) as f64 / over.max(1.0);
+    let start = crate::stats::delta(&before, &placed);
+    let quiet = crate::stats::delta(&placed, &steady);
+    let window = settings.steady.as_secs_f64();
+    let heartbeats = settings.machines as f64 * window / (settings.agent_ttl.as_secs_f64() / 2.0);
+    Ok(json!({
+        "machines": settings.machines,
+        "units": settings.units,
+        "members": settings.members,
+        "agentTtlSeconds": settings.agent_ttl.as_secs_f64(),
+        "presentSeconds": present.as_secs_f64(),
+        "submitSeconds": submitted.as_secs_f64(),
+        "submittedToRunningSeconds": running.as_secs_f64(),
+        "writesPerUnitStart": per(&start["writes"], settings.units as f64),
+        "readsPerUnitStart": per(&start["reads"], settings.units as f64),
+        "submitAndStart": start,
+        "steadyWindowSeconds": window,
+        "steadyRequestsPerMinute": (per(&quiet["reads"], window) + per(&quiet["writes"], window)) * 60.0,
+        "steadyWritesPerHeartbeat": per(&quiet["writes"], heartbeats),
+        "steady": quiet,
+        "lostMachineUnits": on_lost.len(),
+        "lossToRunningElsewhereSeconds": moved.as_secs_f64(),
+        "loss": crate::stats::delta(&steady, &after_loss),
+    }))
+}
+
+/// Creates `units` instances of one template, desired `launched`, `SUBMIT_PARALLEL` at a
+/// time.
+async fn submit(registry: &Registry, units: usize) -> Result<()> {
+    let file = UnitFile::parse(TEMPLATE).context("the template parses")?;
+    stream::iter(0..units)
+        .map(|number| {
+            let file = file.clone();
+            async move {
+                let name = format!("sim@{number}.service");
+                registry
+                    .create_unit(&name, &file, DesiredState::Launched)
+                    .await
+                    .with_context(|| format!("create {name}"))
+            }
+        })
+        .buffer_unordered(SUBMIT_PARALLEL)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
+}
