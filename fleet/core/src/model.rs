@@ -312,16 +312,15 @@ impl ClusterSnapshot {
             .collect()
     }
 
-    /// The batch jobs the agents run once, reporting how the run ended, each with its
-    /// retries: units whose requirements say batch, except the `triggered` ones
-    /// ([`ClusterSnapshot::triggered`]: they run each time their timer fires).
+    /// For a batch job, which the agents run once and report how the run ended: its
+    /// retries. A unit is one when its requirements say batch and it is not `triggered`
+    /// ([`ClusterSnapshot::triggered`]: such a service runs each time its timer fires).
     #[must_use]
-    pub fn batch_jobs(&self, triggered: &BTreeSet<String>) -> BTreeMap<String, u32> {
+    pub fn batch_retries(&self, unit: &str, triggered: &BTreeSet<String>) -> Option<u32> {
         self.units
-            .values()
-            .filter(|unit| unit.requirements.batch && !triggered.contains(&unit.name))
-            .map(|unit| (unit.name.clone(), unit.requirements.retries))
-            .collect()
+            .get(unit)
+            .filter(|view| view.requirements.batch && !triggered.contains(unit))
+            .map(|view| view.requirements.retries)
     }
 }
 

@@ -15,6 +15,19 @@ use std::str::FromStr;
 /// Longest accepted name in bytes (fleet's `unitNameMax`, from systemd's `UNIT_NAME_MAX`).
 pub const UNIT_NAME_LENGTH_MAX: usize = 256;
 
+/// Longest unit name systemd itself accepts: its `UNIT_NAME_MAX` (256) counts the
+/// terminating NUL, one more byte than fleet's API allows.
+pub const SYSTEMD_NAME_LENGTH_MAX: usize = 255;
+
+/// Whether a name may go to systemd (every implementation of the agent's `Systemd` port
+/// checks it): fleet's API rules ([`UnitName::parse`]), systemd's length limit and no
+/// leading `.` (systemd refuses an empty prefix, and dot-files are the units directory's
+/// own).
+#[must_use]
+pub fn systemd_accepts(name: &str) -> bool {
+    UnitName::parse(name).is_ok() && name.len() <= SYSTEMD_NAME_LENGTH_MAX && !name.starts_with('.')
+}
+
 /// Suffixes the API accepts (fleet `api/units.go`, `validUnitTypes`).
 const UNIT_TYPES: [&str; 13] = [
     "automount",

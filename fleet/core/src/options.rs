@@ -172,7 +172,8 @@ pub enum OptionsError {
 /// `Conflicts`, `X-ConditionMachineMetadata` joins `MachineMetadata`. A `MachineMetadata`
 /// item is `key=value` or one of the expressions of `selector.rs`. `Global` is its last
 /// value read by [`is_truthy`]; `Cpu`, `Memory`, `SpreadBy`, `Kind`, `Retries` and
-/// `WhenCutOff` are their last values (an empty one clears); a batch job is recognised as `is_batch` says.
+/// `WhenCutOff` are their last values (an empty one clears); a batch job is recognised as
+/// `is_batch` says.
 /// Specifiers `%n` (full name), `%N` (name without suffix), `%p` (prefix) and `%i`
 /// (instance, empty if none) are replaced in that order, one after the other, as fleet's
 /// `unitPrintf`; no unescaping is done.
@@ -201,11 +202,12 @@ fn timer_unit(name: &UnitName, file: &UnitFile) -> Option<String> {
         return None;
     }
     let named = file
-        .values("Timer", "Unit")
-        .last()
-        .map(|value| value.trim().to_owned())
+        .last_value("Timer", "Unit")
         .filter(|value| !value.is_empty());
-    Some(named.unwrap_or_else(|| format!("{}.service", name.without_suffix())))
+    Some(named.map_or_else(
+        || format!("{}.service", name.without_suffix()),
+        str::to_owned,
+    ))
 }
 
 /// Whether the unit is a batch job: `Kind=batch` (the last value; `Kind=service` says
@@ -226,13 +228,10 @@ fn is_batch(
         Some("service") => Ok(false),
         Some(other) => Err(OptionsError::Kind(other.to_owned())),
         None => {
-            let last = |key: &str| {
-                file.values("Service", key)
-                    .last()
-                    .map(|v| v.trim().to_owned())
-            };
-            let oneshot = last("Type").is_some_and(|kind| kind == "oneshot");
-            let remains = last("RemainAfterExit").is_some_and(|value| is_truthy(&value));
+            let oneshot = file.last_value("Service", "Type") == Some("oneshot");
+            let remains = file
+                .last_value("Service", "RemainAfterExit")
+                .is_some_and(is_truthy);
             Ok(service && !global && oneshot && !remains)
         }
     }

@@ -178,6 +178,17 @@ impl UnitFile {
             .collect()
     }
 
+    /// The last value of `name` in `section`, trimmed (the one systemd applies); `None`
+    /// when there is none.
+    #[must_use]
+    pub fn last_value(&self, section: &str, name: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .rev()
+            .find(|option| option.section == section && option.name == name)
+            .map(|option| option.value.trim())
+    }
+
     /// The first `[Unit]` `Description=` value, as fleet's `UnitFile.Description` (systemd
     /// itself would take the last).
     #[must_use]

@@ -207,13 +207,14 @@ pub async fn list_unit_files(session: &mut Session<'_>, args: &ListUnitFilesArgs
         rows.push(header(&columns));
     }
     for unit in &units {
+        let keel_state = match (replicas.get(&unit.name), finished.get(&unit.name)) {
+            (Some((running, count)), _) => Some(format!("{running}/{count} running")),
+            (None, summary) => summary.cloned(),
+        };
         let mut row = Vec::with_capacity(columns.len());
         for column in &columns {
-            let cell = match (replicas.get(&unit.name), finished.get(&unit.name)) {
-                (Some((running, count)), _) if *column == "state" => {
-                    format!("{running}/{count} running")
-                }
-                (_, Some(summary)) if *column == "state" => summary.clone(),
+            let cell = match &keel_state {
+                Some(state) if *column == "state" => state.clone(),
                 _ => unit_cell(session, unit, column, args.full).await,
             };
             row.push(cell);

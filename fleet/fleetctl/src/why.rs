@@ -2,8 +2,9 @@
 //! (`GET /keel/v1/units/{name}/why`), so a unit that waits is never a silent wait.
 //!
 //! Output: one line saying where the unit stands (placed, pending with the engine's reason,
-//! inactive, global, a batch job finished), then (except for a finished job) a table with MACHINE, IP and VERDICT: `filtered: <rule>` or the
-//! score, the chosen machine marked. Exit status 0 when the unit exists, 1 otherwise.
+//! inactive, global, a batch job finished), then (except for a finished job) a table with
+//! MACHINE, IP and VERDICT: `filtered: <rule>` or the score, the chosen machine marked. Exit
+//! status 0 when the unit exists, 1 otherwise.
 
 use crate::cli::WhyArgs;
 use crate::session::{machine_id_legend, Session};

@@ -192,6 +192,24 @@ struct ScheduleEntryJson<'a> {
 /// The `whenCutOff` of an entry whose unit stops when cut off; any other has none.
 const STOP_WHEN_CUT_OFF: &str = "stop";
 
+/// An optional field that has one value when present: whether it is there.
+fn marker_field(
+    what: &'static str,
+    field: &'static str,
+    value: Option<&str>,
+    marker: &str,
+) -> Result<bool, WireError> {
+    match value {
+        None => Ok(false),
+        Some(value) if value == marker => Ok(true),
+        Some(other) => Err(WireError::InvalidField {
+            what,
+            field,
+            value: other.to_owned(),
+        }),
+    }
+}
+
 /// A stored attempt: `number` from 1 to `of`.
 fn attempt_field(
     what: &'static str,
@@ -263,28 +281,9 @@ impl ScheduleEntry {
             field: "desiredState",
             value: json.desired.to_owned(),
         })?;
-        let batch = match json.kind {
-            None => false,
-            Some(BATCH_KIND) => true,
-            Some(other) => {
-                return Err(WireError::InvalidField {
-                    what: WHAT,
-                    field: "kind",
-                    value: other.to_owned(),
-                })
-            }
-        };
-        let stop_when_cut_off = match json.when_cut_off {
-            None => false,
-            Some(STOP_WHEN_CUT_OFF) => true,
-            Some(other) => {
-                return Err(WireError::InvalidField {
-                    what: WHAT,
-                    field: "whenCutOff",
-                    value: other.to_owned(),
-                })
-            }
-        };
+        let batch = marker_field(WHAT, "kind", json.kind, BATCH_KIND)?;
+        let stop_when_cut_off =
+            marker_field(WHAT, "whenCutOff", json.when_cut_off, STOP_WHEN_CUT_OFF)?;
         Ok(ScheduleEntry {
             hash: hash_field(WHAT, json.hash)?,
             desired,

@@ -25,21 +25,16 @@ pub(crate) enum Behaviour {
 
 /// The behaviour of `file`'s main process.
 pub(crate) fn behaviour(file: &UnitFile) -> Behaviour {
-    let last = |key: &str| {
-        file.values("Service", key)
-            .last()
-            .map(|v| v.trim().to_owned())
-    };
-    let remains = last("RemainAfterExit").is_some_and(|value| is_truthy(&value));
-    let Some(command) = last("ExecStart") else {
+    let remains = file
+        .last_value("Service", "RemainAfterExit")
+        .is_some_and(is_truthy);
+    let Some(command) = file.last_value("Service", "ExecStart") else {
         return Behaviour::Runs;
     };
-    let status = if command == "/bin/true" {
-        Some(0)
-    } else if command == "/bin/false" {
-        Some(1)
-    } else {
-        exit_status(&command)
+    let status = match command {
+        "/bin/true" => Some(0),
+        "/bin/false" => Some(1),
+        _ => exit_status(command),
     };
     match status {
         Some(status) => Behaviour::Exits { status, remains },

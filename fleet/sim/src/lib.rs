@@ -8,13 +8,13 @@
 //! crate's tests), which is what makes it a model of systemd rather than a stub.
 //!
 //! Invariants: a state change of a unit reaches every subscription of every instance that
-//! watches it, in order; a transition scheduled by a start or a stop is dropped when a later
+//! watches it, and unread changes of one unit coalesce into its latest state; a transition scheduled by a start or a stop is dropped when a later
 //! start or stop of the same unit came first (each unit counts its jobs); the host's lock is
 //! never held across an await. Depends on fleet-core and tokio's timer and channels.
 
 mod exec;
 
-use fleet_core::name::UnitName;
+use fleet_core::name::systemd_accepts;
 use fleet_core::ports::{StateChange, SystemdError, UnitState};
 use fleet_core::unit_file::UnitFile;
 use std::collections::{BTreeMap, BTreeSet};
@@ -100,12 +100,40 @@ impl Drop for SimSystemd {
     }
 }
 
-type Sender = mpsc::UnboundedSender<Result<StateChange, SystemdError>>;
+/// One subscription's unread changes, as the port asks: a unit's changes not read yet
+/// coalesce into its latest state, so the queue holds at most one entry per watched unit and
+/// a slow reader blocks nothing.
+type Unread = Arc<Mutex<BTreeMap<String, UnitState>>>;
+
+fn unread(unread: &Unread) -> MutexGuard<'_, BTreeMap<String, UnitState>> {
+    unread.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The host's end of a subscription.
+#[derive(Debug)]
+struct Subscriber {
+    unread: Unread,
+    /// Rung (never blocking: capacity 1, a full bell already rings) when a change arrives.
+    bell: mpsc::Sender<()>,
+}
+
+impl Subscriber {
+    /// Queues `change`; `false` once the stream is gone.
+    fn deliver(&self, change: StateChange) -> bool {
+        if self.bell.is_closed() {
+            return false;
+        }
+        unread(&self.unread).insert(change.name, change.state);
+        // Full means the reader has a ring waiting already.
+        let _ = self.bell.try_send(());
+        true
+    }
+}
 
 #[derive(Debug, Default)]
 struct Instance {
     watched: BTreeSet<String>,
-    subscribers: Vec<Sender>,
+    subscribers: Vec<Subscriber>,
 }
 
 #[derive(Debug, Default)]
@@ -170,9 +198,9 @@ fn now_usec() -> u64 {
     u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// The names systemd and fleet's API both accept, and no dot-file.
+/// The names the port accepts ([`systemd_accepts`]).
 fn check(name: &str) -> Result<(), SystemdError> {
-    if UnitName::parse(name).is_ok() && name.len() <= 255 && !name.starts_with('.') {
+    if systemd_accepts(name) {
         Ok(())
     } else {
         Err(SystemdError::InvalidUnitName {
@@ -212,7 +240,7 @@ impl Host {
             };
             instance
                 .subscribers
-                .retain(|subscriber| subscriber.send(Ok(change.clone())).is_ok());
+                .retain(|subscriber| subscriber.deliver(change.clone()));
         }
     }
 
@@ -229,14 +257,27 @@ impl Host {
 
 mod port;
 
-/// The subscription's stream.
+/// The subscription's stream: among units with unread changes, the first by name comes
+/// next, as from `fleet-systemd`'s.
 #[derive(Debug)]
-pub struct Changes(mpsc::UnboundedReceiver<Result<StateChange, SystemdError>>);
+pub struct Changes {
+    unread: Unread,
+    bell: mpsc::Receiver<()>,
+}
 
 impl futures_core::Stream for Changes {
     type Item = Result<StateChange, SystemdError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
+        loop {
+            if let Some((name, state)) = unread(&self.unread).pop_first() {
+                return Poll::Ready(Some(Ok(StateChange { name, state })));
+            }
+            match self.bell.poll_recv(cx) {
+                Poll::Ready(Some(())) => {}
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }

@@ -2,7 +2,10 @@
 //! spawning their transitions on tokio's timer.
 
 use super::exec::{behaviour, Behaviour};
-use super::{check, lock, missing, not_found, now_usec, Changes, Host, Run, SimSystemd, Unit};
+use super::{
+    check, lock, missing, not_found, now_usec, Changes, Host, Run, SimSystemd, Subscriber, Unit,
+    Unread,
+};
 use fleet_core::agent_plan::{LocalState, LocalUnit};
 use fleet_core::ports::{MainRun, StateChange, Systemd, SystemdError, UnitState};
 use fleet_core::resources::SystemdLimits;
@@ -239,26 +242,28 @@ impl Systemd for SimSystemd {
     }
 
     async fn subscribe(&self) -> Result<Changes, SystemdError> {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (bell, ring) = mpsc::channel(1);
+        let subscriber = Subscriber {
+            unread: Unread::default(),
+            bell,
+        };
         let mut host = self.host();
-        let states: Vec<StateChange> = host
+        let watched: Vec<String> = host
             .instances
             .get(&self.id)
-            .map(|instance| instance.watched.iter().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|name| {
-                let state = host.units.get(&name).map_or_else(not_found, Unit::state);
-                StateChange { name, state }
-            })
-            .collect();
-        for change in states {
-            // The receiver is still here: the send cannot fail.
-            let _ = sender.send(Ok(change));
+            .map(|instance| instance.watched.iter().cloned().collect())
+            .unwrap_or_default();
+        for name in watched {
+            let state = host.units.get(&name).map_or_else(not_found, Unit::state);
+            subscriber.deliver(StateChange { name, state });
         }
+        let changes = Changes {
+            unread: Arc::clone(&subscriber.unread),
+            bell: ring,
+        };
         if let Some(instance) = host.instances.get_mut(&self.id) {
-            instance.subscribers.push(sender);
+            instance.subscribers.push(subscriber);
         }
-        Ok(Changes(receiver))
+        Ok(changes)
     }
 }

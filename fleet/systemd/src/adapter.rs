@@ -356,8 +356,12 @@ impl Systemd for DbusSystemd {
                 // Written but not linked: left out, so the agent loads it again.
                 (state.load_state != "not-found").then(|| {
                     let state = state.local_state();
-                    let ran = false;
-                    (name, LocalUnit { hash, state, ran })
+                    let unit = LocalUnit {
+                        hash,
+                        state,
+                        ran: false,
+                    };
+                    (name, unit)
                 })
             })
             .collect();

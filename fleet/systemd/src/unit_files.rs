@@ -10,30 +10,23 @@
 //! no name escapes the directory; dot-files are never listed; removing a unit's file removes
 //! its start marker. Depends on std and fleet-core.
 
-use fleet_core::name::UnitName;
+use fleet_core::name::systemd_accepts;
 use fleet_core::ports::SystemdError;
 use fleet_core::unit_file::{UnitFile, UnitHash};
 use std::fs;
 use std::io::{self, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Longest unit name systemd accepts: its `UNIT_NAME_MAX` (256) counts the terminating NUL,
-/// one more byte than fleet's API allows.
-const UNIT_NAME_LENGTH_MAX: usize = 255;
-
-/// Checks `name` before it becomes a path or goes on the bus: fleet's API rules
-/// ([`UnitName::parse`]: a known suffix, characters `[A-Za-z0-9:_.@\-\\]`, no `/`), plus
-/// systemd's length limit and no leading `.` (systemd refuses an empty prefix, and dot-files
-/// are this module's temporaries).
+/// Checks `name` before it becomes a path or goes on the bus
+/// ([`fleet_core::name::systemd_accepts`]: fleet's API rules, systemd's length limit, no
+/// leading `.`, since dot-files are this module's temporaries and markers).
 ///
 /// # Errors
 /// `InvalidUnitName`.
 pub(crate) fn check_unit_name(name: &str) -> Result<(), SystemdError> {
-    let valid = UnitName::parse(name).is_ok()
-        && name.len() <= UNIT_NAME_LENGTH_MAX
-        && !name.starts_with('.');
-    if valid {
+    if systemd_accepts(name) {
         Ok(())
     } else {
         Err(SystemdError::InvalidUnitName {
@@ -117,10 +110,9 @@ fn start_marker_path(directory: &Path, name: &str) -> PathBuf {
     directory.join(format!(".{name}.started"))
 }
 
-fn now_usec() -> u64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+/// `time` in microseconds since the UNIX epoch (0 for a time before it).
+fn usec_since_epoch(time: SystemTime) -> u64 {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX)
 }
 
@@ -131,7 +123,7 @@ fn now_usec() -> u64 {
 /// `UnitFileIo`.
 pub(crate) fn mark_started(directory: &Path, name: &str) -> Result<(), SystemdError> {
     let path = start_marker_path(directory, name);
-    match fs::write(&path, now_usec().to_string()) {
+    match fs::write(&path, usec_since_epoch(SystemTime::now()).to_string()) {
         Err(error) if error.kind() != io::ErrorKind::NotFound => Err(io_error(&path)(error)),
         _ => Ok(()),
     }
@@ -161,10 +153,7 @@ pub(crate) fn written_at_usec(directory: &Path, name: &str) -> Result<u64, Syste
     let modified = fs::metadata(&path)
         .and_then(|metadata| metadata.modified())
         .map_err(io_error(&path))?;
-    let since_epoch = modified
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Ok(u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX))
+    Ok(usec_since_epoch(modified))
 }
 
 /// The unit files under `directory` by name, each with the hash of its canonical text; a

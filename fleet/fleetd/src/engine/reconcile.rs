@@ -257,7 +257,7 @@ pub fn snapshot(
 /// (left out of the snapshot) and of finished batch jobs are kept as they are; so are
 /// entries already on a unit's `rolling` hash (a global unit partway through a rollout,
 /// `engine::rollout`). Entries of the units a timer starts (`ClusterSnapshot::triggered`)
-/// and of batch jobs (`ClusterSnapshot::batch_jobs`) say so; a batch job's entry names
+/// and of batch jobs (`ClusterSnapshot::batch_retries`) say so; a batch job's entry names
 /// its attempt, the next one after a failed run with retries left
 /// (`JobView::next_attempt`), so its agent runs it again where it ran; a unit that stops
 /// when cut off has its entry say so.
@@ -295,18 +295,10 @@ pub fn writes(
         .chain(finished.map(|job| job.name.as_str()))
         .collect();
     let triggered = snapshot.triggered();
-    let batch = snapshot.batch_jobs(&triggered);
-    let stop_when_cut_off: BTreeSet<String> = snapshot
-        .units
-        .values()
-        .filter(|unit| unit.requirements.stop_when_cut_off)
-        .map(|unit| unit.name.clone())
-        .collect();
     let hints = EntryHints {
         rolling,
         triggered: &triggered,
-        batch: &batch,
-        stop_when_cut_off: &stop_when_cut_off,
+        snapshot,
     };
     out.extend(index_writes(plan, jobs, index, &keep, &hints));
     out
@@ -352,10 +344,8 @@ struct EntryHints<'a> {
     rolling: &'a BTreeMap<String, UnitHash>,
     /// Units a timer starts.
     triggered: &'a BTreeSet<String>,
-    /// Batch jobs, with their retries.
-    batch: &'a BTreeMap<String, u32>,
-    /// Units that stop when cut off (`WhenCutOff=stop`).
-    stop_when_cut_off: &'a BTreeSet<String>,
+    /// The units' requirements: batch jobs and their retries, `WhenCutOff=stop`.
+    snapshot: &'a ClusterSnapshot,
 }
 
 /// The attempt a batch job's index entry on `machine` asks for: the next after a failed
@@ -404,14 +394,19 @@ fn index_writes(
                 Some(new) if on_rolling_hash(new) => *new,
                 _ => job.hash,
             };
-            let batch = hints.batch.get(unit);
+            let batch = hints.snapshot.batch_retries(unit, hints.triggered);
+            let stop_when_cut_off = hints
+                .snapshot
+                .units
+                .get(unit)
+                .is_some_and(|view| view.requirements.stop_when_cut_off);
             let entry = ScheduleEntry {
                 hash,
                 desired: job.desired,
                 triggered: hints.triggered.contains(unit),
                 batch: batch.is_some(),
-                attempt: batch.map_or(Attempt::ONLY, |retries| attempt_of(job, *retries, machine)),
-                stop_when_cut_off: hints.stop_when_cut_off.contains(unit),
+                attempt: batch.map_or(Attempt::ONLY, |retries| attempt_of(job, retries, machine)),
+                stop_when_cut_off,
             };
             wanted.insert(
                 (machine.to_string(), unit.clone()),
