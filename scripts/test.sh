@@ -36,8 +36,8 @@ cargo build --workspace --bins
 # test suite, whose summary line ends the run.
 seed=${JEPSEN_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 jepsen_status=0
-target/debug/jepsen run --workload register,watch --nemesis partition,kill,pause \
-    --time-limit 100s --nodes 5 --concurrency 10 --seed "$seed" || jepsen_status=$?
+target/debug/jepsen run --workload register,watch,units --nemesis partition,kill,pause \
+    --time-limit 120s --nodes 5 --concurrency 10 --seed "$seed" || jepsen_status=$?
 if [ "$jepsen_status" -ne 0 ]; then
     echo "JEPSEN SMOKE RUN FAILED (exit $jepsen_status), seed $seed; replay with:" >&2
     echo "  JEPSEN_SEED=$seed scripts/test.sh   (or the 'replay:' command above)" >&2

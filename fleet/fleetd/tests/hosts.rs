@@ -182,7 +182,7 @@ fn a_unit_goes_through_its_whole_life_on_one_real_host() {
     assert!(
         listed,
         "fleetd never answered on its activation socket: {last:?}\n{}",
-        stack.hosts[2].log("systemd-socket-activate")
+        stack.hosts()[2].log("systemd-socket-activate")
     );
 }
 
@@ -240,7 +240,7 @@ fn globals_templates_and_placement_rules_hold_on_real_hosts() {
     });
     assert_eq!(hosts_of_web, machine_ids(&stack, &[0, 1, 2]));
 
-    let pinned_host = stack.hosts[1].name().to_owned();
+    let pinned_host = stack.hosts()[1].name().to_owned();
     let meta = unit_body(
         SLEEPER,
         "launched",
@@ -431,7 +431,7 @@ fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
 
     let now_on = stack.host_of(&moved);
     stack.kill_fleetd(now_on);
-    stack.hosts[now_on].kill();
+    stack.host_mut(now_on).kill();
     wait_for(DEADLINE, "a.service to run after its host died", || {
         active_on(&stack, here, "a.service")
             .into_iter()
@@ -440,11 +440,11 @@ fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
 
     let engine = wait_for(DEADLINE, "an engine leader", || stack.lease_holder());
     let engine_host = stack.host_of(&engine);
-    if stack.hosts[engine_host].is_running() {
+    if stack.hosts()[engine_host].is_running() {
         stack.kill_fleetd(engine_host);
-        stack.hosts[engine_host].kill();
+        stack.host_mut(engine_host).kill();
     }
-    let running: Vec<usize> = (0..3).filter(|i| stack.hosts[*i].is_running()).collect();
+    let running: Vec<usize> = (0..3).filter(|i| stack.hosts()[*i].is_running()).collect();
     let running_ids = machine_ids(&stack, &running);
     wait_for(
         DEADLINE,

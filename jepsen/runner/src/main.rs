@@ -27,6 +27,14 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum WhenCutOff {
+    /// Stop the unit when cut off: never two copies at once.
+    Stop,
+    /// fleet's behaviour: keep running when cut off.
+    Keep,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Reads {
     /// `quorum=true`: linearizable reads.
     Quorum,
@@ -40,7 +48,8 @@ enum Reads {
 enum Command {
     /// Start a cluster in network namespaces, run workloads under faults, check the history.
     Run {
-        /// Workloads, comma-separated, run one after another: register, set, watch, all.
+        /// Workloads, comma-separated, run one after another: register, set, watch, all (the
+        /// three), units (fleet on real hosts; needs `fleetd`).
         #[arg(long, default_value = "register")]
         workload: String,
         /// Fault families, comma-separated: partition, kill, pause, loss, slow, clock, delay,
@@ -97,6 +106,13 @@ enum Command {
         /// Lab bridge name.
         #[arg(long, default_value = "jlbr0")]
         bridge: String,
+        /// The `fleetd` binary of the units workload; by default the one beside this binary.
+        #[arg(long)]
+        fleetd: Option<PathBuf>,
+        /// The units workload's `[X-Fleet] WhenCutOff=` (`keep` is a negative control: a
+        /// cut-off machine keeps its copy, so partitions are expected to show overlaps).
+        #[arg(long, value_enum, default_value = "stop")]
+        when_cut_off: WhenCutOff,
     },
     /// Hold the packets of one NFQUEUE for a delay (run by the delay nemesis inside a node's
     /// network namespace).
@@ -247,6 +263,8 @@ fn real_main() -> anyhow::Result<u8> {
             net,
             netns_prefix,
             bridge,
+            fleetd,
+            when_cut_off,
         } => {
             let workloads = Workload::parse_list(&workload).map_err(anyhow::Error::msg)?;
             let families = Family::parse_list(&nemesis).map_err(anyhow::Error::msg)?;
@@ -260,11 +278,16 @@ fn real_main() -> anyhow::Result<u8> {
             let command = format!(
                 "jepsen run --workload {workload} --nemesis {nemesis} --time-limit {}s --nodes \
                  {nodes} --concurrency {concurrency} --rate {rate} --fault-duration {}ms \
-                 --heal-duration {}ms --reads {reads_name} --ops-per-key {ops_per_key}{} --seed {seed}",
+                 --heal-duration {}ms --reads {reads_name} --ops-per-key {ops_per_key}{}{} --seed {seed}",
                 time_limit.as_secs(),
                 fault_duration.as_millis(),
                 heal_duration.as_millis(),
                 snapshot_count.map_or_else(String::new, |n| format!(" --snapshot-count {n}")),
+                if matches!(when_cut_off, WhenCutOff::Keep) {
+                    " --when-cut-off keep"
+                } else {
+                    ""
+                },
             );
             let config = RunConfig {
                 workloads,
@@ -292,6 +315,12 @@ fn real_main() -> anyhow::Result<u8> {
                 step_budget,
                 command: command.clone(),
                 holder: std::env::current_exe().ok(),
+                units_keep_when_cut_off: matches!(when_cut_off, WhenCutOff::Keep),
+                fleetd: fleetd.or_else(|| {
+                    std::env::current_exe()
+                        .ok()
+                        .map(|exe| exe.with_file_name("fleetd"))
+                }),
                 snapshot_count,
             };
             watch_signals();

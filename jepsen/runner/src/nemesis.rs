@@ -15,6 +15,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
+use testkit::fleet::Fleet;
 use testkit::lab::{Capabilities, Lab};
 use testkit::Cluster;
 
@@ -231,6 +232,8 @@ pub struct Nemesis<'a> {
     holders: Vec<std::process::Child>,
     /// Faults applied, by kind.
     pub counts: BTreeMap<String, u64>,
+    /// The units workload's hosts: a killed node's host crashes with its member.
+    fleet: Option<&'a Mutex<Fleet>>,
 }
 
 impl<'a> Nemesis<'a> {
@@ -254,7 +257,37 @@ impl<'a> Nemesis<'a> {
             holder,
             holders: Vec::new(),
             counts: BTreeMap::new(),
+            fleet: None,
         }
+    }
+
+    /// Makes the kill family crash each killed node's host (fleetd, systemd and its units)
+    /// too, and boot it again when the member restarts.
+    #[must_use]
+    pub fn with_fleet(mut self, fleet: Option<&'a Mutex<Fleet>>) -> Nemesis<'a> {
+        self.fleet = fleet;
+        self
+    }
+
+    fn fleet(&self) -> Option<std::sync::MutexGuard<'a, Fleet>> {
+        self.fleet.map(|fleet| {
+            fleet
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+    }
+
+    /// Boots the crashed hosts among `nodes` again (nothing without a fleet).
+    ///
+    /// # Errors
+    /// When a host or its fleetd does not come up.
+    pub fn restart_hosts(&self, nodes: &[usize]) -> Result<(), String> {
+        if let Some(mut fleet) = self.fleet() {
+            for &node in nodes {
+                fleet.restart(node)?;
+            }
+        }
+        Ok(())
     }
 
     fn cluster(&self) -> std::sync::MutexGuard<'_, Cluster> {
@@ -371,6 +404,11 @@ impl<'a> Nemesis<'a> {
                         cluster.kill(node);
                     }
                     drop(cluster);
+                    if let Some(mut fleet) = self.fleet() {
+                        for &node in &targets {
+                            fleet.crash(node);
+                        }
+                    }
                     (kind, Active::Kill(targets))
                 } else {
                     self.record("pause", &kind, value);
@@ -595,6 +633,7 @@ impl<'a> Nemesis<'a> {
                     }
                 }
                 drop(cluster);
+                self.restart_hosts(&nodes)?;
                 self.record("start", kind, json!({"nodes": names(&nodes)}));
             }
             Active::Pause(nodes) => {

@@ -26,6 +26,10 @@ use crate::report::{self, Anomaly, PhaseResult, Results};
 use crate::watch::{self, WatchPhase};
 use crate::workload::{self, Env, Keys, Mix, ReadMode};
 
+mod units_phase;
+
+use units_phase::PhaseEnv;
+
 /// Set by the SIGINT/SIGTERM handler: load stops, the cluster is healed and torn down, and the
 /// run ends as a harness failure (its history is still checked and reported).
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -44,6 +48,8 @@ pub enum Workload {
     Set,
     /// Watchers following one writer.
     Watch,
+    /// fleet units that must never run twice at once, on real hosts.
+    Units,
 }
 
 impl Workload {
@@ -53,24 +59,35 @@ impl Workload {
             Workload::Register => "register",
             Workload::Set => "set",
             Workload::Watch => "watch",
+            Workload::Units => "units",
         }
     }
 
-    /// Parses a comma-separated list (`all` for every workload), in run order.
+    /// Parses a comma-separated list (`all` for every store workload; `units` only by name),
+    /// in run order.
     ///
     /// # Errors
     /// Names the unknown workload.
     pub fn parse_list(text: &str) -> Result<Vec<Workload>, String> {
         let all = [Workload::Register, Workload::Set, Workload::Watch];
+        let known = [
+            Workload::Register,
+            Workload::Set,
+            Workload::Watch,
+            Workload::Units,
+        ];
         let mut out = BTreeSet::new();
         for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if name == "all" {
                 out.extend(all);
                 continue;
             }
-            let workload = all.into_iter().find(|w| w.name() == name).ok_or_else(|| {
-                format!("unknown workload {name:?}; known: register, set, watch, all")
-            })?;
+            let workload = known
+                .into_iter()
+                .find(|w| w.name() == name)
+                .ok_or_else(|| {
+                    format!("unknown workload {name:?}; known: register, set, watch, units, all")
+                })?;
             out.insert(workload);
         }
         if out.is_empty() {
@@ -119,6 +136,10 @@ pub struct RunConfig {
     pub holder: Option<PathBuf>,
     /// The members' `--snapshot-count`, when set.
     pub snapshot_count: Option<u64>,
+    /// The `fleetd` binary the units workload runs on its hosts.
+    pub fleetd: Option<PathBuf>,
+    /// The units workload's units keep running when cut off (a negative control).
+    pub units_keep_when_cut_off: bool,
 }
 
 /// How a run ended.
@@ -363,6 +384,17 @@ impl RunState<'_> {
                 rng.set_stream(1 + number as u64);
                 rng
             };
+            let fleet = if workload == Workload::Units {
+                match crate::units::start_fleet(&lab, config.fleetd.as_deref(), &self.dir) {
+                    Ok(fleet) => Some(Mutex::new(fleet)),
+                    Err(error) => {
+                        failure = Some(format!("units workload: {error}"));
+                        break;
+                    }
+                }
+            } else {
+                None
+            };
             let mut nemesis = Nemesis::new(
                 &cluster,
                 &lab,
@@ -371,16 +403,28 @@ impl RunState<'_> {
                 families.to_vec(),
                 clock_files.clone(),
                 config.holder.clone(),
-            );
-            let result = self.phase(
-                &runtime,
-                &env,
-                &mut nemesis,
-                workload,
-                share,
-                &cluster,
-                &lab,
-            );
+            )
+            .with_fleet(fleet.as_ref());
+            let result = match &fleet {
+                Some(fleet) => {
+                    let phase = PhaseEnv {
+                        runtime: &runtime,
+                        env: &env,
+                        cluster: &cluster,
+                        lab: &lab,
+                    };
+                    self.units_phase(&phase, &mut nemesis, share, fleet)
+                }
+                None => self.phase(
+                    &runtime,
+                    &env,
+                    &mut nemesis,
+                    workload,
+                    share,
+                    &cluster,
+                    &lab,
+                ),
+            };
             for (kind, count) in std::mem::take(&mut nemesis.counts) {
                 *self.faults.entry(kind).or_default() += count;
             }
@@ -527,6 +571,7 @@ impl RunState<'_> {
                 }
             }
             (Workload::Watch, None) => return Err("watch workload did not start".into()),
+            (Workload::Units, _) => return Err("the units workload has its own phase".into()),
         }
         self.phases.push(phase);
         Ok(())
@@ -570,6 +615,7 @@ impl RunState<'_> {
                     None
                 }
             },
+            Workload::Units => None,
         };
         ticker.abort();
         result

@@ -417,6 +417,24 @@ impl Host {
         self.killed = true;
     }
 
+    /// Boots a killed host again: the same name, machine ID, network namespace and files,
+    /// with fresh `/run`, bus, journal and manager. Nothing when it was not killed.
+    ///
+    /// # Errors
+    /// As [`Host::start`]; the host then stays killed.
+    pub fn restart(&mut self) -> Result<(), HostError> {
+        if !self.killed {
+            return Ok(());
+        }
+        // Give the name back first: its cgroups are what claims it.
+        remove_cgroups(&self.cgroups);
+        self.cgroups.clear();
+        let booted = Host::start(self.config.clone())?;
+        // The old value is killed and owns no cgroups: dropping it does nothing more.
+        drop(std::mem::replace(self, booted));
+        Ok(())
+    }
+
     /// Whether the host has not been killed (it may still have died on its own).
     pub fn is_running(&self) -> bool {
         !self.killed

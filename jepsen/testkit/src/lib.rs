@@ -9,6 +9,7 @@
 //! A test kit: its checks panic, which is how a test fails.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod fleet;
 pub mod host;
 pub mod lab;
 

@@ -239,6 +239,25 @@ fn check_kill(hosts: &mut [Host], victim: usize) {
     }
 }
 
+/// Boots the killed `host` again: same machine ID, a new first process, a manager that
+/// answers, and none of the old run's units.
+fn check_restart(host: &mut Host) {
+    let old_pid = host.pid();
+    host.restart().unwrap();
+    assert!(host.is_running());
+    assert_ne!(host.pid(), old_pid, "a new first process");
+    assert_eq!(
+        stdout(host, "cat", &["/etc/machine-id"]),
+        host.machine_id(),
+        "the same machine ID"
+    );
+    let state = stdout(host, "systemctl", &["--user", "is-system-running"]);
+    assert!(matches!(state.as_str(), "running" | "degraded"), "{state}");
+    assert_eq!(unit_state(host), "inactive", "the old run's unit is gone");
+    host.restart().unwrap();
+    assert!(host.is_running(), "restarting a running host does nothing");
+}
+
 #[test]
 fn three_hosts_are_isolated_and_leave_nothing_behind() {
     if host::available().is_err() {
@@ -275,6 +294,7 @@ fn three_hosts_are_isolated_and_leave_nothing_behind() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(unit_state(&hosts[0]), "inactive");
     check_kill(&mut hosts, 1);
+    check_restart(&mut hosts[1]);
 
     let namespaces: Vec<_> = hosts
         .iter()

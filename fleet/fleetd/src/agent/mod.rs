@@ -88,6 +88,8 @@ struct Agent<'a, S: Systemd> {
     /// The `modifiedIndex` of each cached entry of a unit that stops when cut off: its
     /// fencing token.
     fences: BTreeMap<String, StoreIndex>,
+    /// The reports an earlier run of this machine left behind have been removed.
+    swept: bool,
 }
 
 /// Runs the agent until `shutdown`.
@@ -125,6 +127,7 @@ pub async fn run<S: Systemd>(
         started: Instant::now(),
         stopped_when_cut_off: false,
         fences: BTreeMap::new(),
+        swept: false,
     };
     let mut fresh_changes = Some(fresh);
     let mut changes: Option<S::StateChanges> = None;
@@ -253,6 +256,32 @@ impl<S: Systemd> Agent<'_, S> {
                 tracing::warn!(?task, %error, "task failed; retried next round");
             }
         }
+        if !self.swept {
+            self.sweep_left_behind(&local).await;
+        }
+    }
+
+    /// Once per run, after the first full round: removes this machine's reports of units it
+    /// neither runs nor is asked to run. A machine that crashed and came back under the same
+    /// ID is present again, so the engine's sweep of gone machines never removes them, and
+    /// a stale `active` would hold back a unit that stops when cut off.
+    async fn sweep_left_behind<T>(&mut self, local: &BTreeMap<String, T>) {
+        let reported = match self.registry.states().await {
+            Ok(decoded) => decoded.items,
+            Err(error) => {
+                tracing::debug!(%error, "left-behind reports not swept yet");
+                return;
+            }
+        };
+        let machine = &self.settings.machine;
+        for unit in report::left_behind(machine, &reported, &self.wanted, local) {
+            tracing::info!(%unit, "removing a state report left by an earlier run");
+            if let Err(error) = self.registry.remove_state(&unit, machine).await {
+                tracing::debug!(%error, "left-behind reports not swept yet");
+                return;
+            }
+        }
+        self.swept = true;
     }
 
     fn wanted_from(&self, cache: &Cache) -> BTreeMap<String, WantedUnit> {

@@ -34,6 +34,27 @@ pub fn reports(
         .collect()
 }
 
+/// The units whose report `machine` holds in Keel (`reported`, by (unit, machine)) although
+/// the unit is neither in its index (`wanted`) nor in its units directory (`local`): left by
+/// an earlier run of this machine that ended without unloading, such as a crash and reboot.
+#[must_use]
+pub fn left_behind<T>(
+    machine: &MachineId,
+    reported: &BTreeMap<(String, String), StateReport>,
+    wanted: &BTreeMap<String, WantedUnit>,
+    local: &BTreeMap<String, T>,
+) -> Vec<String> {
+    reported
+        .keys()
+        .filter(|(unit, on)| {
+            on.as_str() == machine.as_str()
+                && !wanted.contains_key(unit)
+                && !local.contains_key(unit)
+        })
+        .map(|(unit, _)| unit.clone())
+        .collect()
+}
+
 /// The reports of `wanted` that `published` does not hold as they are.
 #[must_use]
 pub fn changed(
@@ -106,5 +127,50 @@ mod tests {
         assert_eq!(delta.len(), 2);
         assert!(!second["b.service"].launched);
         assert_eq!(second["a.service"].active_state, "failed");
+    }
+
+    #[test]
+    fn reports_left_by_an_earlier_run_are_found() {
+        // Goal: after a crash and reboot, this machine's reports of units it neither runs nor
+        // is asked to run are found, and no other report is.
+        // Method: reports of this machine (wanted, local, neither) and of another machine.
+        let me = MachineId::parse("1111111111111111111111111111111a").expect("valid");
+        let other = MachineId::parse("2222222222222222222222222222222b").expect("valid");
+        let hash = UnitHash::of_text("[Service]\nExecStart=/bin/true\n");
+        let report = |machine: &MachineId| StateReport {
+            load_state: "loaded".into(),
+            active_state: "active".into(),
+            sub_state: "running".into(),
+            machine: machine.clone(),
+            hash,
+            launched: true,
+        };
+        let reported: BTreeMap<(String, String), StateReport> = [
+            ("gone.service", &me),
+            ("kept.service", &me),
+            ("local.service", &me),
+            ("gone.service", &other),
+        ]
+        .into_iter()
+        .map(|(unit, machine)| ((unit.to_owned(), machine.to_string()), report(machine)))
+        .collect();
+        let want = WantedUnit {
+            hash,
+            desired: DesiredState::Launched,
+            triggered: false,
+            batch: false,
+            attempt: fleet_core::model::Attempt::ONLY,
+            stop_when_cut_off: true,
+        };
+        let wanted: BTreeMap<String, WantedUnit> = [("kept.service".to_owned(), want)].into();
+        let local: BTreeMap<String, ()> = [("local.service".to_owned(), ())].into();
+        assert_eq!(
+            left_behind(&me, &reported, &wanted, &local),
+            ["gone.service"]
+        );
+        // Another machine's reports are its own agent's business.
+        let mut only_others = reported.clone();
+        only_others.retain(|(_, machine), _| machine.as_str() == other.as_str());
+        assert!(left_behind(&me, &only_others, &BTreeMap::new(), &local).is_empty());
     }
 }
