@@ -6,8 +6,8 @@
 //! always by compare-and-swap). While it leads it keeps watch-fed caches of `job/`,
 //! `machines/` and `schedule/` (opened when it starts leading, closed when it stops) and runs a
 //! pass whenever one of them changes and on every tick: snapshot → `fleet_core::schedule::plan`
-//! → the writes that differ ([`reconcile`]). A pass whose placement write loses a race stops
-//! there and runs again on the next wake-up. Before planning, a pass keeps every template
+//! → the writes that differ ([`reconcile`]), sent in stages ([`apply`]). A pass whose
+//! placement write loses a race stops there and runs again on the next wake-up. Before planning, a pass keeps every template
 //! with a replica count (`job/<template>/replicas`, `fleetctl scale`) at that many numbered
 //! instances (`fleet_core::replicas::scale`) and advances every running rollout
 //! ([`rollout`], `fleetctl replace`); a pass that created, destroyed or moved anything there
@@ -18,6 +18,7 @@
 //! one interval of margin) writes anything; after stealing an older engine's lease it waits
 //! out what was left of that lease first; no pass runs on an unsynced cache.
 
+pub mod apply;
 pub mod fence;
 pub mod reconcile;
 pub mod rollout;
@@ -486,44 +487,72 @@ impl Engine {
         Ok(wrote)
     }
 
+    /// Sends the pass's writes ([`apply`]): stage by stage, each stage's writes
+    /// concurrently; stops at a lost placement or when the lease may have expired.
     async fn execute(&self, writes: Vec<Write>) -> Result<(), RegistryError> {
-        let registry = &self.registry;
-        for write in writes {
-            if !self.may_act() {
-                tracing::warn!("engine lease may have expired; pass stopped");
-                return Ok(());
-            }
-            tracing::debug!(?write, "engine write");
-            let written = match &write {
-                Write::Unplace { unit, machine } => registry.unplace(unit, machine).await?,
-                Write::Place { unit, machine } => registry.place(unit, machine).await?,
-                Write::SetPending { unit, reason } => {
-                    registry.set_pending(unit, reason).await?;
-                    Written::Done
-                }
-                Write::ClearPending { unit } => {
-                    registry.clear_pending(unit).await?;
-                    Written::Done
-                }
-                Write::DeleteEntry { machine, unit } => {
-                    registry.delete_schedule_entry(machine, unit).await?;
-                    Written::Done
-                }
-                Write::PutEntry {
-                    machine,
-                    unit,
-                    entry,
-                } => {
-                    registry.put_schedule_entry(machine, unit, entry).await?;
-                    Written::Done
-                }
-            };
-            if written == Written::Lost {
-                tracing::info!(?write, "placement changed under the engine; pass stopped");
+        for stage in apply::stages(writes) {
+            if !self.execute_stage(stage).await? {
                 return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// One stage's writes, up to [`apply::IN_FLIGHT`] at once; whether the pass goes on.
+    async fn execute_stage(&self, stage: Vec<Write>) -> Result<bool, RegistryError> {
+        use futures_util::StreamExt;
+        let stopped = std::sync::atomic::AtomicBool::new(false);
+        let stopped = &stopped;
+        let mut results = futures_util::stream::iter(stage)
+            .map(|write| async move {
+                if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Ok::<(), RegistryError>(());
+                }
+                if !self.may_act() {
+                    tracing::warn!("engine lease may have expired; pass stopped");
+                    stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(());
+                }
+                if self.execute_one(&write).await? == Written::Lost {
+                    tracing::info!(?write, "placement changed under the engine; pass stopped");
+                    stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                Ok(())
+            })
+            .buffer_unordered(apply::IN_FLIGHT);
+        while let Some(result) = results.next().await {
+            result?;
+        }
+        Ok(!stopped.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    async fn execute_one(&self, write: &Write) -> Result<Written, RegistryError> {
+        let registry = &self.registry;
+        tracing::debug!(?write, "engine write");
+        Ok(match write {
+            Write::Unplace { unit, machine } => registry.unplace(unit, machine).await?,
+            Write::Place { unit, machine } => registry.place(unit, machine).await?,
+            Write::SetPending { unit, reason } => {
+                registry.set_pending(unit, reason).await?;
+                Written::Done
+            }
+            Write::ClearPending { unit } => {
+                registry.clear_pending(unit).await?;
+                Written::Done
+            }
+            Write::DeleteEntry { machine, unit } => {
+                registry.delete_schedule_entry(machine, unit).await?;
+                Written::Done
+            }
+            Write::PutEntry {
+                machine,
+                unit,
+                entry,
+            } => {
+                registry.put_schedule_entry(machine, unit, entry).await?;
+                Written::Done
+            }
+        })
     }
 }
 
