@@ -199,22 +199,27 @@ impl Registry {
             .map_err(|problem| RegistryError::Corrupt { key, problem })
     }
 
-    /// Stores `file` under its hash (create-only: an existing blob is the same text).
+    /// Stores `file` under its hash (create-only: an existing blob is the same text). A
+    /// plain read first: instances of one template share their file, and a read served by
+    /// one member costs far less than a create that every member applies only to refuse.
     ///
     /// # Errors
     /// The store.
     pub async fn put_unit_file(&self, file: &UnitFile) -> Result<UnitHash, RegistryError> {
         let hash = file.hash();
+        let key = self.keys.unit_file(&hash);
+        match self.client.get(&key, GetOptions::default()).await {
+            Ok(response) if response.node.value.is_some() => return Ok(hash),
+            Ok(_) => {}
+            Err(error) if error.is_key_not_found() => {}
+            Err(error) => return Err(error.into()),
+        }
         let blob = UnitFileBlob {
             raw: file.canonical_text(),
         };
         let result = self
             .client
-            .create(
-                &self.keys.unit_file(&hash),
-                &blob.encode(),
-                SetOptions::default(),
-            )
+            .create(&key, &blob.encode(), SetOptions::default())
             .await;
         lost_on(result, ClientError::is_key_exists)?;
         Ok(hash)
