@@ -487,18 +487,7 @@ impl RunState<'_> {
             config.ops_per_key,
         ));
         let (nemesis_result, load_result) = std::thread::scope(|scope| {
-            let schedule = scope.spawn(|| {
-                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    nemesis.run_schedule(end_std, config.fault, config.heal, &stop)
-                }));
-                match result {
-                    Ok(result) => result,
-                    Err(payload) => Err(format!(
-                        "nemesis panicked: {}",
-                        panic_text(payload.as_ref())
-                    )),
-                }
-            });
+            let schedule = scope.spawn(|| schedule_caught(nemesis, end_std, config, &stop));
             let load = runtime.block_on(self.load(env, &keys, workload, end, started));
             stop.store(true, Ordering::Relaxed);
             let nemesis_result = schedule
@@ -779,6 +768,24 @@ impl RunState<'_> {
 
 /// Undoes every fault there could be: partitions and loss, slow links, clock offsets, pauses,
 /// and restarts every member that is down.
+/// The nemesis schedule until `end` (or `stop`), a panic in it reported as an error.
+fn schedule_caught(
+    nemesis: &mut Nemesis<'_>,
+    end: std::time::Instant,
+    config: &RunConfig,
+    stop: &AtomicBool,
+) -> Result<(), String> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        nemesis.run_schedule(end, config.fault, config.heal, stop)
+    }))
+    .unwrap_or_else(|payload| {
+        Err(format!(
+            "nemesis panicked: {}",
+            panic_text(payload.as_ref())
+        ))
+    })
+}
+
 fn heal_everything(
     cluster: &Mutex<Cluster>,
     lab: &Lab,

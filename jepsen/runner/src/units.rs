@@ -59,7 +59,10 @@ pub fn unit_names() -> Vec<String> {
 /// # Errors
 /// When real hosts cannot run here, or one does not come up.
 pub fn start_fleet(lab: &Lab, fleetd: Option<&Path>, dir: &Path) -> Result<Fleet, String> {
-    let fleetd = fleetd.ok_or("the units workload needs fleetd: build it with `cargo build --bin fleetd` or pass --fleetd")?;
+    let fleetd = fleetd.ok_or(
+        "the units workload needs fleetd: build it with `cargo build --bin fleetd` \
+         or pass --fleetd",
+    )?;
     if !fleetd.exists() {
         return Err(format!(
             "{} not found: build it with `cargo build --bin fleetd`",

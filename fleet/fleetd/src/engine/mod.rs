@@ -7,12 +7,13 @@
 //! `machines/` and `schedule/` (opened when it starts leading, closed when it stops) and runs a
 //! pass whenever one of them changes and on every tick: snapshot → `fleet_core::schedule::plan`
 //! → the writes that differ ([`reconcile`]), sent in stages ([`apply`]). A pass whose
-//! placement write loses a race stops there and runs again on the next wake-up. Before planning, a pass keeps every template
-//! with a replica count (`job/<template>/replicas`, `fleetctl scale`) at that many numbered
-//! instances (`fleet_core::replicas::scale`) and advances every running rollout
-//! ([`rollout`], `fleetctl replace`); a pass that created, destroyed or moved anything there
-//! ends, and the next one, woken by the cache, plans the result. The index entry of a unit
-//! that stops when cut off waits while its old copy still runs ([`fence`]).
+//! placement write loses a race stops there and runs again on the next wake-up. Before
+//! planning, a pass keeps every template with a replica count (`job/<template>/replicas`,
+//! `fleetctl scale`) at that many numbered instances (`fleet_core::replicas::scale`) and
+//! advances every running rollout ([`rollout`], `fleetctl replace`); a pass that created,
+//! destroyed or moved anything there ends, and the next one, woken by the cache, plans the
+//! result. The index entry of a unit that stops when cut off waits while its old copy still
+//! runs ([`fence`]).
 //!
 //! Invariants: only a candidate whose lease write succeeded less than one lease TTL ago (minus
 //! one interval of margin) writes anything; after stealing an older engine's lease it waits

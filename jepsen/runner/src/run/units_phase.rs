@@ -10,7 +10,7 @@ use testkit::fleet::Fleet;
 use testkit::lab::Lab;
 use testkit::Cluster;
 
-use super::{converge, heal_everything, interrupted, panic_text, RunState};
+use super::{converge, heal_everything, interrupted, schedule_caught, RunState};
 use crate::nemesis::Nemesis;
 use crate::report::{Anomaly, PhaseResult};
 use crate::units::{self, SETTLE_DEADLINE};
@@ -95,18 +95,7 @@ impl RunState<'_> {
     ) -> Result<(), String> {
         let stop = AtomicBool::new(false);
         std::thread::scope(|scope| {
-            let schedule = scope.spawn(|| {
-                let config = self.config;
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    nemesis.run_schedule(end, config.fault, config.heal, &stop)
-                }))
-                .unwrap_or_else(|payload| {
-                    Err(format!(
-                        "nemesis panicked: {}",
-                        panic_text(payload.as_ref())
-                    ))
-                })
-            });
+            let schedule = scope.spawn(|| schedule_caught(nemesis, end, self.config, &stop));
             // The units are the load: they run on their own until the end of the phase.
             while std::time::Instant::now() < end && !interrupted() {
                 std::thread::sleep(Duration::from_millis(100));
