@@ -10,7 +10,7 @@ use fleet_core::unit_file::{UnitFile, UnitHash};
 use fleet_registry::wire::{
     MachineObject, RolloutRecord, RolloutState, ScheduleEntry, StateReport,
 };
-use fleet_registry::{Keys, Registry};
+use fleet_registry::{Held, Keys, Registry};
 use fleetd::engine::{self, EngineSettings};
 use fleetd::status::Status;
 use kv_client::{Client, ClientConfig};
@@ -159,7 +159,10 @@ async fn one_engine_schedules_and_another_takes_over_when_it_stops() {
             .hash(),
         launched: true,
     };
-    registry.publish_state("old.service", &gone).await.unwrap();
+    registry
+        .publish_state("old.service", &gone, Held::Absent)
+        .await
+        .unwrap();
     let tasks = TaskTracker::new();
     let interval = Duration::from_millis(200);
     let first = CancellationToken::new();
@@ -380,7 +383,12 @@ fn spawn_fake_agents(
                     hash,
                     launched: true,
                 };
-                let _ = registry.publish_state(&unit, &report).await;
+                let held = match registry.state(&unit, &report.machine).await {
+                    Ok(Some(found)) => Held::At(found.index),
+                    Ok(None) => Held::Absent,
+                    Err(_) => continue,
+                };
+                let _ = registry.publish_state(&unit, &report, held).await;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -18,4 +18,4 @@ pub mod view;
 pub mod wire;
 
 pub use keys::{Keys, RegistryKey, DEFAULT_PREFIX};
-pub use store::{Registry, RegistryError, Written};
+pub use store::{Held, Registry, RegistryError, ReportAt, Written};

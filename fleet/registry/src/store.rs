@@ -8,6 +8,8 @@
 //!   machine it names, so two engines can never move a unit behind each other's back.
 //! - The engine lease and version change only by compare-and-swap on their index.
 //! - Presence is a TTL'd key kept with `refresh` (no watch event per heartbeat).
+//! - A state report is created, replaced and removed only as its writer last saw it
+//!   (`store_state.rs`), so a late copy of an earlier write cannot undo a newer one.
 //!
 //! Domain outcomes (a lost race, an absent key) are return values; [`RegistryError`] is for
 //! the store being unreachable and for values that cannot be read.
@@ -15,7 +17,7 @@
 use crate::keys::Keys;
 use crate::view::{self, Decoded, ProblemKind};
 use crate::wire::{
-    EngineLease, JobObject, MachineObject, PendingReason, ScheduleEntry, StateReport, UnitFileBlob,
+    EngineLease, JobObject, MachineObject, PendingReason, ScheduleEntry, UnitFileBlob,
 };
 use fleet_core::lease::{LeaseRevision, LeaseView};
 use fleet_core::model::{DesiredState, MachineId};
@@ -423,59 +425,6 @@ impl Registry {
             .await?;
         Ok(())
     }
-
-    // ----- states (agents, API) -----
-
-    /// Every state report, by (unit, machine).
-    ///
-    /// # Errors
-    /// The store.
-    pub async fn states(
-        &self,
-    ) -> Result<Decoded<BTreeMap<(String, String), StateReport>>, RegistryError> {
-        self.states_in(&self.keys.states()).await
-    }
-
-    /// The state reports under `dir` (all of them, or one unit's), by (unit, machine).
-    async fn states_in(
-        &self,
-        dir: &str,
-    ) -> Result<Decoded<BTreeMap<(String, String), StateReport>>, RegistryError> {
-        let pairs = self.list(dir).await?;
-        Ok(view::states(
-            &self.keys,
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ))
-    }
-
-    /// Publishes this machine's state of `unit`.
-    ///
-    /// # Errors
-    /// The store.
-    pub async fn publish_state(
-        &self,
-        unit: &str,
-        report: &StateReport,
-    ) -> Result<(), RegistryError> {
-        self.client
-            .set(
-                &self.keys.state(unit, &report.machine),
-                &report.encode(),
-                SetOptions::default(),
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Removes this machine's state report of `unit` (absent is fine).
-    ///
-    /// # Errors
-    /// The store.
-    pub async fn remove_state(&self, unit: &str, machine: &MachineId) -> Result<(), RegistryError> {
-        let key = self.keys.state(unit, machine);
-        ignore_missing(self.client.delete(&key, DeleteOptions::default()).await)?;
-        Ok(())
-    }
 }
 
 // The engine's writes: lease, placements, pending reasons and the per-machine index.
@@ -740,3 +689,7 @@ mod batch;
 
 #[path = "store_fence.rs"]
 mod fence;
+
+#[path = "store_state.rs"]
+mod state;
+pub use state::{Held, ReportAt};

@@ -5,8 +5,8 @@
 use fleet_core::lease::LeaseRevision;
 use fleet_core::model::{DesiredState, MachineId};
 use fleet_core::unit_file::UnitFile;
-use fleet_registry::wire::{EngineLease, MachineObject, ScheduleEntry};
-use fleet_registry::{Keys, Registry, Written};
+use fleet_registry::wire::{EngineLease, MachineObject, ScheduleEntry, StateReport};
+use fleet_registry::{Held, Keys, Registry, Written};
 use kv_client::{Client, ClientConfig};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -292,4 +292,66 @@ async fn presence_expires_and_a_refresh_of_an_expired_machine_is_lost() {
         .delete_schedule_entry(&machine.id, "c.service")
         .await
         .expect("absent is fine");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_copy_of_an_earlier_report_write_is_refused() {
+    // Goal: a report write that got no answer and is applied later (a paused member got to
+    // it) never replaces or removes the newer report written after it.
+    // Method: write `active` (created), replace it with `inactive` at its index, then
+    // replay each earlier request with the condition it was sent under: the create, the
+    // replace at the first index, and a removal at the first index; the report read back
+    // is the last one written each time. A removal at the current index then succeeds.
+    let cluster = Cluster::start(1, &[]);
+    let registry = registry(&cluster);
+    let machine = id(M1);
+    let report = |active: &str| StateReport {
+        load_state: "loaded".into(),
+        active_state: active.into(),
+        sub_state: "running".into(),
+        machine: machine.clone(),
+        hash: unit("[Service]\nExecStart=/bin/true\n").hash(),
+        launched: true,
+    };
+    let first = registry
+        .publish_state("a.service", &report("active"), Held::Absent)
+        .await
+        .expect("answers")
+        .expect("created");
+    let second = registry
+        .publish_state("a.service", &report("inactive"), Held::At(first))
+        .await
+        .expect("answers")
+        .expect("replaced");
+    let (activating, active) = (report("activating"), report("active"));
+    let late_create = registry.publish_state("a.service", &activating, Held::Absent);
+    assert_eq!(late_create.await.expect("answers"), None);
+    let late_replace = registry.publish_state("a.service", &active, Held::At(first));
+    assert_eq!(late_replace.await.expect("answers"), None);
+    let late_removal = registry.remove_state_at("a.service", &machine, first);
+    assert_eq!(late_removal.await.expect("answers"), Written::Lost);
+    let held = registry.state("a.service", &machine).await.expect("reads");
+    let held = held.expect("the report is there");
+    assert_eq!(
+        (held.index, held.report),
+        (second, Some(report("inactive")))
+    );
+    let listed = registry.indexed_states().await.expect("lists");
+    assert_eq!(
+        listed[&("a.service".to_owned(), M1.to_owned())].index,
+        second
+    );
+
+    let removal = registry.remove_state_at("a.service", &machine, second);
+    assert_eq!(removal.await.expect("answers"), Written::Done);
+    assert_eq!(
+        registry.state("a.service", &machine).await.expect("reads"),
+        None
+    );
+    let again = registry.remove_state_at("a.service", &machine, second);
+    assert_eq!(
+        again.await.expect("answers"),
+        Written::Done,
+        "absent is done"
+    );
 }

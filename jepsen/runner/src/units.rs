@@ -155,7 +155,10 @@ fn unsettled(fleet: &Fleet, unit: &str, beats: &Path, since: f64) -> Option<Stri
         return Some("no fleet API answered".to_owned());
     };
     let [machine] = machines.as_slice() else {
-        return Some(format!("reported active on {machines:?}"));
+        let reports = fleet.reports_of(unit).unwrap_or_default();
+        return Some(format!(
+            "reported active on {machines:?}; its reports: {reports:?}"
+        ));
     };
     let last = read_beats(&beats.join(format!("{unit}.{machine}")))
         .last()

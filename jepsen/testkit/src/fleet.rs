@@ -295,6 +295,29 @@ impl Fleet {
         Some(machines)
     }
 
+    /// Every report of `unit` as `machine: active/sub`, sorted, from the first host whose
+    /// API answers: what an anomaly shows.
+    pub fn reports_of(&self, unit: &str) -> Option<Vec<String>> {
+        (0..self.hosts.len())
+            .filter(|i| self.fleetd_running(*i))
+            .find_map(|i| {
+                let (status, body) = self.get(i, &format!("/fleet/v1/state?unitName={unit}"));
+                let page: serde_json::Value = serde_json::from_str(&body).ok()?;
+                let mut reports: Vec<String> = page["states"]
+                    .as_array()
+                    .filter(|_| status == 200)?
+                    .iter()
+                    .map(|state| {
+                        let field = |name: &str| state[name].as_str().unwrap_or("?").to_owned();
+                        let (machine, active) = (field("machineID"), field("systemdActiveState"));
+                        format!("{machine}: {active}/{}", field("systemdSubState"))
+                    })
+                    .collect();
+                reports.sort();
+                Some(reports)
+            })
+    }
+
     /// `systemctl --user <args>` on host `i`: its trimmed stdout.
     pub fn systemctl(&self, i: usize, args: &[&str]) -> String {
         let mut all = vec!["--user"];

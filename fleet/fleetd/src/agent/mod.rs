@@ -10,7 +10,10 @@
 //! cut off is stopped once this machine's presence has gone unrefreshed too long, and
 //! started only after a fencing read of its entry ([`cut_off`]). Unit state
 //! arrives from systemd's signals (the `Systemd` port's subscription) and is published to
-//! Keel when it changes ([`report`]); a report that cannot be written is retried.
+//! Keel when it changes ([`report`]); a report that cannot be written is retried. Every
+//! report write and removal is conditional on what the agent last learnt of the key
+//! ([`ledger`]), so a late copy of an earlier write cannot undo a newer one; a report is
+//! removed once its unit is neither in the index nor in the units directory.
 //!
 //! Invariants: no round runs while the index cache is not synced, so with Keel unreachable
 //! nothing is started or stopped and running units keep running; when Keel returns the cache
@@ -19,7 +22,9 @@
 
 mod batch;
 mod cut_off;
+pub mod ledger;
 pub mod presence;
+mod publish;
 pub mod report;
 
 use crate::status::Status;
@@ -30,7 +35,6 @@ use fleet_core::options::parse_x_fleet;
 use fleet_core::ports::{StateChange, Systemd, SystemdError, UnitState};
 use fleet_core::resources::SystemdLimits;
 use fleet_core::unit_file::{UnitFile, UnitHash};
-use fleet_registry::wire::StateReport;
 use fleet_registry::{view, Registry};
 use futures_util::StreamExt;
 use kv_client::{Cache, ReflectorOptions, StoreIndex};
@@ -73,8 +77,11 @@ struct Agent<'a, S: Systemd> {
     wanted: BTreeMap<String, WantedUnit>,
     /// systemd's last state of each watched unit.
     states: BTreeMap<String, UnitState>,
-    /// What Keel holds for each unit, as last written by this agent.
-    published: BTreeMap<String, StateReport>,
+    /// What Keel holds under each report key, as far as this agent knows.
+    ledger: ledger::Ledger,
+    /// The units in this machine's units directory: their reports stay until they are
+    /// unloaded.
+    resident: BTreeSet<String>,
     files: HashMap<UnitHash, UnitFile>,
     /// The batch jobs whose run on this file, in this attempt, the registry has recorded
     /// ([`batch`]).
@@ -88,8 +95,8 @@ struct Agent<'a, S: Systemd> {
     /// The `modifiedIndex` of each cached entry of a unit that stops when cut off: its
     /// fencing token.
     fences: BTreeMap<String, StoreIndex>,
-    /// The reports an earlier run of this machine left behind have been removed.
-    swept: bool,
+    /// The reports an earlier run of this machine left behind are in the ledger.
+    adopted: bool,
 }
 
 /// Runs the agent until `shutdown`.
@@ -120,14 +127,15 @@ pub async fn run<S: Systemd>(
         settings,
         wanted: BTreeMap::new(),
         states: BTreeMap::new(),
-        published: BTreeMap::new(),
+        ledger: ledger::Ledger::default(),
+        resident: BTreeSet::new(),
         files: HashMap::new(),
         recorded: BTreeMap::new(),
         fresh: fresh.clone(),
         started: Instant::now(),
         stopped_when_cut_off: false,
         fences: BTreeMap::new(),
-        swept: false,
+        adopted: false,
     };
     let mut fresh_changes = Some(fresh);
     let mut changes: Option<S::StateChanges> = None;
@@ -241,6 +249,7 @@ impl<S: Systemd> Agent<'_, S> {
                 return;
             }
         };
+        self.resident = local.keys().cloned().collect();
         let watched: BTreeSet<String> = self.wanted.keys().chain(local.keys()).cloned().collect();
         if let Err(error) = self.systemd.watch_units(&watched) {
             tracing::warn!(%error, "cannot watch this machine's units");
@@ -256,32 +265,10 @@ impl<S: Systemd> Agent<'_, S> {
                 tracing::warn!(?task, %error, "task failed; retried next round");
             }
         }
-        if !self.swept {
-            self.sweep_left_behind(&local).await;
+        if !self.adopted {
+            self.adopt_left_behind().await;
         }
-    }
-
-    /// Once per run, after the first full round: removes this machine's reports of units it
-    /// neither runs nor is asked to run. A machine that crashed and came back under the same
-    /// ID is present again, so the engine's sweep of gone machines never removes them, and
-    /// a stale `active` would hold back a unit that stops when cut off.
-    async fn sweep_left_behind<T>(&mut self, local: &BTreeMap<String, T>) {
-        let reported = match self.registry.states().await {
-            Ok(decoded) => decoded.items,
-            Err(error) => {
-                tracing::debug!(%error, "left-behind reports not swept yet");
-                return;
-            }
-        };
-        let machine = &self.settings.machine;
-        for unit in report::left_behind(machine, &reported, &self.wanted, local) {
-            tracing::info!(%unit, "removing a state report left by an earlier run");
-            if let Err(error) = self.registry.remove_state(&unit, machine).await {
-                tracing::debug!(%error, "left-behind reports not swept yet");
-                return;
-            }
-        }
-        self.swept = true;
+        self.recheck_late_creates().await;
     }
 
     fn wanted_from(&self, cache: &Cache) -> BTreeMap<String, WantedUnit> {
@@ -341,16 +328,15 @@ impl<S: Systemd> Agent<'_, S> {
             Task::Load(name) => {
                 let file = self.file(name).await?;
                 self.with_deadline(self.systemd.load_unit(name, &file))
-                    .await
+                    .await?;
+                self.resident.insert(name.clone());
+                Ok(())
             }
             Task::Unload(name) => {
                 self.with_deadline(self.systemd.unload_unit(name)).await?;
                 self.states.remove(name);
-                self.published.remove(name);
-                self.registry
-                    .remove_state(name, &self.settings.machine)
-                    .await
-                    .map_err(TaskError::Registry)
+                self.resident.remove(name);
+                Ok(())
             }
             Task::Reload => self.with_deadline(self.systemd.reload()).await,
             Task::Start(name) => {
@@ -420,7 +406,7 @@ impl<S: Systemd> Agent<'_, S> {
                 (unit.clone(), value)
             })
             .collect();
-        let published: Vec<&String> = self.published.keys().collect();
+        let published: Vec<&String> = self.ledger.held().collect();
         self.settings.status.set(
             "agent",
             serde_json::json!({
@@ -431,23 +417,6 @@ impl<S: Systemd> Agent<'_, S> {
                 "published": published,
             }),
         );
-    }
-
-    /// Writes every report that differs from what Keel holds; stops at the first failure
-    /// (Keel unreachable) and tries again after the next wake-up.
-    async fn publish(&mut self) {
-        let wanted = report::reports(&self.settings.machine, &self.wanted, &self.states);
-        for (unit, report) in report::changed(&wanted, &self.published) {
-            match self.registry.publish_state(&unit, &report).await {
-                Ok(()) => {
-                    self.published.insert(unit, report);
-                }
-                Err(error) => {
-                    tracing::debug!(%error, "state report not written yet");
-                    return;
-                }
-            }
-        }
     }
 }
 

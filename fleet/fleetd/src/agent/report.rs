@@ -1,8 +1,10 @@
 //! Which state reports this machine should have in Keel: one per unit in its index whose
 //! systemd state is known, with the index's hash and the `launched` flag that stands in for
-//! fleet's heartbeat key; and which of them differ from what was last written.
+//! fleet's heartbeat key. Which of them differ from what Keel holds is the [`Ledger`]'s.
 //!
-//! Pure, so the "written only on change" rule is table-tested.
+//! Pure, so the rule is table-tested.
+//!
+//! [`Ledger`]: super::ledger::Ledger
 
 use fleet_core::agent_plan::WantedUnit;
 use fleet_core::model::{DesiredState, MachineId};
@@ -34,46 +36,14 @@ pub fn reports(
         .collect()
 }
 
-/// The units whose report `machine` holds in Keel (`reported`, by (unit, machine)) although
-/// the unit is neither in its index (`wanted`) nor in its units directory (`local`): left by
-/// an earlier run of this machine that ended without unloading, such as a crash and reboot.
-#[must_use]
-pub fn left_behind<T>(
-    machine: &MachineId,
-    reported: &BTreeMap<(String, String), StateReport>,
-    wanted: &BTreeMap<String, WantedUnit>,
-    local: &BTreeMap<String, T>,
-) -> Vec<String> {
-    reported
-        .keys()
-        .filter(|(unit, on)| {
-            on.as_str() == machine.as_str()
-                && !wanted.contains_key(unit)
-                && !local.contains_key(unit)
-        })
-        .map(|(unit, _)| unit.clone())
-        .collect()
-}
-
-/// The reports of `wanted` that `published` does not hold as they are.
-#[must_use]
-pub fn changed(
-    wanted: &BTreeMap<String, StateReport>,
-    published: &BTreeMap<String, StateReport>,
-) -> Vec<(String, StateReport)> {
-    wanted
-        .iter()
-        .filter(|(unit, report)| published.get(*unit) != Some(report))
-        .map(|(unit, report)| (unit.clone(), report.clone()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     //! Reports from index and systemd state, and the change filter.
 
     use super::*;
+    use crate::agent::ledger::Ledger;
     use fleet_core::unit_file::UnitHash;
+    use kv_client::StoreIndex;
 
     fn state(active: &str, sub: &str) -> UnitState {
         UnitState {
@@ -117,60 +87,19 @@ mod tests {
         let first = reports(&machine, &wanted, &states);
         assert_eq!(first.keys().collect::<Vec<_>>(), ["a.service"]);
         assert!(first["a.service"].launched);
-        assert_eq!(changed(&first, &BTreeMap::new()).len(), 1);
-        assert!(changed(&first, &first).is_empty());
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.to_write(&first).len(), 1);
+        for (unit, report) in &first {
+            ledger.wrote(unit, report.clone(), StoreIndex(5));
+        }
+        assert!(ledger.to_write(&first).is_empty());
 
         states.insert("b.service".into(), state("inactive", "dead"));
         states.insert("a.service".into(), state("failed", "failed"));
         let second = reports(&machine, &wanted, &states);
-        let delta = changed(&second, &first);
+        let delta = ledger.to_write(&second);
         assert_eq!(delta.len(), 2);
         assert!(!second["b.service"].launched);
         assert_eq!(second["a.service"].active_state, "failed");
-    }
-
-    #[test]
-    fn reports_left_by_an_earlier_run_are_found() {
-        // Goal: after a crash and reboot, this machine's reports of units it neither runs nor
-        // is asked to run are found, and no other report is.
-        // Method: reports of this machine (wanted, local, neither) and of another machine.
-        let me = MachineId::parse("1111111111111111111111111111111a").expect("valid");
-        let other = MachineId::parse("2222222222222222222222222222222b").expect("valid");
-        let hash = UnitHash::of_text("[Service]\nExecStart=/bin/true\n");
-        let report = |machine: &MachineId| StateReport {
-            load_state: "loaded".into(),
-            active_state: "active".into(),
-            sub_state: "running".into(),
-            machine: machine.clone(),
-            hash,
-            launched: true,
-        };
-        let reported: BTreeMap<(String, String), StateReport> = [
-            ("gone.service", &me),
-            ("kept.service", &me),
-            ("local.service", &me),
-            ("gone.service", &other),
-        ]
-        .into_iter()
-        .map(|(unit, machine)| ((unit.to_owned(), machine.to_string()), report(machine)))
-        .collect();
-        let want = WantedUnit {
-            hash,
-            desired: DesiredState::Launched,
-            triggered: false,
-            batch: false,
-            attempt: fleet_core::model::Attempt::ONLY,
-            stop_when_cut_off: true,
-        };
-        let wanted: BTreeMap<String, WantedUnit> = [("kept.service".to_owned(), want)].into();
-        let local: BTreeMap<String, ()> = [("local.service".to_owned(), ())].into();
-        assert_eq!(
-            left_behind(&me, &reported, &wanted, &local),
-            ["gone.service"]
-        );
-        // Another machine's reports are its own agent's business.
-        let mut only_others = reported.clone();
-        only_others.retain(|(_, machine), _| machine.as_str() == other.as_str());
-        assert!(left_behind(&me, &only_others, &BTreeMap::new(), &local).is_empty());
     }
 }

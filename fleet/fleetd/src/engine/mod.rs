@@ -369,7 +369,8 @@ impl Engine {
     }
 
     /// Deletes the state reports of machines absent for longer than `agent_ttl`, looking at
-    /// most every half `agent_ttl` (one read of `states/`).
+    /// most every half `agent_ttl` (one read of `states/`). Each is deleted only at the index
+    /// it was read at: a machine that came back meanwhile and wrote again keeps its report.
     async fn sweep_reports(&mut self) {
         let now = Instant::now();
         let due = self
@@ -388,8 +389,8 @@ impl Engine {
             .into_keys()
             .map(|id| id.to_string())
             .collect();
-        let reports = match self.registry.states().await {
-            Ok(decoded) => logged(decoded),
+        let reports = match self.registry.indexed_states().await {
+            Ok(reports) => reports,
             Err(error) => {
                 tracing::debug!(%error, "state reports not swept");
                 return;
@@ -399,10 +400,22 @@ impl Engine {
         let stale =
             reconcile::stale_reports(&reports, &present, &mut self.absent_since, now, grace);
         for (unit, machine) in stale {
+            let (Ok(id), Some(at)) = (
+                MachineId::parse(&machine),
+                reports.get(&(unit.clone(), machine.clone())),
+            ) else {
+                continue;
+            };
             tracing::info!(%unit, %machine, "removing the state report of a machine gone");
-            if let Err(error) = self.registry.remove_state(&unit, &machine).await {
-                tracing::debug!(%error, "state report not removed yet");
-                return;
+            match self.registry.remove_state_at(&unit, &id, at.index).await {
+                Ok(Written::Done) => {}
+                Ok(Written::Lost) => {
+                    tracing::debug!(%unit, %machine, "state report rewritten; kept")
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "state report not removed yet");
+                    return;
+                }
             }
         }
     }

@@ -17,7 +17,7 @@ use fleet_core::options::parse_x_fleet;
 use fleet_core::schedule::{Decision, Plan};
 use fleet_core::unit_file::{UnitFile, UnitHash};
 use fleet_registry::view::JobView;
-use fleet_registry::wire::{MachineObject, PendingReason, ScheduleEntry, StateReport};
+use fleet_registry::wire::{MachineObject, PendingReason, ScheduleEntry};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -449,22 +449,22 @@ fn index_writes(
 /// The state reports to delete: those of machines absent for at least `grace` (the agent
 /// TTL: a machine briefly gone keeps its reports). `absent_since` remembers when each
 /// reporting machine was first seen absent; present machines are forgotten.
-pub fn stale_reports(
-    reports: &BTreeMap<(String, String), StateReport>,
+pub fn stale_reports<R>(
+    reports: &BTreeMap<(String, String), R>,
     present: &BTreeSet<String>,
     absent_since: &mut BTreeMap<String, Instant>,
     now: Instant,
     grace: Duration,
-) -> Vec<(String, MachineId)> {
+) -> Vec<(String, String)> {
     absent_since.retain(|machine, _| !present.contains(machine));
     let mut stale = Vec::new();
-    for ((unit, machine), report) in reports {
+    for (unit, machine) in reports.keys() {
         if present.contains(machine) {
             continue;
         }
         let since = *absent_since.entry(machine.clone()).or_insert(now);
         if now.saturating_duration_since(since) >= grace {
-            stale.push((unit.clone(), report.machine.clone()));
+            stale.push((unit.clone(), machine.clone()));
         }
     }
     let reporting: BTreeSet<&String> = reports.keys().map(|(_, machine)| machine).collect();

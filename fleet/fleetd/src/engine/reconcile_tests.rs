@@ -3,7 +3,7 @@
 
 use super::*;
 use fleet_core::schedule::plan;
-use fleet_registry::wire::CompletionRecord;
+use fleet_registry::wire::{CompletionRecord, StateReport};
 
 const M1: &str = "1111111111111111111111111111111a";
 const M2: &str = "2222222222222222222222222222222b";
@@ -319,7 +319,7 @@ fn reports_of_a_machine_are_deleted_one_ttl_after_it_went_away() {
     let expired = start + grace;
     assert_eq!(
         stale_reports(&reports, &present, &mut absent, expired, grace),
-        vec![("a.service".to_owned(), id(M2))]
+        vec![("a.service".to_owned(), M2.to_owned())]
     );
     let back: BTreeSet<String> = [M1.to_owned(), M2.to_owned()].into();
     assert!(stale_reports(&reports, &back, &mut absent, expired, grace).is_empty());

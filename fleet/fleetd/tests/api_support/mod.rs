@@ -12,7 +12,7 @@ use fleet_core::model::{DesiredState, MachineId};
 use fleet_core::name::UnitName;
 use fleet_core::unit_file::UnitFile;
 use fleet_registry::wire::{MachineObject, PendingReason, StateReport};
-use fleet_registry::{Keys, Registry};
+use fleet_registry::{Held, Keys, Registry};
 use fleetd::api::inspect::ByteStream;
 use fleetd::api::{
     router, ApiSettings, ApiState, InspectError, JournalRequest, Readiness, UnitInspector,
@@ -252,10 +252,15 @@ pub async fn report(registry: &Registry, unit: &str, machine: &str, launched: bo
         hash: job.hash,
         launched,
     };
-    registry
-        .publish_state(unit, &state)
-        .await
-        .expect("publishes");
+    let held = match registry.state(unit, &state.machine).await.expect("reads") {
+        Some(found) => Held::At(found.index),
+        None => Held::Absent,
+    };
+    let written = registry.publish_state(unit, &state, held).await;
+    assert!(
+        written.expect("publishes").is_some(),
+        "nobody else writes it"
+    );
 }
 
 pub async fn create(registry: &Registry, unit: &str, text: &str, desired: DesiredState) {
