@@ -46,10 +46,11 @@ pub struct Settings {
     pub steady: Duration,
     /// The bound of each phase.
     pub deadline: Duration,
+    /// Units submitted at once.
+    pub submit_parallel: usize,
 }
 
 const TEMPLATE: &str = "[Service]\nExecStart=/bin/sleep 100000\n[X-Fleet]\nCpu=10m\nMemory=16M\n";
-const SUBMIT_PARALLEL: usize = 32;
 
 /// Runs the benchmark and prints its JSON line.
 ///
@@ -218,7 +219,7 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
 
     let before = crate::stats::read(urls, own_reads()).await?;
     let started = Instant::now();
-    submit(&watcher, settings.units).await?;
+    submit(&watcher, settings.units, settings.submit_parallel).await?;
     let submitted = started.elapsed();
     until("units running", settings.deadline, || async {
         Ok(active(&watcher).await?.len() >= settings.units)
@@ -277,6 +278,7 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
         "agentTtlSeconds": settings.agent_ttl.as_secs_f64(),
         "presentSeconds": all_present.as_secs_f64(),
         "submitSeconds": submitted.as_secs_f64(),
+        "submitParallel": settings.submit_parallel,
         "submittedToRunningSeconds": running.as_secs_f64(),
         "writesPerUnitStart": per(&start["writes"], settings.units as f64),
         "readsPerUnitStart": per(&start["reads"], settings.units as f64),
@@ -292,9 +294,8 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
     }))
 }
 
-/// Creates `units` instances of one template, desired `launched`, `SUBMIT_PARALLEL` at a
-/// time.
-async fn submit(registry: &Registry, units: usize) -> Result<()> {
+/// Creates `units` instances of one template, desired `launched`, `parallel` at a time.
+async fn submit(registry: &Registry, units: usize, parallel: usize) -> Result<()> {
     let file = UnitFile::parse(TEMPLATE).context("the template parses")?;
     stream::iter(0..units)
         .map(|number| {
@@ -307,7 +308,7 @@ async fn submit(registry: &Registry, units: usize) -> Result<()> {
                     .with_context(|| format!("create {name}"))
             }
         })
-        .buffer_unordered(SUBMIT_PARALLEL)
+        .buffer_unordered(parallel)
         .try_collect::<Vec<_>>()
         .await?;
     Ok(())

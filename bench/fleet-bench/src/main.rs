@@ -66,6 +66,9 @@ enum Command {
         /// The bound of each phase, in seconds.
         #[arg(long, default_value_t = 600)]
         deadline: u64,
+        /// Units submitted at once (each is a read and two writes, one after another).
+        #[arg(long, default_value_t = 32)]
+        submit_parallel: usize,
     },
 }
 
@@ -83,6 +86,7 @@ fn main() -> Result<()> {
             agent_ttl,
             steady,
             deadline,
+            submit_parallel,
         } => agents::run(&agents::Settings {
             machines,
             units,
@@ -90,6 +94,7 @@ fn main() -> Result<()> {
             agent_ttl: Duration::from_secs(agent_ttl),
             steady: Duration::from_secs(steady),
             deadline: Duration::from_secs(deadline),
+            submit_parallel: submit_parallel.max(1),
         }),
     }
 }
