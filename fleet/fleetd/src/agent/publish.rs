@@ -24,7 +24,7 @@ impl<S: Systemd> Agent<'_, S> {
 
     /// Writes every report that Keel may not hold as it is, then removes the reports of units
     /// not kept; stops at the first failure of the store and tries again after the next
-    /// wake-up.
+    /// wake-up. Settles the agent when everything went through.
     pub(super) async fn publish(&mut self) {
         let wanted = report::reports(&self.settings.machine, &self.wanted, &self.states);
         for (unit, report) in self.ledger.to_write(&wanted) {
@@ -37,6 +37,7 @@ impl<S: Systemd> Agent<'_, S> {
                 return;
             }
         }
+        self.unsettled = false;
     }
 
     /// The condition of the next write of `unit`'s key, reading it first when the ledger
