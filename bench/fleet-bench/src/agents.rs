@@ -10,18 +10,17 @@
 //! store counters (`/v2/stats/store`, summed over the members for reads, the leader's for
 //! writes) give the requests made. Prints one JSON object. A benchmark: nothing asserted.
 
+use crate::running::Running;
 use anyhow::{bail, Context, Result};
-use fleet_core::model::{DesiredState, MachineId};
+use fleet_core::model::MachineId;
 use fleet_core::resources::Resources;
 use fleet_core::unit_file::UnitFile;
 use fleet_registry::wire::MachineObject;
-use fleet_registry::{Keys, Registry};
+use fleet_registry::Registry;
 use fleet_sim::{Model, SimHost};
 use fleetd::agent::{self, presence, AgentSettings};
 use fleetd::engine::{self, EngineSettings};
 use fleetd::status::Status;
-use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
-use kv_client::{Client, ClientConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,24 +56,9 @@ const TEMPLATE: &str = "[Service]\nExecStart=/bin/sleep 100000\n[X-Fleet]\nCpu=1
 /// # Errors
 /// A phase that does not finish within the deadline, or Keel refusing the setup.
 pub fn run(settings: &Settings) -> Result<()> {
-    let cluster = testkit::Cluster::start(settings.members, &[]);
-    let urls: Vec<String> = (0..settings.members)
-        .map(|i| cluster.url(i).to_owned())
-        .collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let report = runtime.block_on(bench(settings, &urls))?;
-    println!("{report}");
-    Ok(())
-}
-
-fn registry(urls: &[String]) -> Result<Registry> {
-    let client = Client::new(ClientConfig::new(urls.to_vec())).context("client")?;
-    Ok(Registry::new(
-        client,
-        Keys::new(fleet_registry::DEFAULT_PREFIX),
-    ))
+    crate::keel::run(settings.members, |urls| async move {
+        bench(settings, &urls).await
+    })
 }
 
 /// One simulated machine: its ID and the token that ends its agent and presence.
@@ -114,7 +98,7 @@ fn spawn_machine(
     let (fresh, fresh_rx) = watch::channel(None);
     let ttl = settings.agent_ttl;
     tasks.spawn(presence::run(
-        registry(urls)?,
+        crate::keel::registry(urls)?,
         object,
         ttl,
         registered,
@@ -128,7 +112,7 @@ fn spawn_machine(
         agent_ttl: ttl,
         status: Status::default(),
     };
-    let agent_registry = registry(urls)?;
+    let agent_registry = crate::keel::registry(urls)?;
     let (agent_stop, agent_tasks) = (stop.clone(), tasks.clone());
     tasks.spawn(async move {
         let systemd = SimHost::new(Model::default()).connect();
@@ -179,21 +163,10 @@ async fn present(registry: &Registry) -> Result<BTreeMap<MachineId, MachineObjec
     Ok(registry.machines().await.context("machines")?.items)
 }
 
-/// Units reported active, by unit, with the machine reporting them (one read).
-async fn active(registry: &Registry) -> Result<BTreeMap<String, MachineId>> {
-    OWN_READS.fetch_add(1, Ordering::Relaxed);
-    let reports = registry.states().await.context("state reports")?.items;
-    Ok(reports
-        .into_iter()
-        .filter(|(_, report)| report.active_state == "active")
-        .map(|((unit, _), report)| (unit, report.machine))
-        .collect())
-}
-
 async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let watcher = registry(urls)?;
+    let watcher = crate::keel::registry(urls)?;
     let engine_settings = EngineSettings {
         machine: MachineId::parse("e0").context("engine ID")?,
         interval: Duration::from_secs(1),
@@ -204,7 +177,7 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
         status: Status::default(),
     };
     tasks.spawn(engine::run(
-        registry(urls)?,
+        crate::keel::registry(urls)?,
         engine_settings,
         tasks.clone(),
         shutdown.child_token(),
@@ -217,23 +190,29 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
     })
     .await?;
 
+    let mut running =
+        Running::follow(crate::keel::registry(urls)?, &tasks, shutdown.child_token())?;
+    running
+        .until("the state reports followed", settings.deadline, |_| true)
+        .await?;
     let before = crate::stats::read(urls, own_reads()).await?;
     let started = Instant::now();
     submit(&watcher, settings.units, settings.submit_parallel).await?;
     let submitted = started.elapsed();
-    until("units running", settings.deadline, || async {
-        Ok(active(&watcher).await?.len() >= settings.units)
-    })
-    .await?;
-    let running = started.elapsed();
+    running
+        .until("units running", settings.deadline, |active| {
+            active.len() >= settings.units
+        })
+        .await?;
+    let all_running = started.elapsed();
     let placed = crate::stats::read(urls, own_reads()).await?;
 
     tokio::time::sleep(settings.steady).await;
     let steady = crate::stats::read(urls, own_reads()).await?;
 
     let lost = &machines[0];
-    let on_lost: Vec<String> = active(&watcher)
-        .await?
+    let on_lost: Vec<String> = running
+        .units()
         .into_iter()
         .filter(|(_, machine)| *machine == lost.id)
         .map(|(unit, _)| unit)
@@ -245,27 +224,20 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
         || async { Ok(!present(&watcher).await?.contains_key(&lost.id)) },
     )
     .await?;
-    let moved = until(
-        "a lost machine's units elsewhere",
-        settings.deadline,
-        || async {
-            let now = active(&watcher).await?;
-            Ok(on_lost
-                .iter()
-                .all(|unit| now.get(unit).is_some_and(|machine| *machine != lost.id)))
-        },
-    )
-    .await?;
+    let moved = running
+        .until(
+            "a lost machine's units elsewhere",
+            settings.deadline,
+            |now| {
+                on_lost
+                    .iter()
+                    .all(|unit| now.get(unit).is_some_and(|machine| *machine != lost.id))
+            },
+        )
+        .await?;
     let after_loss = crate::stats::read(urls, own_reads()).await?;
 
-    shutdown.cancel();
-    tasks.close();
-    if tokio::time::timeout(Duration::from_secs(30), tasks.wait())
-        .await
-        .is_err()
-    {
-        eprintln!("some simulated machines did not stop within 30 s");
-    }
+    crate::keel::stop(&shutdown, &tasks, "some simulated machines").await;
     let per = |count: &Value, over: f64| count.as_u64().unwrap_or(0) as f64 / over.max(1.0);
     let start = crate::stats::delta(&before, &placed);
     let quiet = crate::stats::delta(&placed, &steady);
@@ -279,7 +251,7 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
         "presentSeconds": all_present.as_secs_f64(),
         "submitSeconds": submitted.as_secs_f64(),
         "submitParallel": settings.submit_parallel,
-        "submittedToRunningSeconds": running.as_secs_f64(),
+        "submittedToRunningSeconds": all_running.as_secs_f64(),
         "writesPerUnitStart": per(&start["writes"], settings.units as f64),
         "readsPerUnitStart": per(&start["reads"], settings.units as f64),
         "submitAndStart": start,
@@ -297,19 +269,6 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
 /// Creates `units` instances of one template, desired `launched`, `parallel` at a time.
 async fn submit(registry: &Registry, units: usize, parallel: usize) -> Result<()> {
     let file = UnitFile::parse(TEMPLATE).context("the template parses")?;
-    stream::iter(0..units)
-        .map(|number| {
-            let file = file.clone();
-            async move {
-                let name = format!("sim@{number}.service");
-                registry
-                    .create_unit(&name, &file, DesiredState::Launched)
-                    .await
-                    .with_context(|| format!("create {name}"))
-            }
-        })
-        .buffer_unordered(parallel)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok(())
+    let names = (0..units).map(|number| (format!("sim@{number}.service"), &file));
+    crate::keel::create_units(registry, names, parallel).await
 }

@@ -6,6 +6,8 @@
 //! engine's pure placement pass (`fleet_core::schedule::plan`) from nothing placed: every
 //! filter and every score part runs for every unit on every machine. Prints one JSON line:
 //! placements, unplaceable units, seconds and placements per second, the best of `--runs`.
+//! With `--members N` the same pass runs in fleetd's engine against a real Keel cluster of
+//! N members, its registry reads and writes included ([`writes`]).
 //!
 //! `fleet-bench agents --machines 1000 --units 10000` runs simulated machines against a real
 //! Keel cluster ([`agents`]).
@@ -13,16 +15,21 @@
 //! Benchmarks, never tests: nothing is asserted.
 
 mod agents;
+mod generated;
+mod keel;
+mod running;
 mod stats;
+mod writes;
+
+/// mimalloc, as Keel's server uses: one process here runs a thousand agents and their
+/// clients, and glibc malloc took a tenth of its CPU in profiles of `agents`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use fleet_core::model::{
-    ClusterSnapshot, DesiredState, MachineId, MachineView, Requirements, UnitView,
-};
-use fleet_core::resources::Resources;
 use fleet_core::schedule::{plan, Decision};
-use fleet_core::selector::{parse_item, MetadataItem};
+use generated::Generated;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -42,9 +49,20 @@ enum Command {
         /// Units to place.
         #[arg(long, default_value_t = 10_000)]
         units: usize,
-        /// Passes to time; the best is reported.
+        /// Passes to time; the best is reported (without `--members`).
         #[arg(long, default_value_t = 3)]
         runs: u32,
+        /// Run the pass in fleetd's engine against a Keel cluster of this many members
+        /// (started from `KEEL_BIN` or the workspace's build), its registry writes included;
+        /// 0: the pure pass alone.
+        #[arg(long, default_value_t = 0)]
+        members: usize,
+        /// Records written at once while setting the cluster up (with `--members`).
+        #[arg(long, default_value_t = 256)]
+        setup_parallel: usize,
+        /// The bound of each phase, in seconds (with `--members`).
+        #[arg(long, default_value_t = 600)]
+        deadline: u64,
     },
     /// Run simulated machines (fleetd's agent on a modelled systemd) against real Keel.
     Agents {
@@ -66,8 +84,9 @@ enum Command {
         /// The bound of each phase, in seconds.
         #[arg(long, default_value_t = 600)]
         deadline: u64,
-        /// Units submitted at once (each is a read and two writes, one after another).
-        #[arg(long, default_value_t = 32)]
+        /// Units submitted at once (each is a read and two writes, one after another), as by
+        /// that many clients.
+        #[arg(long, default_value_t = 256)]
         submit_parallel: usize,
     },
 }
@@ -77,8 +96,24 @@ fn main() -> Result<()> {
         Command::Engine {
             machines,
             units,
+            members: 0,
             runs,
+            ..
         } => engine(machines, units, runs),
+        Command::Engine {
+            machines,
+            units,
+            members,
+            setup_parallel,
+            deadline,
+            ..
+        } => writes::run(&writes::Settings {
+            machines,
+            units,
+            members,
+            setup_parallel: setup_parallel.max(1),
+            deadline: Duration::from_secs(deadline),
+        }),
         Command::Agents {
             machines,
             units,
@@ -100,7 +135,7 @@ fn main() -> Result<()> {
 }
 
 fn engine(machines: usize, units: usize, runs: u32) -> Result<()> {
-    let cluster = cluster(machines, units)?;
+    let cluster = Generated::new(machines, units)?.snapshot()?;
     let mut best = Duration::MAX;
     let mut placed = 0;
     let mut unplaceable = 0;
@@ -128,87 +163,4 @@ fn engine(machines: usize, units: usize, runs: u32) -> Result<()> {
     });
     println!("{line}");
     Ok(())
-}
-
-/// Machines `m0000`…: 4–16 cores, 8–64 GiB, three zones, a disk type, some with two disk
-/// values; units: a third plain services with requests, a third instances of 20 templates
-/// spread by zone, a third with expressions, every tenth conflicting with its neighbours.
-fn cluster(machines: usize, units: usize) -> Result<ClusterSnapshot> {
-    let mut snapshot = ClusterSnapshot::default();
-    for n in 0..machines {
-        let id = MachineId::parse(&format!("m{n:06}"))?;
-        let disks = match n % 4 {
-            0 => "ssd,nvme",
-            1 => "ssd",
-            _ => "hdd",
-        };
-        let metadata = [
-            ("zone".to_owned(), format!("z{}", n % 3)),
-            ("disk".to_owned(), disks.to_owned()),
-            ("cores".to_owned(), (4 * (1 + n % 4)).to_string()),
-        ]
-        .into();
-        let capacity = Resources {
-            cpu_millis: 4000 * (1 + (n % 4) as u64),
-            memory_bytes: (8u64 << 30) * (1 + (n % 8) as u64),
-        };
-        snapshot.machines.insert(
-            id.clone(),
-            MachineView {
-                id,
-                metadata,
-                capacity: Some(capacity),
-                cordoned: false,
-                lost: false,
-            },
-        );
-    }
-    let expressions = [
-        parse_selector("disk in (ssd,nvme)")?,
-        parse_selector("cores>=8")?,
-    ];
-    for n in 0..units {
-        let (name, requirements) = match n % 3 {
-            0 => (format!("svc{n:06}.service"), Requirements::default()),
-            1 => (
-                format!("web{}@{n}.service", n % 20),
-                Requirements {
-                    spread_by: Some("zone".to_owned()),
-                    ..Requirements::default()
-                },
-            ),
-            _ => (
-                format!("db{n:06}.service"),
-                Requirements {
-                    selectors: expressions.to_vec(),
-                    ..Requirements::default()
-                },
-            ),
-        };
-        let mut requirements = requirements;
-        requirements.requests = Resources {
-            cpu_millis: 100 * (1 + (n % 5) as u64),
-            memory_bytes: (256u64 << 20) * (1 + (n % 4) as u64),
-        };
-        if n % 10 == 0 {
-            requirements.conflicts = vec![format!("svc{:06}.service", n + 3)];
-        }
-        snapshot.units.insert(
-            name.clone(),
-            UnitView {
-                name,
-                requirements,
-                desired: DesiredState::Launched,
-                target: None,
-            },
-        );
-    }
-    Ok(snapshot)
-}
-
-fn parse_selector(item: &str) -> Result<fleet_core::selector::Selector> {
-    match parse_item(item)? {
-        MetadataItem::Expression(selector) => Ok(selector),
-        MetadataItem::Equal { .. } => anyhow::bail!("{item} is an equality, not an expression"),
-    }
 }

@@ -12,7 +12,7 @@
 use crate::engine::reconcile::Write;
 
 /// Writes of one stage in flight at once.
-pub const IN_FLIGHT: usize = 64;
+pub const IN_FLIGHT: usize = 256;
 
 /// The writes in their stages, each stage in the order the pass produced it; empty stages
 /// are left out.
