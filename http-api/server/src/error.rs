@@ -141,19 +141,24 @@ impl IntoResponse for ApiError {
 
 /// `{"errorCode":…,"message":…,"cause":…,"index":…}\n` with `X-Etcd-Index: <index>`.
 fn etcd_response(error_code: u16, cause: &str, index: StoreIndex) -> Response {
+    let (status, body) = etcd_error_body(error_code, cause, index);
+    let mut response = bytes_response(status_code(status), content_type::JSON, body);
+    response.headers_mut().insert(
+        HeaderName::from_static(kv_wire::header::ETCD_INDEX),
+        HeaderValue::from(index.0),
+    );
+    response
+}
+
+/// The HTTP status and JSON body of a v2 error object, as a keys request would get them.
+pub(crate) fn etcd_error_body(error_code: u16, cause: &str, index: StoreIndex) -> (u16, Vec<u8>) {
     let body = ErrorBody {
         error_code,
         message: Cow::Borrowed(error_message(error_code).unwrap_or("")),
         cause: Cow::Borrowed(cause),
         index: index.0,
     };
-    let status = status_code(error_status(error_code));
-    let mut response = bytes_response(status, content_type::JSON, encode(&body));
-    response.headers_mut().insert(
-        HeaderName::from_static(kv_wire::header::ETCD_INDEX),
-        HeaderValue::from(index.0),
-    );
-    response
+    (error_status(error_code), encode(&body))
 }
 
 /// Go's `http.Redirect` with 301: `Location`, and for GET/HEAD a tiny HTML body.

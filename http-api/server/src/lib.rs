@@ -5,6 +5,7 @@
 //! headers, watch streaming, and the member-to-member message transport. Must not depend on
 //! RocksDB; knows the store only through `kvstore::NodeHandle`.
 
+mod batch;
 mod cluster;
 pub mod error;
 pub mod keys;
@@ -60,7 +61,7 @@ impl Api {
 }
 
 /// The client router: `/v2/keys`, `/v2/members`, `/v2/machines`, `/v2/stats/*`, `/health`,
-/// `/version`. Every response carries `X-Etcd-Cluster-Id` and etcd's CORS headers, set here and
+/// `/version`, and Keel's `/keel/v1/batch`. Every response carries `X-Etcd-Cluster-Id` and etcd's CORS headers, set here and
 /// nowhere else; `OPTIONS` on any path is answered 200 with an empty body, as etcd's CORS
 /// wrapper answers it.
 pub fn client_router(api: Api) -> Router {
@@ -70,6 +71,7 @@ pub fn client_router(api: Api) -> Router {
         .route("/v2/keys", any(keys::handler::keys))
         .route("/v2/keys/", any(keys::handler::keys))
         .route("/v2/keys/{*path}", any(keys::handler::keys))
+        .route("/keel/v1/batch", axum::routing::post(batch::batch))
         .merge(cluster::routes())
         .fallback(cluster::page_not_found)
         .with_state(api)

@@ -225,3 +225,58 @@ async fn stuck_watcher_is_evicted_without_stalling_writes() {
         .contains("\"value\":\"299\""));
     drop(stuck);
 }
+
+// Goal: `POST /keel/v1/batch` applies its writes in order, each with its own index and its
+// v2 answer (a failed compare fails alone), the history holds one event per write, and a
+// malformed batch is refused whole with nothing applied.
+// Method: a batch of create, create of the same key, compare-and-swap, delete; then watches
+// from history at each index; then a batch with a bad TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_applies_each_write_in_order_with_its_own_answer() {
+    let harness = start(4096);
+    let batch = r#"[
+        {"method":"PUT","key":"/b/1","form":"value=a&prevExist=false"},
+        {"method":"PUT","key":"/b/1","form":"value=a&prevExist=false"},
+        {"method":"PUT","key":"/b/1","form":"value=c&prevValue=a"},
+        {"method":"DELETE","key":"/b/1"}
+    ]"#;
+    let (status, headers, body) = send(&harness.router, "POST", "/keel/v1/batch", batch).await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    assert_eq!(headers["x-etcd-index"], "3");
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let results = answer["results"].as_array().unwrap();
+    let statuses: Vec<u64> = results
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [201, 412, 200, 200], "{answer}");
+    assert_eq!(results[0]["response"]["action"], "create");
+    assert_eq!(results[1]["response"]["errorCode"], 105);
+    assert_eq!(results[2]["response"]["node"]["value"], "c");
+    assert_eq!(results[2]["response"]["prevNode"]["value"], "a");
+    assert_eq!(results[3]["response"]["node"]["modifiedIndex"], 3);
+    let indexes: Vec<u64> = results
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes, [1, 1, 2, 3], "{answer}");
+    for (index, action) in [(1, "create"), (2, "compareAndSwap"), (3, "delete")] {
+        let uri = format!("/v2/keys/b/1?wait=true&waitIndex={index}");
+        let (_, _, event) = send(&harness.router, "GET", &uri, "").await;
+        let event: serde_json::Value = serde_json::from_slice(&event).unwrap();
+        assert_eq!(event["action"], action, "{event}");
+        assert_eq!(event["node"]["modifiedIndex"], index, "{event}");
+    }
+    let bad = r#"[{"method":"PUT","key":"/b/2","form":"value=x"},
+                  {"method":"PUT","key":"/b/3","form":"value=y&ttl=soon"}]"#;
+    let (status, _, body) = send(&harness.router, "POST", "/keel/v1/batch", bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["errorCode"], 202, "{error}");
+    assert!(
+        error["cause"].as_str().unwrap().starts_with("write 1:"),
+        "{error}"
+    );
+    let (status, _, _) = send(&harness.router, "GET", "/v2/keys/b/2", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -38,6 +38,10 @@ pub enum CommandBody {
         /// Its new peer URLs.
         peer_urls: Vec<String>,
     },
+    /// Several writes to the v2 store, applied in order with nothing between them, each
+    /// with its own index, event and outcome (`POST /keel/v1/batch`). Appended last, so the
+    /// encodings of the other variants stay as they were.
+    Batch(Vec<Mutation>),
 }
 
 /// The part of a member that the member itself announces after start.
@@ -121,6 +125,27 @@ mod tests {
         let bytes = sample().encode();
         assert_eq!(bytes, vec![1, 7, 3, 10, 0, 4, 2, b'/', b'a', 0, 0]);
         assert_eq!(Command::decode(&bytes).unwrap(), sample());
+    }
+
+    // Goal: a batch encodes after the existing variants (index 4) with its writes in order,
+    // and round-trips; the older variants' bytes above do not move.
+    #[test]
+    fn batch_encoding_is_stable() {
+        let delete = |path: &str| Mutation::Delete {
+            path: path.to_string(),
+            dir: false,
+            recursive: false,
+        };
+        let command = Command {
+            body: CommandBody::Batch(vec![delete("/a"), delete("/b")]),
+            ..sample()
+        };
+        let bytes = command.encode();
+        let expected = [
+            1, 7, 3, 10, 4, 2, 4, 2, b'/', b'a', 0, 0, 4, 2, b'/', b'b', 0, 0,
+        ];
+        assert_eq!(bytes, expected);
+        assert_eq!(Command::decode(&bytes).unwrap(), command);
     }
 
     // Goal: damaged or foreign entries are refused with a typed error, never a panic.

@@ -22,6 +22,8 @@ pub enum ApplyOutcome {
     /// A store mutation: its event or its domain error (boxed: events are large and this
     /// travels through channels).
     Store(Box<Result<Event, StoreError>>),
+    /// A batch: each write's event or error, in the batch's order.
+    Batch(Vec<Result<Event, StoreError>>),
     /// A command with no client-visible result (expire, publish).
     Done,
     /// A second committed copy of a command already applied: skipped.
@@ -58,6 +60,12 @@ impl StateMachine {
             CommandBody::Mutation(mutation) => {
                 ApplyOutcome::Store(Box::new(self.store.apply(mutation, command.now)))
             }
+            CommandBody::Batch(mutations) => ApplyOutcome::Batch(
+                mutations
+                    .iter()
+                    .map(|mutation| self.store.apply(mutation, command.now))
+                    .collect(),
+            ),
             CommandBody::Expire => {
                 self.store.expire(command.now);
                 ApplyOutcome::Done
@@ -153,6 +161,7 @@ impl StateMachine {
 mod tests {
     use super::*;
     use crate::ids::NodeId;
+    use v2store::StoreIndex;
 
     // Goal: the hand-assembled snapshot bytes are exactly postcard's encoding of
     // `SavedState`, so snapshots written before and after read alike, and they recover.
@@ -190,5 +199,54 @@ mod tests {
         assert_eq!(saved, expected);
         let recovered = StateMachine::recover(&saved).expect("recovers");
         assert_eq!(recovered.store.save(), state.store.save());
+    }
+
+    // Goal: a batch applies its writes in order, each with the next index and its own
+    // outcome; a failed write (a create of an existing key) fails alone, the next still
+    // applies, and a second committed copy applies nothing.
+    // Method: a batch of create, create of the same key, set, applied twice.
+    #[test]
+    fn a_batch_applies_in_order_and_each_write_fails_alone() {
+        let mut state = StateMachine::new(Members::from_initial([(
+            NodeId(7),
+            vec!["http://127.0.0.1:2380".to_owned()],
+        )]));
+        let create = |path: &str| v2store::Mutation::Create {
+            path: path.to_owned(),
+            value: "v".to_owned(),
+            dir: false,
+            expire_at: None,
+            in_order: false,
+        };
+        let set = v2store::Mutation::Set {
+            path: "/b".to_owned(),
+            value: "w".to_owned(),
+            dir: false,
+            expire_at: None,
+            refresh: false,
+        };
+        let command = Command {
+            request_id: crate::ids::RequestId {
+                node: NodeId(7),
+                seq: 1,
+            },
+            now: v2store::Time(0),
+            body: CommandBody::Batch(vec![create("/a"), create("/a"), set]),
+        };
+        let before = state.store.index();
+        let ApplyOutcome::Batch(results) = state.apply(&command) else {
+            panic!("a batch gives a batch outcome");
+        };
+        assert_eq!(results.len(), 3);
+        let first = results[0].as_ref().expect("the first create applies");
+        assert_eq!(first.index(), StoreIndex(before.0 + 1));
+        assert!(results[1].is_err(), "the second create of /a fails");
+        let last = results[2]
+            .as_ref()
+            .expect("the set after the failure applies");
+        assert_eq!(last.index(), StoreIndex(before.0 + 2));
+        assert_eq!(state.store.index(), StoreIndex(before.0 + 2));
+        assert!(matches!(state.apply(&command), ApplyOutcome::Duplicate));
+        assert_eq!(state.store.index(), StoreIndex(before.0 + 2));
     }
 }

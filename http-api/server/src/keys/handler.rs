@@ -108,7 +108,7 @@ async fn write(
     let applied = api.propose(CommandBody::Mutation(mutation), now).await?;
     let event = match applied.reply {
         ApplyOutcome::Store(result) => (*result)?,
-        ApplyOutcome::Done | ApplyOutcome::Duplicate => {
+        ApplyOutcome::Done | ApplyOutcome::Duplicate | ApplyOutcome::Batch(_) => {
             return Err(ApiError::raft_internal(
                 "etcdserver: unexpected apply result",
             ));
