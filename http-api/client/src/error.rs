@@ -105,6 +105,15 @@ pub enum ClientError {
     /// The call's arguments were refused before sending.
     #[error("invalid request: {0}")]
     InvalidRequest(#[from] RequestError),
+    /// One write of an answered batch ([`Client::batch`](crate::Client::batch)) got a reply
+    /// that is neither its success nor a v2 error object: its outcome is unknown.
+    #[error("batch write answered with status {status}: {detail}")]
+    BatchWrite {
+        /// The write's status in the batch's answer.
+        status: u16,
+        /// What could not be understood.
+        detail: String,
+    },
 }
 
 impl ClientError {

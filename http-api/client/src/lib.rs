@@ -87,6 +87,7 @@
 #![warn(missing_docs)]
 
 mod backoff;
+mod batch;
 mod client;
 mod cluster;
 mod config;
@@ -103,6 +104,7 @@ mod transport;
 mod types;
 mod watch;
 
+pub use batch::{Batch, BATCH_WRITES_MAX};
 pub use client::Client;
 pub use config::{ClientConfig, ConfigError, Endpoint, EndpointProblem};
 pub use error::{ClientError, DecodeError, IndeterminateReason, RequestError, TransportError};

@@ -145,8 +145,13 @@ fn build(endpoint: &Endpoint, spec: &RequestSpec) -> Result<Request<Full<Bytes>>
         .build()
         .map_err(|_| invalid())?;
     let builder = Request::builder().method(spec.method.clone()).uri(uri);
-    // The members API takes a JSON body (etcd's `membersAPIAction*`), the keys API a form.
-    let body_type = if spec.path_and_query.starts_with("/v2/members") {
+    // The members API takes a JSON body (etcd's `membersAPIAction*`), as does Keel's batch
+    // endpoint; the keys API a form.
+    let json = ["/v2/members", "/keel/"];
+    let body_type = if json
+        .iter()
+        .any(|prefix| spec.path_and_query.starts_with(prefix))
+    {
         content_type::JSON
     } else {
         content_type::FORM

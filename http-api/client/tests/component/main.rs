@@ -6,6 +6,7 @@
 // Integration tests are test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod batch;
 mod discovery;
 mod failover;
 mod fake;
