@@ -425,7 +425,8 @@ fn requests_replicas_run_and_drain_on_real_hosts() {
     assert_eq!(
         (&completion["attempt"], &completion["attempts"]),
         (&serde_json::json!(3), &serde_json::json!(3)),
-        "{completion}"
+        "{completion}\nLOGS {}",
+        stack.logs()
     );
     assert_eq!(std::fs::read_to_string(&tries).unwrap().lines().count(), 3);
     let listed = stack.fleetctl(

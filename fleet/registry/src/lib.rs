@@ -18,4 +18,4 @@ pub mod view;
 pub mod wire;
 
 pub use keys::{Keys, RegistryKey, DEFAULT_PREFIX};
-pub use store::{Held, Registry, RegistryError, ReportAt, Written};
+pub use store::{EngineWrite, Held, Registry, RegistryError, ReportAt, WriteOutcome, Written};

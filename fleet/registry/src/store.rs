@@ -693,3 +693,7 @@ mod fence;
 #[path = "store_state.rs"]
 mod state;
 pub use state::{Held, ReportAt};
+
+#[path = "store_writes.rs"]
+mod writes;
+pub use writes::{EngineWrite, WriteOutcome};

@@ -355,3 +355,86 @@ async fn a_late_copy_of_an_earlier_report_write_is_refused() {
         "absent is done"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_writes_sent_together_keep_each_conditions_outcome() {
+    // Goal: in one batch, each engine write is read as its single-write method reads it:
+    // a second placement and an unplace naming the wrong machine are lost, removing an
+    // absent pending reason or index entry is done, and the writes land in order.
+    // Method: one `write_all` on a real member, then the unit and the index read back.
+    use fleet_registry::wire::PendingReason;
+    use fleet_registry::EngineWrite;
+    let cluster = Cluster::start(1, &[]);
+    let registry = registry(&cluster);
+    let file = unit("[Service]\nExecStart=/bin/true\n");
+    registry
+        .create_unit("d.service", &file, DesiredState::Launched)
+        .await
+        .expect("creates");
+    let entry = ScheduleEntry {
+        hash: file.hash(),
+        desired: DesiredState::Launched,
+        triggered: false,
+        batch: false,
+        attempt: fleet_core::model::Attempt::ONLY,
+        stop_when_cut_off: false,
+    };
+    let place = |machine: &str| EngineWrite::Place {
+        unit: "d.service".to_owned(),
+        machine: id(machine),
+    };
+    let writes = [
+        place(M1),
+        place(M2),
+        EngineWrite::Unplace {
+            unit: "d.service".to_owned(),
+            machine: id(M2),
+        },
+        EngineWrite::ClearPending {
+            unit: "d.service".to_owned(),
+        },
+        EngineWrite::SetPending {
+            unit: "e.service".to_owned(),
+            reason: PendingReason {
+                reason: "none of 0 machine(s) accepts it".to_owned(),
+                refusals: Vec::new(),
+            },
+        },
+        EngineWrite::DeleteEntry {
+            machine: id(M2),
+            unit: "d.service".to_owned(),
+        },
+        EngineWrite::PutEntry {
+            machine: id(M1),
+            unit: "d.service".to_owned(),
+            entry,
+        },
+    ];
+    let outcomes = registry
+        .write_all(&writes)
+        .await
+        .expect("the batch is answered");
+    use Written::{Done, Lost};
+    let written: Vec<Written> = outcomes.iter().map(|outcome| outcome.written).collect();
+    assert_eq!(written, [Done, Lost, Lost, Done, Done, Done, Done]);
+    // Events only for what changed a key: the placement, the reason and the entry, in order.
+    let indexes: Vec<bool> = outcomes.iter().map(|o| o.index.is_some()).collect();
+    assert_eq!(indexes, [true, false, false, false, true, false, true]);
+    assert!(outcomes[0].index < outcomes[4].index && outcomes[4].index < outcomes[6].index);
+    let job = registry
+        .unit("d.service")
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(job.target, Some(id(M1)));
+    let index = registry
+        .list(&registry.keys().schedule(&id(M1)))
+        .await
+        .expect("lists");
+    assert_eq!(index.len(), 1);
+    let pending = registry
+        .list(&registry.keys().pending("e.service"))
+        .await
+        .expect("lists");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+}

@@ -31,6 +31,7 @@ use fleet_core::model::{DesiredState, MachineId};
 use fleet_core::name::UnitName;
 use fleet_core::replicas::scale;
 use fleet_core::schedule::{plan, rebalance, Decision, Plan};
+use fleet_core::unit_file::{UnitFile, UnitHash};
 use fleet_registry::view;
 use fleet_registry::wire::EngineLease;
 use fleet_registry::{Registry, RegistryError, Written};
@@ -116,6 +117,10 @@ pub struct Engine {
     last_rebalance: Option<Instant>,
     /// The clocks of the rollouts this engine advances.
     rollouts: rollout::Rollouts,
+    /// Where the engine's last writes are in the store, and when they were made: a pass
+    /// waits for its caches to hold them, for at most one interval (a cache publishes
+    /// nothing for an event that changes none of its entries, so its index may stay behind).
+    written_through: (apply::WrittenThrough, Instant),
 }
 
 /// Runs the engine until `shutdown`. Spawned tasks (the caches' watches) are tracked by
@@ -138,6 +143,7 @@ pub async fn run(
         lost: reconcile::LostMachines::default(),
         last_rebalance: None,
         rollouts: rollout::Rollouts::default(),
+        written_through: (apply::WrittenThrough::default(), Instant::now()),
     };
     let mut ticks = tokio::time::interval(engine.settings.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -319,6 +325,13 @@ impl Engine {
             tracing::debug!("engine caches not synced; pass skipped");
             return Ok(());
         }
+        let (through, written_at) = self.written_through;
+        if !through.held_by(jobs.index(), schedule.index())
+            && written_at.elapsed() < self.settings.interval
+        {
+            tracing::debug!("engine caches behind the engine's own writes; pass waits");
+            return Ok(());
+        }
         let keys = self.registry.keys().clone();
         let jobs = logged(view::jobs(&keys, pairs(&jobs)));
         let machines = logged(view::machines(&keys, pairs(&machines)));
@@ -351,7 +364,11 @@ impl Engine {
         let writes = reconcile::writes(&planned, &snapshot, &jobs, &index, &skipped, &rolling);
         let present: BTreeSet<MachineId> = machines.keys().cloned().collect();
         let writes = self.hold_back(writes, &present).await?;
-        self.execute(writes).await
+        let through = self.execute(writes).await?;
+        if through != apply::WrittenThrough::default() {
+            self.written_through = (self.written_through.0.max(through), Instant::now());
+        }
+        Ok(())
     }
 
     /// Puts the engine's state into the SIGUSR1 dump.
@@ -420,16 +437,30 @@ impl Engine {
         }
     }
 
+    /// Reads the files of `jobs` not cached yet, up to [`FILE_READS_IN_FLIGHT`] at once
+    /// (a new engine meets every file at once).
     async fn fetch_files(
         &mut self,
         jobs: &BTreeMap<String, view::JobView>,
     ) -> Result<(), RegistryError> {
-        for job in jobs.values() {
-            if self.files.files.contains_key(&job.hash) {
-                continue;
-            }
-            if let Some(file) = self.registry.unit_file(&job.hash).await? {
-                self.files.files.insert(job.hash, file);
+        use futures_util::{StreamExt as _, TryStreamExt as _};
+        let missing: BTreeSet<UnitHash> = jobs
+            .values()
+            .map(|job| job.hash)
+            .filter(|hash| !self.files.files.contains_key(hash))
+            .collect();
+        let registry = &self.registry;
+        let fetched: Vec<(UnitHash, Option<UnitFile>)> =
+            futures_util::stream::iter(missing)
+                .map(|hash| async move {
+                    Ok::<_, RegistryError>((hash, registry.unit_file(&hash).await?))
+                })
+                .buffer_unordered(FILE_READS_IN_FLIGHT)
+                .try_collect()
+                .await?;
+        for (hash, file) in fetched {
+            if let Some(file) = file {
+                self.files.files.insert(hash, file);
             }
         }
         Ok(())
@@ -503,22 +534,36 @@ impl Engine {
 
     /// Sends the pass's writes ([`apply`]): stage by stage, each stage's writes
     /// concurrently; stops at a lost placement or when the lease may have expired.
-    async fn execute(&self, writes: Vec<Write>) -> Result<(), RegistryError> {
+    /// Returns where the writes that went through are in the store.
+    async fn execute(&self, writes: Vec<Write>) -> Result<apply::WrittenThrough, RegistryError> {
+        let through = std::sync::Mutex::new(apply::WrittenThrough::default());
         for stage in apply::stages(writes) {
-            if !self.execute_stage(stage).await? {
-                return Ok(());
+            if !self.execute_stage(stage, &through).await? {
+                break;
             }
         }
-        Ok(())
+        Ok(through
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    /// One stage's writes, up to [`apply::IN_FLIGHT`] at once; whether the pass goes on.
-    async fn execute_stage(&self, stage: Vec<Write>) -> Result<bool, RegistryError> {
+    /// One stage's writes in batches of [`apply::BATCH_WRITES`], up to
+    /// [`apply::BATCHES_IN_FLIGHT`] at once; whether the pass goes on. A lost placement, or
+    /// a lease that may have expired, starts no further batch.
+    async fn execute_stage(
+        &self,
+        stage: Vec<Write>,
+        through: &std::sync::Mutex<apply::WrittenThrough>,
+    ) -> Result<bool, RegistryError> {
         use futures_util::StreamExt;
         let stopped = std::sync::atomic::AtomicBool::new(false);
         let stopped = &stopped;
-        let mut results = futures_util::stream::iter(stage)
-            .map(|write| async move {
+        let batches: Vec<Vec<Write>> = stage
+            .chunks(apply::BATCH_WRITES)
+            .map(<[Write]>::to_vec)
+            .collect();
+        let mut results = futures_util::stream::iter(batches)
+            .map(|batch| async move {
                 if stopped.load(std::sync::atomic::Ordering::Relaxed) {
                     return Ok::<(), RegistryError>(());
                 }
@@ -527,48 +572,38 @@ impl Engine {
                     stopped.store(true, std::sync::atomic::Ordering::Relaxed);
                     return Ok(());
                 }
-                if self.execute_one(&write).await? == Written::Lost {
+                tracing::debug!(writes = batch.len(), "engine writes");
+                let outcomes = self.registry.write_all(&batch).await?;
+                {
+                    let mut through = through
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for (write, outcome) in batch.iter().zip(&outcomes) {
+                        if let Some(index) = outcome.index {
+                            through.note(write, index);
+                        }
+                    }
+                }
+                let lost = batch
+                    .iter()
+                    .zip(&outcomes)
+                    .find(|(_, outcome)| outcome.written == Written::Lost);
+                if let Some((write, _)) = lost {
                     tracing::info!(?write, "placement changed under the engine; pass stopped");
                     stopped.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
                 Ok(())
             })
-            .buffer_unordered(apply::IN_FLIGHT);
+            .buffer_unordered(apply::BATCHES_IN_FLIGHT);
         while let Some(result) = results.next().await {
             result?;
         }
         Ok(!stopped.load(std::sync::atomic::Ordering::Relaxed))
     }
-
-    async fn execute_one(&self, write: &Write) -> Result<Written, RegistryError> {
-        let registry = &self.registry;
-        tracing::debug!(?write, "engine write");
-        Ok(match write {
-            Write::Unplace { unit, machine } => registry.unplace(unit, machine).await?,
-            Write::Place { unit, machine } => registry.place(unit, machine).await?,
-            Write::SetPending { unit, reason } => {
-                registry.set_pending(unit, reason).await?;
-                Written::Done
-            }
-            Write::ClearPending { unit } => {
-                registry.clear_pending(unit).await?;
-                Written::Done
-            }
-            Write::DeleteEntry { machine, unit } => {
-                registry.delete_schedule_entry(machine, unit).await?;
-                Written::Done
-            }
-            Write::PutEntry {
-                machine,
-                unit,
-                entry,
-            } => {
-                registry.put_schedule_entry(machine, unit, entry).await?;
-                Written::Done
-            }
-        })
-    }
 }
+
+/// Unit file reads in flight at once while the engine fills its file cache.
+const FILE_READS_IN_FLIGHT: usize = 64;
 
 /// A cache's files as the registry's decoders read them.
 fn pairs(cache: &Cache) -> impl Iterator<Item = (&str, &str)> {

@@ -22,52 +22,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// One registry write of a pass, in the order they are made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Write {
-    /// Remove `unit`'s placement on `machine` (only if it still names it).
-    Unplace {
-        /// The unit.
-        unit: String,
-        /// Its machine.
-        machine: MachineId,
-    },
-    /// Place `unit` on `machine` (only if it has no placement).
-    Place {
-        /// The unit.
-        unit: String,
-        /// The machine.
-        machine: MachineId,
-    },
-    /// Record why `unit` cannot be placed.
-    SetPending {
-        /// The unit.
-        unit: String,
-        /// Why.
-        reason: PendingReason,
-    },
-    /// Remove `unit`'s pending reason.
-    ClearPending {
-        /// The unit.
-        unit: String,
-    },
-    /// Remove an entry of a machine's index.
-    DeleteEntry {
-        /// The machine.
-        machine: MachineId,
-        /// The unit.
-        unit: String,
-    },
-    /// Write an entry of a machine's index.
-    PutEntry {
-        /// The machine.
-        machine: MachineId,
-        /// The unit.
-        unit: String,
-        /// What the agent should do with it.
-        entry: ScheduleEntry,
-    },
-}
+/// One registry write of a pass (the registry sends them in batches).
+pub use fleet_registry::EngineWrite as Write;
 
 /// A unit left out of the snapshot, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
