@@ -127,8 +127,8 @@ impl DbusSystemd {
 
     /// The run of a unit this agent started (at `marked`) of which systemd keeps no trace:
     /// inactive with no job queued, it ended cleanly and systemd collected it (or a
-    /// condition skipped it), which systemd's `Result` would call `success`. Still queued
-    /// or running, it has no run yet.
+    /// condition skipped it), which systemd's `Result` would call `success`; its end is not
+    /// known, so its start stands in. Still queued or running, it has no run yet.
     async fn collected_run(
         &self,
         name: &str,
@@ -141,7 +141,7 @@ impl DbusSystemd {
             started_usec: marked,
             result: "success".to_owned(),
             exit_status: 0,
-            exited_at_ms: None,
+            exited_at_ms: Some(marked / 1000),
         }))
     }
 

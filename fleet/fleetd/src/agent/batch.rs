@@ -7,9 +7,11 @@
 //! and the plan starts the job again.
 //!
 //! Invariants: only batch jobs desired `launched`, loaded on their wanted file and not
-//! running are looked up; a job whose run cannot be looked up counts as run for this round,
-//! so an error never starts it twice; a run is remembered as recorded only once the
-//! registry has taken the record, so a failed write is retried next round.
+//! running are looked up; a job whose run cannot be looked up, or whose run has started and
+//! not ended (systemd's state can lag behind its run), counts as run for this round, so it
+//! is never started twice and never recorded before it ends; a run is remembered as
+//! recorded only once the registry has taken the record, so a failed write is retried next
+//! round.
 
 use super::Agent;
 use fleet_core::agent_plan::{LocalState, LocalUnit};
@@ -52,6 +54,12 @@ impl<S: Systemd> Agent<'_, S> {
     /// that run's end.
     async fn look_up_run(&mut self, name: &str, hash: UnitHash, attempt: Attempt) -> bool {
         let run = match self.with_deadline(self.systemd.main_run(name)).await {
+            Ok(Some(run)) if attempt.owns_run(run.started_usec) && run.exited_at_ms.is_none() => {
+                // Started and not ended (systemd's state may not say so yet): its `Result`
+                // is still the default `success`. Not started again, recorded once it ends.
+                tracing::debug!(unit = %name, ?run, "batch job still running");
+                return true;
+            }
             Ok(Some(run)) if attempt.owns_run(run.started_usec) => run,
             Ok(run) => {
                 tracing::debug!(unit = %name, ?run, ?attempt, "no run of this attempt yet");
@@ -67,7 +75,7 @@ impl<S: Systemd> Agent<'_, S> {
             machine: self.settings.machine.clone(),
             result: run.result.clone(),
             exit_status: run.exit_status,
-            // Without an exit time, the start stands in: a retry must start after it.
+            // A retry must start after it ended.
             finished_ms: run.exited_at_ms.unwrap_or(run.started_usec / 1000),
             attempt,
         };
