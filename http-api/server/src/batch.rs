@@ -159,7 +159,8 @@ fn render_results(results: &[Result<Event, StoreError>], quiet: &[bool]) -> Vec<
         };
         let head = format!("{{\"status\":{status},\"index\":{},\"response\":", index.0);
         body.extend_from_slice(head.as_bytes());
-        body.extend_from_slice(&response);
+        // The v2 bodies end with the newline of Go's JSON encoder; inside the list it goes.
+        body.extend_from_slice(response.strip_suffix(b"\n").unwrap_or(&response));
         body.push(b'}');
     }
     body.extend_from_slice(b"]}");

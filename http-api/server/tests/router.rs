@@ -243,6 +243,7 @@ async fn a_batch_applies_each_write_in_order_with_its_own_answer() {
     let (status, headers, body) = send(&harness.router, "POST", "/keel/v1/batch", batch).await;
     assert_eq!(status, StatusCode::OK, "{body:?}");
     assert_eq!(headers["x-etcd-index"], "3");
+    assert!(!body.contains(&b'\n'), "one line: {body:?}");
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let results = answer["results"].as_array().unwrap();
     let statuses: Vec<u64> = results
