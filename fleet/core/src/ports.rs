@@ -284,10 +284,12 @@ pub trait Systemd: Send + Sync {
     /// in the units directory was last written (`ExecMainStartTimestamp` against the file's
     /// modification time): `None` when it has not run since it was loaded, so a unit loaded
     /// again with a new file has not run. A clock stepped back between the write and the
-    /// start reads as not run. A run that ended cleanly is reported (as `success`, without
-    /// an exit time) also once systemd has collected the unit and forgotten it, when this
-    /// port started the unit since its file was written and it is inactive with no job
-    /// queued.
+    /// start reads as not run. A start this port made since the last run systemd knows of,
+    /// whose job is still queued or whose unit is still starting, is a run that has not
+    /// ended (started when the port started it), so it is never started twice. A run that
+    /// ended cleanly is reported (as `success`, its start standing in for its end) also once
+    /// systemd has collected the unit and forgotten it, when this port started the unit
+    /// since its file was written and it is inactive with no job queued.
     ///
     /// # Errors
     /// `InvalidUnitName`, `UnitFileIo` when the file cannot be read, or the bus.

@@ -125,24 +125,34 @@ impl DbusSystemd {
         .await
     }
 
-    /// The run of a unit this agent started (at `marked`) of which systemd keeps no trace:
-    /// inactive with no job queued, it ended cleanly and systemd collected it (or a
+    /// The run of a unit this agent started (at `marked`) after the last main process systemd
+    /// knows of (`known`, if any). Its job still queued or the unit still starting, it is a
+    /// run that has not ended (started at the mark), so it is not started again. Inactive
+    /// with no job queued and no run known, it ended cleanly and systemd collected it (or a
     /// condition skipped it), which systemd's `Result` would call `success`; its end is not
-    /// known, so its start stands in. Still queued or running, it has no run yet.
-    async fn collected_run(
+    /// known, so its start stands in. Otherwise the run systemd knows (or none) is the answer.
+    async fn marked_run(
         &self,
         name: &str,
         marked: u64,
+        known: Option<MainRun>,
     ) -> Result<Option<MainRun>, SystemdError> {
         let unit: UnitProxy<'_> = self.unit_object(name).await?;
         let (active_state, (job, _)) = tokio::try_join!(unit.active_state(), unit.job())
             .map_err(|error| classify("Get", name, error))?;
-        Ok((active_state == "inactive" && job == 0).then(|| MainRun {
+        let at_mark = |exited_at_ms| MainRun {
             started_usec: marked,
             result: "success".to_owned(),
             exit_status: 0,
-            exited_at_ms: Some(marked / 1000),
-        }))
+            exited_at_ms,
+        };
+        if job != 0 || !matches!(active_state.as_str(), "inactive" | "failed") {
+            return Ok(Some(at_mark(None)));
+        }
+        if known.is_none() && active_state == "inactive" {
+            return Ok(Some(at_mark(Some(marked / 1000))));
+        }
+        Ok(known)
     }
 
     /// A proxy of one interface of the unit `name`'s object, loading the unit if needed.
@@ -328,18 +338,21 @@ impl Systemd for DbusSystemd {
             service.result(),
         )
         .map_err(|error| classify("Get", name, error))?;
-        if started != 0 && started >= written {
-            return Ok(Some(MainRun {
-                started_usec: started,
-                result,
-                exit_status: status,
-                // An exit before this start is the previous run's: this one still runs.
-                exited_at_ms: (exited != 0 && exited >= started).then_some(exited / 1000),
-            }));
-        }
-        match marked.filter(|marked| *marked >= written) {
-            Some(marked) => self.collected_run(name, marked).await,
-            None => Ok(None),
+        let known = (started != 0 && started >= written).then(|| MainRun {
+            started_usec: started,
+            result,
+            exit_status: status,
+            // An exit before this start is the previous run's: this one still runs.
+            exited_at_ms: (exited != 0 && exited >= started).then_some(exited / 1000),
+        });
+        // Started by this agent since the last run systemd knows of: that start may still be
+        // a queued job.
+        let newer_mark = marked.filter(|marked| {
+            *marked >= written && known.as_ref().is_none_or(|run| run.started_usec < *marked)
+        });
+        match newer_mark {
+            Some(marked) => self.marked_run(name, marked, known).await,
+            None => Ok(known),
         }
     }
 

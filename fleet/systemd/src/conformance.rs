@@ -77,12 +77,13 @@ where
     }
 }
 
-fn is(active_state: &'static str, sub_state: &'static str) -> impl Fn(&UnitState) -> bool {
+/// Whether a state is `active_state` (`sub_state`).
+pub fn is(active_state: &'static str, sub_state: &'static str) -> impl Fn(&UnitState) -> bool {
     move |state| state.active_state == active_state && state.sub_state == sub_state
 }
 
 /// Loads `text` as `name` and reloads the manager.
-async fn load(systemd: &impl Systemd, name: &str, text: &str) -> UnitFile {
+pub async fn load(systemd: &impl Systemd, name: &str, text: &str) -> UnitFile {
     let file = unit_file(text);
     systemd.load_unit(name, &file).await.expect("load_unit");
     systemd.reload().await.expect("reload");
@@ -90,7 +91,7 @@ async fn load(systemd: &impl Systemd, name: &str, text: &str) -> UnitFile {
 }
 
 /// A subscription watching `name` alone.
-async fn watch_one<S: Systemd>(systemd: &S, name: &str) -> S::StateChanges {
+pub async fn watch_one<S: Systemd>(systemd: &S, name: &str) -> S::StateChanges {
     let changes = systemd.subscribe().await.expect("subscribe");
     systemd
         .watch_units(&BTreeSet::from([name.to_owned()]))
@@ -271,7 +272,7 @@ pub async fn clean_run_is_reported_after_collection<H: Harness>(harness: &H) {
 
 /// The run of `name` once the unit is no longer running and the run satisfies `wanted`,
 /// within [`CHANGE_DEADLINE`].
-async fn ended_run(
+pub async fn ended_run(
     systemd: &impl Systemd,
     name: &str,
     wanted: impl Fn(&MainRun) -> bool,

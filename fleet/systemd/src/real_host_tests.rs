@@ -136,6 +136,54 @@ async fn clean_run_is_reported_after_collection() {
     conformance::clean_run_is_reported_after_collection(&host).await;
 }
 
+// Goal: a start whose job systemd has queued, not yet run, reads as a run that has not
+// ended, so the agent never starts a batch job twice; once it has run, its run reads as
+// ended. Method: a oneshot ordered after a gate that stays starting; start the gate, then
+// the oneshot, and read its run while its job waits (the unit still inactive); stop the
+// gate, and the oneshot runs. Only the adapter can show it: a fake has no job queue.
+#[tokio::test]
+async fn queued_start_is_a_run_not_ended() {
+    let Some(host) = real_host("sd-queued") else {
+        return;
+    };
+    let systemd = host.connect().await;
+    let (gate, queued) = ("queued-gate.service", "queued-job.service");
+    conformance::load(
+        &systemd,
+        gate,
+        "[Service]\nType=oneshot\nExecStart=/bin/sleep 600\n",
+    )
+    .await;
+    let text = format!("[Unit]\nAfter={gate}\n\n[Service]\nType=oneshot\nExecStart=/bin/true\n");
+    conformance::load(&systemd, queued, &text).await;
+    let mut changes = conformance::watch_one(&systemd, gate).await;
+    systemd.start_unit(gate).await.expect("start_unit");
+    conformance::wait_for_state(&mut changes, gate, conformance::is("activating", "start")).await;
+    systemd.start_unit(queued).await.expect("start_unit");
+    let waiting = systemd.unit_state(queued).await.expect("unit_state");
+    assert_eq!(
+        waiting.active_state, "inactive",
+        "its job waits: {waiting:?}"
+    );
+    let pending = systemd.main_run(queued).await.expect("main_run");
+    let pending = pending.expect("a queued start is a run");
+    assert_eq!(pending.exited_at_ms, None, "{pending:?}");
+    systemd.stop_unit(gate).await.expect("stop_unit");
+    let ran = conformance::ended_run(&systemd, queued, |run| run.exited_at_ms.is_some()).await;
+    assert_eq!(
+        (ran.result.as_str(), ran.exit_status),
+        ("success", 0),
+        "{ran:?}"
+    );
+    assert!(
+        ran.started_usec >= pending.started_usec,
+        "{ran:?} {pending:?}"
+    );
+    for name in [queued, gate] {
+        systemd.unload_unit(name).await.expect("unload_unit");
+    }
+}
+
 // Goal: bad names and absent units are typed errors (conformance). Method: the suite's case.
 #[tokio::test]
 async fn bad_names_are_typed_errors() {

@@ -55,8 +55,9 @@ impl<S: Systemd> Agent<'_, S> {
     async fn look_up_run(&mut self, name: &str, hash: UnitHash, attempt: Attempt) -> bool {
         let run = match self.with_deadline(self.systemd.main_run(name)).await {
             Ok(Some(run)) if attempt.owns_run(run.started_usec) && run.exited_at_ms.is_none() => {
-                // Started and not ended (systemd's state may not say so yet): its `Result`
-                // is still the default `success`. Not started again, recorded once it ends.
+                // Started and not ended (its job may still be queued, or systemd's state
+                // may not say so yet): its `Result` is still the default `success`. Not
+                // started again, recorded once it ends.
                 tracing::debug!(unit = %name, ?run, "batch job still running");
                 return true;
             }
