@@ -39,6 +39,10 @@ ALLOWED = {
     "fleet-systemd": {"fleet-core", "testkit"},
     # A model of the Systemd port for simulated agents; checked by fleet-systemd's suite.
     "fleet-sim": {"fleet-core", "fleet-systemd"},
+    # locksmith's pure core: no workspace crate, no I/O (docs/locksmith.md).
+    "locksmith-core": set(),
+    # locksmith's semaphores in Keel, over the one client; tests on real members.
+    "locksmith-store": {"locksmith-core", "kv-client", "testkit"},
 }
 
 metadata = json.loads(subprocess.check_output(
