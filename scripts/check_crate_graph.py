@@ -43,6 +43,8 @@ ALLOWED = {
     "locksmith-core": set(),
     # locksmith's semaphores in Keel, over the one client; tests on real members.
     "locksmith-store": {"locksmith-core", "kv-client", "testkit"},
+    # locksmith's CLI: the core and the store crate over the one client.
+    "locksmithctl": {"locksmith-core", "locksmith-store", "kv-client", "testkit"},
 }
 
 metadata = json.loads(subprocess.check_output(

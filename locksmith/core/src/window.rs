@@ -322,8 +322,13 @@ fn parse_entry(entry: &str) -> Result<Window, WindowError> {
     }
 }
 
-/// A Go duration (`1h30m`, `90m`, `45s`, `0`); a negative one is out of range.
-fn parse_go_duration(text: &str) -> Result<Duration, WindowError> {
+/// A Go duration (`1h30m`, `90m`, `45s`, `0`), as window lengths and maximum holds are
+/// written.
+///
+/// # Errors
+/// [`WindowError::BadLength`] when it is not one; [`WindowError::LengthOutOfRange`] when it
+/// is negative.
+pub fn parse_go_duration(text: &str) -> Result<Duration, WindowError> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }

@@ -1,0 +1,159 @@
+//! The command line: locksmith's global flags (before the command, each also read from
+//! `LOCKSMITHCTL_<FLAG>`), its commands, and Go's flag syntax (`-endpoint x`,
+//! `-endpoint=x`, `--endpoint x` alike).
+
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+/// locksmith's default endpoints: etcd's client port and its legacy one.
+const DEFAULT_ENDPOINTS: &str = "http://127.0.0.1:2379,http://127.0.0.1:4001";
+
+/// Manage the cluster wide reboot lock.
+#[derive(Debug, Parser)]
+#[command(
+    name = "locksmithctl",
+    disable_version_flag = true,
+    arg_required_else_help = false
+)]
+pub struct Cli {
+    /// Keel (or etcd) client URLs, comma-separated or repeated.
+    #[arg(long, env = "LOCKSMITHCTL_ENDPOINT", value_delimiter = ',', default_value = DEFAULT_ENDPOINTS)]
+    pub endpoint: Vec<String>,
+    /// The CA of the endpoints' TLS certificates.
+    #[arg(long = "etcd-cafile", env = "LOCKSMITHCTL_ETCD_CAFILE")]
+    pub etcd_cafile: Option<String>,
+    /// A client certificate for TLS.
+    #[arg(long = "etcd-certfile", env = "LOCKSMITHCTL_ETCD_CERTFILE")]
+    pub etcd_certfile: Option<String>,
+    /// The client certificate's key.
+    #[arg(long = "etcd-keyfile", env = "LOCKSMITHCTL_ETCD_KEYFILE")]
+    pub etcd_keyfile: Option<String>,
+    /// A user for basic authentication.
+    #[arg(long = "etcd-username", env = "LOCKSMITHCTL_ETCD_USERNAME")]
+    pub etcd_username: Option<String>,
+    /// That user's password.
+    #[arg(
+        long = "etcd-password",
+        env = "LOCKSMITHCTL_ETCD_PASSWORD",
+        hide_env_values = true
+    )]
+    pub etcd_password: Option<String>,
+    /// The semaphore group (empty: the default group).
+    #[arg(long, env = "LOCKSMITHCTL_GROUP", default_value = "")]
+    pub group: String,
+    /// Print debug information to stderr (accepted for locksmith's sake).
+    #[arg(long, env = "LOCKSMITHCTL_DEBUG")]
+    pub debug: bool,
+    /// Print the version and exit.
+    #[arg(long)]
+    pub version: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Get the status of the cluster wide reboot lock.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Every group, the default one first.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Lock this machine or a given machine-id for reboot.
+    Lock {
+        /// The holder (default: this host's /etc/machine-id).
+        machine_id: Option<String>,
+    },
+    /// Unlock this machine or a given machine-id for reboot.
+    Unlock {
+        /// The holder (default: this host's /etc/machine-id).
+        machine_id: Option<String>,
+    },
+    /// Set the maximum number of lock holders.
+    SetMax {
+        /// The new maximum.
+        #[arg(allow_negative_numbers = true)]
+        max: Option<String>,
+    },
+    /// Remove holders that have held their slot longer than a maximum hold.
+    Reap {
+        /// The maximum hold, a Go duration such as 24h or 90m.
+        #[arg(long = "max-hold")]
+        max_hold: String,
+        /// Why, recorded with each removal.
+        #[arg(long, default_value = "held longer than the maximum hold")]
+        reason: String,
+    },
+}
+
+/// The arguments with Go's single-dash long flags (`-endpoint`) spelled as clap reads them
+/// (`--endpoint`); short flags, negative numbers and everything after `--` are left alone.
+pub fn go_style(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut rest = false;
+    args.into_iter()
+        .enumerate()
+        .map(|(position, arg)| {
+            let Some(text) = arg.to_str().filter(|_| position > 0 && !rest) else {
+                return arg;
+            };
+            if text == "--" {
+                rest = true;
+                return arg;
+            }
+            let mut chars = text.chars();
+            let single_dash_word = chars.next() == Some('-')
+                && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.next().is_some();
+            if single_dash_word && !text.starts_with("--") {
+                OsString::from(format!("-{text}"))
+            } else {
+                arg
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: Go's flag spellings reach clap as long flags, nothing else changes. Method: a
+    // table of arguments.
+    #[test]
+    fn go_flags_become_long_flags() {
+        let args = [
+            "locksmithctl",
+            "-endpoint=http://a:1",
+            "-group",
+            "lb",
+            "set-max",
+            "-1",
+            "-h",
+            "--json",
+            "--",
+            "-x",
+        ];
+        let spelled = go_style(args.iter().map(OsString::from));
+        let spelled: Vec<&str> = spelled.iter().filter_map(|arg| arg.to_str()).collect();
+        assert_eq!(
+            spelled,
+            [
+                "locksmithctl",
+                "--endpoint=http://a:1",
+                "--group",
+                "lb",
+                "set-max",
+                "-1",
+                "-h",
+                "--json",
+                "--",
+                "-x"
+            ]
+        );
+    }
+}
