@@ -6,7 +6,10 @@
 //!   older clients ignore, its key paths and its operations (lock, unlock, set-max, reap), each
 //!   a function from one read of the document to the document to write ([`semaphore`]);
 //! - reboot windows: locksmith's `[Day ]H:M` plus a length, and the opt-in syntax of several
-//!   windows, weekday sets and a time zone, with their arithmetic ([`window`]).
+//!   windows, weekday sets and a time zone, with their arithmetic ([`window`]);
+//! - locksmithd's settings from its environment and `update.conf` files, and its state file's
+//!   text ([`config`]); what update_engine reports ([`update`]); and the daemon's decision,
+//!   from the facts of one moment to its next step ([`plan`]).
 //!
 //! Invariants: nothing here reads a clock, a file, the network or an environment variable:
 //! time arrives as data. Must not depend on any workspace crate
@@ -14,5 +17,8 @@
 
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod plan;
 pub mod semaphore;
+pub mod update;
 pub mod window;
