@@ -43,6 +43,8 @@ ALLOWED = {
     "locksmith-core": set(),
     # locksmith's semaphores in Keel, over the one client; tests on real members.
     "locksmith-store": {"locksmith-core", "kv-client", "testkit"},
+    # The only locksmith crate with zbus: update_engine and logind; tests on real hosts.
+    "locksmith-dbus": {"locksmith-core", "testkit"},
     # locksmith's CLI: the core and the store crate over the one client.
     "locksmithctl": {"locksmith-core", "locksmith-store", "kv-client", "testkit"},
 }

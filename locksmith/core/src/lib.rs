@@ -9,7 +9,8 @@
 //!   windows, weekday sets and a time zone, with their arithmetic ([`window`]);
 //! - locksmithd's settings from its environment and `update.conf` files, and its state file's
 //!   text ([`config`]); what update_engine reports ([`update`]); and the daemon's decision,
-//!   from the facts of one moment to its next step ([`plan`]).
+//!   from the facts of one moment to its next step ([`plan`]); the host services it drives,
+//!   as traits ([`ports`]).
 //!
 //! Invariants: nothing here reads a clock, a file, the network or an environment variable:
 //! time arrives as data. Must not depend on any workspace crate
@@ -19,6 +20,7 @@
 
 pub mod config;
 pub mod plan;
+pub mod ports;
 pub mod semaphore;
 pub mod update;
 pub mod window;
