@@ -45,6 +45,8 @@ ALLOWED = {
     "locksmith-store": {"locksmith-core", "kv-client", "testkit"},
     # The only locksmith crate with zbus: update_engine and logind; tests on real hosts.
     "locksmith-dbus": {"locksmith-core", "testkit"},
+    # locksmith's daemon: the core, the store crate and the D-Bus adapters.
+    "locksmithd": {"locksmith-core", "locksmith-store", "locksmith-dbus", "kv-client", "testkit"},
     # locksmith's CLI: the core and the store crate over the one client.
     "locksmithctl": {"locksmith-core", "locksmith-store", "kv-client", "testkit"},
 }

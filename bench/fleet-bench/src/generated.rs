@@ -108,7 +108,7 @@ fn unit(n: usize) -> Result<(String, UnitFile)> {
             "MachineMetadata=\"disk in (ssd,nvme)\" \"cores>=8\"\n".to_owned(),
         ),
     };
-    let conflicts = if n % 10 == 0 {
+    let conflicts = if n.is_multiple_of(10) {
         format!("Conflicts=svc{:06}.service\n", n + 3)
     } else {
         String::new()

@@ -144,7 +144,7 @@ fn parse_fraction(text: &str, decimals: u32) -> Option<(u64, u64, u32)> {
 /// Millicores for people: whole cores as `2`, anything else as `1500m`.
 #[must_use]
 pub fn format_cpu(millis: u64) -> String {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         (millis / 1000).to_string()
     } else {
         format!("{millis}m")

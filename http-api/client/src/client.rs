@@ -159,7 +159,7 @@ impl Client {
             (endpoints.after(current), endpoints.len())
         };
         let count = u32::try_from(count).unwrap_or(u32::MAX).max(1);
-        if attempt % count == 0 {
+        if attempt.is_multiple_of(count) {
             let pause = self.inner.backoff.pause(attempt / count);
             if Instant::now() + pause >= deadline {
                 return None;

@@ -128,7 +128,7 @@ fn call_node(op: usize) -> usize {
 
 /// Decodes a node into (op, is_call).
 fn node_op(node: usize) -> (usize, bool) {
-    ((node - 1) / 2, (node - 1) % 2 == 0)
+    ((node - 1) / 2, (node - 1).is_multiple_of(2))
 }
 
 /// Runs the search over `calls`, spending at most `steps_left` steps (and

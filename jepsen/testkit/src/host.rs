@@ -473,6 +473,16 @@ impl Host {
         SYSTEM_BUS_ADDRESS
     }
 
+    /// The private system bus as a process outside the host reaches it (through the host's
+    /// `/proc/<pid>/root`), for stand-ins of system services such as update_engine or logind.
+    pub fn system_bus_address_from_outside(&self) -> String {
+        let inside = SYSTEM_BUS_ADDRESS.trim_start_matches("unix:path=");
+        format!(
+            "unix:path={}",
+            self.path_from_outside(Path::new(inside)).display()
+        )
+    }
+
     pub fn dir(&self) -> &Path {
         &self.config.dir
     }

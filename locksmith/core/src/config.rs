@@ -93,7 +93,34 @@ pub struct DaemonConfig {
     pub time_zone: Option<String>,
     /// `LOCKSMITHD_MAX_HOLD`: reap holders older than this while waiting for a slot.
     pub max_hold: Option<Duration>,
+    /// `LOCKSMITHD_ENDPOINT`: Keel's client URLs (comma-separated).
+    pub endpoints: Vec<String>,
+    /// `LOCKSMITHD_GROUP`: the semaphore group (empty: the default one).
+    pub group: String,
+    /// `LOCKSMITHD_BUS`: `system`, or a D-Bus address for the updater and logind.
+    pub bus: Option<String>,
+    /// `LOCKSMITHD_ACCEPT_ANY_SENDER=true`: take `StatusUpdate` from any sender (for
+    /// `locksmithctl send-need-reboot`); otherwise only from update_engine's name owner.
+    pub any_sender: bool,
+    /// `LOCKSMITHD_STATE_FILE`: the coordinator state file.
+    pub state_file: String,
+    /// `LOCKSMITHD_READY_COMMAND`: run by `sh -c` after boot; the slot is released once it
+    /// exits 0.
+    pub ready_command: Option<String>,
+    /// `LOCKSMITHD_READY_URL`: fetched after boot; the slot is released once it answers 2xx.
+    pub ready_url: Option<String>,
+    /// `LOCKSMITHD_REBOOT_COMMAND`: run by `sh -c` instead of logind's `Reboot`.
+    pub reboot_command: Option<String>,
+    /// `LOCKSMITHD_RETRY_MIN` / `_MAX`: the pauses between failed attempts, doubling from
+    /// the first to the second (locksmith's 5 s to 5 min).
+    pub retry: (Duration, Duration),
 }
+
+/// locksmith's default endpoints: etcd's client port and its legacy one.
+pub const DEFAULT_ENDPOINTS: &str = "http://127.0.0.1:2379,http://127.0.0.1:4001";
+
+/// Where locksmith writes its state (`/run`, as its code does; its changelog said `/etc`).
+pub const DEFAULT_STATE_FILE: &str = "/run/update-engine/coordinator.conf";
 
 /// Reads `KEY=value` lines of an `update.conf`-style file: blank lines and `#` comments
 /// skipped, one pair of matching quotes around a value removed, lines without `=` ignored (as
@@ -157,20 +184,55 @@ impl DaemonConfig {
             }
             (None, None) => WindowSetting::Always,
         };
-        let max_hold = get("LOCKSMITHD_MAX_HOLD")
-            .map(parse_go_duration)
-            .transpose()
-            .map_err(|source| ConfigError::Duration {
-                variable: "LOCKSMITHD_MAX_HOLD",
-                source,
-            })?;
+        let duration = |variable: &'static str| {
+            get(variable)
+                .map(parse_go_duration)
+                .transpose()
+                .map_err(|source| ConfigError::Duration { variable, source })
+        };
+        let max_hold = duration("LOCKSMITHD_MAX_HOLD")?;
+        let retry_min = duration("LOCKSMITHD_RETRY_MIN")?.unwrap_or(Duration::from_secs(5));
+        let retry_max = duration("LOCKSMITHD_RETRY_MAX")?.unwrap_or(Duration::from_secs(300));
+        let owned = |name: &str| get(name).map(str::to_owned);
         Ok(DaemonConfig {
             strategy,
             best_effort_mapped,
             window,
-            time_zone: get("LOCKSMITHD_REBOOT_WINDOW_TZ").map(str::to_owned),
+            time_zone: owned("LOCKSMITHD_REBOOT_WINDOW_TZ"),
             max_hold,
+            endpoints: get("LOCKSMITHD_ENDPOINT")
+                .unwrap_or(DEFAULT_ENDPOINTS)
+                .split(',')
+                .map(str::trim)
+                .filter(|endpoint| !endpoint.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            group: owned("LOCKSMITHD_GROUP").unwrap_or_default(),
+            bus: owned("LOCKSMITHD_BUS").filter(|bus| bus != "system"),
+            any_sender: get("LOCKSMITHD_ACCEPT_ANY_SENDER") == Some("true"),
+            state_file: owned("LOCKSMITHD_STATE_FILE")
+                .unwrap_or_else(|| DEFAULT_STATE_FILE.to_owned()),
+            ready_command: owned("LOCKSMITHD_READY_COMMAND"),
+            ready_url: owned("LOCKSMITHD_READY_URL"),
+            reboot_command: owned("LOCKSMITHD_REBOOT_COMMAND"),
+            retry: (retry_min, retry_max.max(retry_min)),
         })
+    }
+
+    /// The variables this daemon reads that name secrets or features Keel does not serve
+    /// yet, when set (TLS and basic authentication towards Keel).
+    #[must_use]
+    pub fn unsupported(vars: &BTreeMap<String, String>) -> Vec<&'static str> {
+        [
+            "LOCKSMITHD_ETCD_CAFILE",
+            "LOCKSMITHD_ETCD_CERTFILE",
+            "LOCKSMITHD_ETCD_KEYFILE",
+            "LOCKSMITHD_ETCD_USERNAME",
+            "LOCKSMITHD_ETCD_PASSWORD",
+        ]
+        .into_iter()
+        .filter(|name| vars.get(*name).is_some_and(|value| !value.is_empty()))
+        .collect()
     }
 }
 

@@ -165,8 +165,13 @@ impl Step {
             2 => Step::Create(key, value),
             3 => Step::Update(key, value),
             4 => {
-                let prev_value = (random.next() % 2 == 0).then(|| random.pick(&VALUES));
-                let prev_index = (random.next() % 3 == 0)
+                let prev_value = random
+                    .next()
+                    .is_multiple_of(2)
+                    .then(|| random.pick(&VALUES));
+                let prev_index = random
+                    .next()
+                    .is_multiple_of(3)
                     .then(|| index.saturating_sub(random.next() % 4).max(1));
                 Step::Cas(
                     key,
@@ -178,7 +183,7 @@ impl Step {
             5 => Step::Delete(key),
             6 => Step::Cad(key, value),
             _ => Step::DeleteX {
-                recursive: random.next() % 2 == 0,
+                recursive: random.next().is_multiple_of(2),
             },
         }
     }

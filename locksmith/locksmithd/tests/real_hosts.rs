@@ -1,0 +1,200 @@
+//! locksmithd on real test hosts against a real Keel member: each host's private system bus
+//! carries stand-ins of update_engine and logind (owned by this test process from outside the
+//! host), and locksmithd runs inside the host as it would on a machine, reading its own
+//! `/etc/machine-id` and the system bus.
+//!
+//! Needs root, systemd and dbus: without them a test prints `SKIPPED` and passes, unless `CI`
+//! is set (then it fails; `testkit::host::available`).
+
+use kv_client::{Client, ClientConfig};
+use locksmith_core::update::{UpdateStatus, NEED_REBOOT};
+use locksmith_dbus::stand_in::{LogindStandIn, UpdateEngineStandIn};
+use locksmith_store::SemaphoreStore;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+use testkit::host::{Host, HostConfig};
+use testkit::Cluster;
+
+/// How long a step may take on a loaded machine.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A host with the stand-ins on its bus.
+struct LockHost {
+    host: Host,
+    updater: UpdateEngineStandIn,
+    logind: LogindStandIn,
+    machine: String,
+}
+
+/// locksmithd inside a host; killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // The program dies with its nsenter parent (parent-death signal).
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn status(operation: &str) -> UpdateStatus {
+    UpdateStatus {
+        last_checked_time: 1_700_000_000,
+        progress: 1.0,
+        current_operation: operation.to_owned(),
+        new_version: "2.0.0".to_owned(),
+        new_size: 1,
+    }
+}
+
+async fn lock_host(name: &str, dir: &Path, operation: &str) -> Option<LockHost> {
+    testkit::host::available().ok()?;
+    let machine = format!(
+        "{:0>32}",
+        name.bytes().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let machine = machine[machine.len() - 32..].to_owned();
+    let host = Host::start(HostConfig {
+        name: name.to_owned(),
+        machine_id: machine.clone(),
+        namespace: None,
+        dir: dir.join(name),
+    })
+    .expect("the host starts");
+    let address = host.system_bus_address_from_outside();
+    let updater = UpdateEngineStandIn::start(&address, status(operation))
+        .await
+        .expect("update_engine's stand-in");
+    let logind = LogindStandIn::start(&address)
+        .await
+        .expect("logind's stand-in");
+    Some(LockHost {
+        host,
+        updater,
+        logind,
+        machine,
+    })
+}
+
+fn start(host: &LockHost, endpoint: &str, extra: &[(&str, &str)]) -> Running {
+    let state = host.host.dir().join("coordinator.conf");
+    let state = state.to_string_lossy().into_owned();
+    let mut env = vec![
+        ("REBOOT_STRATEGY", "etcd-lock"),
+        ("LOCKSMITHD_ENDPOINT", endpoint),
+        ("LOCKSMITHD_STATE_FILE", state.as_str()),
+        ("LOCKSMITHD_UPDATE_CONF", "/nonexistent"),
+        ("LOCKSMITHD_RETRY_MIN", "50ms"),
+        ("LOCKSMITHD_RETRY_MAX", "200ms"),
+        ("RUST_LOG", "info"),
+    ];
+    env.extend_from_slice(extra);
+    Running(host.host.spawn(env!("CARGO_BIN_EXE_locksmithd"), &[], &env))
+}
+
+/// Polls `condition` until it holds or [`DEADLINE`] passes; whether it held.
+async fn eventually(mut condition: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = Instant::now() + DEADLINE;
+    while Instant::now() < deadline {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
+async fn holders(store: &SemaphoreStore) -> Vec<String> {
+    store.read().await.expect("read").semaphore.holders
+}
+
+fn state_file(host: &LockHost) -> String {
+    std::fs::read_to_string(host.host.dir().join("coordinator.conf")).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reboots_only_with_a_slot_and_releases_after_a_ready_boot() {
+    // Goal: with etcd-lock and a reboot needed, locksmithd does not reboot while another
+    // host holds the only slot; once it is free it takes it, reboots through logind once,
+    // and records `rebooting`; after the "boot" (a new daemon, the updater idle) it keeps the
+    // slot until the readiness check passes, then gives it back. Method: one Keel member, one
+    // host with stand-ins; the slot held by another id first; the reboot is asked for and
+    // the daemon restarted as after a boot; readiness is a file's existence.
+    let cluster = Cluster::start(1, &[]);
+    let endpoint = cluster.url(0).to_owned();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let Some(host) = lock_host("lk-one", dir.path(), NEED_REBOOT).await else {
+        return;
+    };
+    let client = Client::new(ClientConfig::new(vec![endpoint.clone()])).expect("client");
+    let store = SemaphoreStore::new(client, "");
+    store
+        .lock("other", 0)
+        .await
+        .expect("the other host takes the slot");
+
+    let daemon = start(&host, &endpoint, &[]);
+    assert!(
+        eventually(async || state_file(&host).contains("STATE=reboot-planned")).await,
+        "locksmithd plans the reboot: {}",
+        host.host.log("locksmithd")
+    );
+    assert!(
+        eventually(async || host
+            .host
+            .log("locksmithd")
+            .contains("Failed to acquire lock"))
+        .await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    assert_eq!(host.logind.reboots(), 0, "no reboot without a slot");
+    assert!(store.unlock("other", 0).await.expect("unlock"));
+    assert!(
+        host.logind.wait_for_reboots(1, DEADLINE).await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    assert_eq!(holders(&store).await, std::slice::from_ref(&host.machine));
+    assert!(eventually(async || state_file(&host).contains("STATE=rebooting")).await);
+    assert_eq!(
+        state_file(&host),
+        "NAME=locksmithd\nSTRATEGY=etcd-lock\nSTATE=rebooting\n"
+    );
+    drop(daemon);
+
+    // The boot: the updater is idle again; the daemon starts anew.
+    host.updater
+        .set_status(status("UPDATE_STATUS_IDLE"))
+        .await
+        .expect("status");
+    let ready: PathBuf = host.host.dir().join("ready");
+    let check = format!("test -e {}", ready.display());
+    let _daemon = start(
+        &host,
+        &endpoint,
+        &[("LOCKSMITHD_READY_COMMAND", check.as_str())],
+    );
+    assert!(
+        eventually(async || host
+            .host
+            .log("locksmithd")
+            .contains("waiting for the readiness check"))
+        .await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    assert_eq!(
+        holders(&store).await,
+        std::slice::from_ref(&host.machine),
+        "held until ready"
+    );
+    std::fs::write(&ready, "").expect("ready");
+    assert!(
+        eventually(async || holders(&store).await.is_empty()).await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    assert_eq!(host.logind.reboots(), 1);
+}
