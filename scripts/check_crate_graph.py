@@ -47,6 +47,8 @@ ALLOWED = {
     "locksmith-dbus": {"locksmith-core", "testkit"},
     # locksmith's daemon: the core, the store crate and the D-Bus adapters.
     "locksmithd": {"locksmith-core", "locksmith-store", "locksmith-dbus", "kv-client", "testkit"},
+    # The FleetLock server: the core's protocol and the store crate over the one client.
+    "fleetlockd": {"locksmith-core", "locksmith-store", "kv-client", "testkit"},
     # locksmith's CLI: the core and the store crate over the one client.
     "locksmithctl": {"locksmith-core", "locksmith-store", "kv-client", "testkit"},
 }

@@ -10,7 +10,9 @@
 //! - locksmithd's settings from its environment and `update.conf` files, and its state file's
 //!   text ([`config`]); what update_engine reports ([`update`]); and the daemon's decision,
 //!   from the facts of one moment to its next step ([`plan`]); the host services it drives,
-//!   as traits ([`ports`]).
+//!   as traits ([`ports`]);
+//! - the FleetLock protocol's requests and answers, for `fleetlockd` ([`fleetlock`]), and
+//!   Go's flag spellings for the binaries ([`flags`]).
 //!
 //! Invariants: nothing here reads a clock, a file, the network or an environment variable:
 //! time arrives as data. Must not depend on any workspace crate
@@ -19,6 +21,8 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod flags;
+pub mod fleetlock;
 pub mod plan;
 pub mod ports;
 pub mod semaphore;

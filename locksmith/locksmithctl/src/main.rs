@@ -12,7 +12,7 @@ use clap::{CommandFactory, Parser};
 use std::io::Write as _;
 
 fn main() -> anyhow::Result<()> {
-    let cli = match cli::Cli::try_parse_from(cli::go_style(std::env::args_os())) {
+    let cli = match cli::Cli::try_parse_from(locksmith_core::flags::go_style(std::env::args_os())) {
         Ok(cli) => cli,
         Err(error) if error.kind() == ErrorKind::InvalidSubcommand => {
             let name = error

@@ -30,6 +30,25 @@ struct LockHost {
 /// locksmithd inside a host; killed when dropped.
 struct Running(Child);
 
+impl Running {
+    /// Kills the daemon itself and waits until it is gone (its state-file lock with it), as
+    /// a host going down does, before a new one starts.
+    fn stop(&mut self, host: &Host) {
+        if let Some(pid) = host.program_pid(&self.0) {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            let proc = PathBuf::from(format!("/proc/{pid}"));
+            let deadline = Instant::now() + DEADLINE;
+            while proc.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         // The program dies with its nsenter parent (parent-death signal).
@@ -134,7 +153,7 @@ async fn reboots_only_with_a_slot_and_releases_after_a_ready_boot() {
         .await
         .expect("the other host takes the slot");
 
-    let daemon = start(&host, &endpoint, &[]);
+    let mut daemon = start(&host, &endpoint, &[]);
     assert!(
         eventually(async || state_file(&host).contains("STATE=reboot-planned")).await,
         "locksmithd plans the reboot: {}",
@@ -162,7 +181,7 @@ async fn reboots_only_with_a_slot_and_releases_after_a_ready_boot() {
         state_file(&host),
         "NAME=locksmithd\nSTRATEGY=etcd-lock\nSTATE=rebooting\n"
     );
-    drop(daemon);
+    daemon.stop(&host.host);
 
     // The boot: the updater is idle again; the daemon starts anew.
     host.updater
@@ -197,4 +216,119 @@ async fn reboots_only_with_a_slot_and_releases_after_a_ready_boot() {
         host.host.log("locksmithd")
     );
     assert_eq!(host.logind.reboots(), 1);
+}
+
+/// Five hosts needing a reboot, `max` slots: every host reboots exactly once, each while it
+/// holds a slot and never with more than `max` holders; a rebooted host "boots" (a new daemon,
+/// the updater idle) and releases its slot, which lets the next one go.
+async fn rolling_reboots(prefix: &str, max: i64) {
+    let cluster = Cluster::start(1, &[]);
+    let endpoint = cluster.url(0).to_owned();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let client = Client::new(ClientConfig::new(vec![endpoint.clone()])).expect("client");
+    let store = SemaphoreStore::new(client, "");
+    store.set_max(max, 0).await.expect("set_max");
+    let mut hosts = Vec::new();
+    for number in 0..5 {
+        let name = format!("{prefix}{number}");
+        let Some(host) = lock_host(&name, dir.path(), NEED_REBOOT).await else {
+            return;
+        };
+        hosts.push(host);
+    }
+    let mut daemons: Vec<Running> = hosts
+        .iter()
+        .map(|host| start(host, &endpoint, &[]))
+        .collect();
+    let mut rebooted = vec![false; hosts.len()];
+    let mut most_holders = 0;
+    let deadline = Instant::now() + DEADLINE * 2;
+    while rebooted.contains(&false) {
+        assert!(
+            Instant::now() < deadline,
+            "not every host rebooted: {rebooted:?}"
+        );
+        let held = holders(&store).await;
+        most_holders = most_holders.max(held.len());
+        assert!(
+            held.len() <= usize::try_from(max).expect("small"),
+            "{held:?}"
+        );
+        for (index, host) in hosts.iter().enumerate() {
+            if rebooted[index] || host.logind.reboots() == 0 {
+                continue;
+            }
+            let held = holders(&store).await;
+            assert!(
+                held.contains(&host.machine),
+                "{} rebooted without a slot: {held:?}",
+                host.machine
+            );
+            rebooted[index] = true;
+            host.updater
+                .set_status(status("UPDATE_STATUS_IDLE"))
+                .await
+                .expect("status");
+            daemons[index].stop(&host.host);
+            daemons[index] = start(host, &endpoint, &[]);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(eventually(async || holders(&store).await.is_empty()).await);
+    for host in &hosts {
+        assert_eq!(host.logind.reboots(), 1, "{}", host.host.log("locksmithd"));
+    }
+    assert!(most_holders >= 1);
+    drop(daemons);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hosts_reboot_one_at_a_time() {
+    // Goal: with max=1 five hosts that all need a reboot go one at a time, each only while
+    // it holds the slot, each exactly once. Method: `rolling_reboots` on five real hosts and
+    // one Keel member, the holders read between every observation.
+    rolling_reboots("lk-a", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hosts_reboot_at_most_two_at_a_time() {
+    // Goal: with max=2 never more than two holders, every host rebooting once while holding
+    // a slot. Method: `rolling_reboots` with two slots.
+    rolling_reboots("lk-b", 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_holder_is_reaped_after_the_maximum_hold() {
+    // Goal: a host that died holding the only slot stops no one for longer than the maximum
+    // hold: another host needing a reboot reaps it, with a record, and reboots. Method: the
+    // slot taken for a host id that never comes back; a host with LOCKSMITHD_MAX_HOLD=1s.
+    let cluster = Cluster::start(1, &[]);
+    let endpoint = cluster.url(0).to_owned();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let Some(host) = lock_host("lk-reap", dir.path(), NEED_REBOOT).await else {
+        return;
+    };
+    let client = Client::new(ClientConfig::new(vec![endpoint.clone()])).expect("client");
+    let store = SemaphoreStore::new(client, "");
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis(),
+    )
+    .expect("fits");
+    store.lock("dead-host", now_ms).await.expect("lock");
+    let _daemon = start(&host, &endpoint, &[("LOCKSMITHD_MAX_HOLD", "1s")]);
+    assert!(
+        host.logind.wait_for_reboots(1, DEADLINE).await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    let read = store.read().await.expect("read").semaphore;
+    assert_eq!(read.holders, std::slice::from_ref(&host.machine));
+    let book = read.keel.expect("a hold book");
+    assert_eq!(book.reaped.len(), 1);
+    assert_eq!(book.reaped[0].holder, "dead-host");
+    assert_eq!(book.reaped[0].by, format!("locksmithd on {}", host.machine));
+    assert!(book.reaped[0].reaped_at_ms >= now_ms + 1000);
 }
