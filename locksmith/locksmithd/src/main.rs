@@ -2,10 +2,6 @@
 //! files and the environment (as locksmith's unit does), exits at once under strategy `off`,
 //! and otherwise runs until SIGTERM or SIGINT.
 
-mod host;
-mod run;
-mod setup;
-
 use anyhow::Context as _;
 use clap::Parser;
 use locksmith_core::config::{DaemonConfig, Strategy};
@@ -44,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let vars = setup::variables(&args.update_conf)?;
+    let vars = locksmithd::setup::variables(&args.update_conf)?;
     let unsupported = DaemonConfig::unsupported(&vars);
     anyhow::ensure!(
         unsupported.is_empty(),
@@ -68,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
         let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
         let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-        let daemon = setup::run(config, shutdown.clone());
+        let daemon = locksmithd::setup::run(config, shutdown.clone());
         tokio::pin!(daemon);
         tokio::select! {
             result = &mut daemon => result,

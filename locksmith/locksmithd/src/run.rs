@@ -18,6 +18,41 @@ use locksmith_store::{SemaphoreStore, StoreError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Wall time for the loop: the system's, or one that starts at a given instant and moves
+/// with tokio's clock, so a test with paused time can cross a reboot window in no time.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    /// The system's clock.
+    System,
+    /// `start`, plus the tokio time elapsed since `at`.
+    Tokio {
+        /// The wall time at `at`.
+        start: Timestamp,
+        /// The tokio instant it corresponds to.
+        at: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// Now.
+    #[must_use]
+    pub fn now(self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Tokio { start, at } => {
+                let elapsed = jiff::SignedDuration::try_from(at.elapsed()).unwrap_or_default();
+                start.checked_add(elapsed).unwrap_or(start)
+            }
+        }
+    }
+
+    /// Now, in milliseconds since the Unix epoch.
+    #[must_use]
+    pub fn now_ms(self) -> u64 {
+        u64::try_from(self.now().as_millisecond()).unwrap_or(0)
+    }
+}
+
 /// How often the slot is read again while nothing else happens.
 const RECHECK_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -70,6 +105,8 @@ pub struct Daemon<U, R> {
     pub state: StateFile,
     /// The pauses after failures.
     pub retry: (Duration, Duration),
+    /// Wall time.
+    pub clock: Clock,
 }
 
 /// What a step asks of the loop.
@@ -116,7 +153,7 @@ impl<U: UpdateEngine, R: Rebooter> Daemon<U, R> {
                 }
                 Step::WaitForWindow(opens) => {
                     tracing::info!(%opens, "waiting for the reboot window");
-                    After::Pause(until(opens))
+                    After::Pause(until(opens, self.clock.now()))
                 }
             };
             let pause = match after {
@@ -146,7 +183,7 @@ impl<U: UpdateEngine, R: Rebooter> Daemon<U, R> {
             },
             _ => Slot::Free,
         };
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let window_opens = (!self.schedule.is_open(now)).then(|| self.schedule.next_open(now));
         let ready = if slot == Slot::Held && update == Update::NotYet {
             self.readiness.check().await
@@ -165,7 +202,7 @@ impl<U: UpdateEngine, R: Rebooter> Daemon<U, R> {
         let Some(store) = &self.store else {
             return After::Sleep;
         };
-        match store.unlock(&self.machine, now_ms()).await {
+        match store.unlock(&self.machine, self.clock.now_ms()).await {
             Ok(released) => {
                 if released {
                     tracing::info!("Unlocked existing lock for this machine");
@@ -185,7 +222,7 @@ impl<U: UpdateEngine, R: Rebooter> Daemon<U, R> {
         let Some(store) = &self.store else {
             return After::Sleep;
         };
-        let error = match store.lock(&self.machine, now_ms()).await {
+        let error = match store.lock(&self.machine, self.clock.now_ms()).await {
             Ok(token) => {
                 tracing::info!(%token, "acquired the reboot lock");
                 backoff.reset();
@@ -208,7 +245,7 @@ impl<U: UpdateEngine, R: Rebooter> Daemon<U, R> {
     async fn reap(&self, store: &SemaphoreStore, max_hold: Duration) -> bool {
         let by = format!("locksmithd on {}", self.machine);
         let reason = "held longer than LOCKSMITHD_MAX_HOLD";
-        match store.reap(max_hold, &by, reason, now_ms()).await {
+        match store.reap(max_hold, &by, reason, self.clock.now_ms()).await {
             Ok(reaped) => {
                 for reaping in &reaped {
                     tracing::warn!(holder = %reaping.holder, token = %reaping.token, "reaped a stale holder");
@@ -260,12 +297,11 @@ impl<U: UpdateEngine, R: Rebooter> Daemon<U, R> {
     }
 }
 
-/// The time from now until `at` (zero if past).
-fn until(at: Timestamp) -> Duration {
-    let left = at.duration_since(Timestamp::now());
-    Duration::try_from(left).unwrap_or(Duration::ZERO)
+/// The time from `now` until `at` (zero if past).
+fn until(at: Timestamp, now: Timestamp) -> Duration {
+    Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
 }
 
-fn now_ms() -> u64 {
-    u64::try_from(Timestamp::now().as_millisecond()).unwrap_or(0)
-}
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

@@ -2,7 +2,7 @@
 //! settings, and the settings the daemon: state file, bus, updater, rebooter, store, window.
 
 use crate::host::{machine_id, CommandRebooter, Readiness, StateFile};
-use crate::run::Daemon;
+use crate::run::{Clock, Daemon};
 use anyhow::Context as _;
 use jiff::tz::TimeZone;
 use kv_client::{Client, ClientConfig};
@@ -131,6 +131,7 @@ pub async fn run(config: DaemonConfig, shutdown: CancellationToken) -> anyhow::R
         readiness,
         state,
         retry: config.retry,
+        clock: Clock::System,
     };
     daemon.run(update, shutdown).await
 }
