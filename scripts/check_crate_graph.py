@@ -49,8 +49,8 @@ ALLOWED = {
     "locksmithd": {"locksmith-core", "locksmith-store", "locksmith-dbus", "kv-client", "testkit"},
     # The FleetLock server: the core's protocol and the store crate over the one client.
     "fleetlockd": {"locksmith-core", "locksmith-store", "kv-client", "testkit"},
-    # locksmith's CLI: the core and the store crate over the one client.
-    "locksmithctl": {"locksmith-core", "locksmith-store", "kv-client", "testkit"},
+    # locksmith's CLI: the core, the store crate over the one client, the D-Bus adapters.
+    "locksmithctl": {"locksmith-core", "locksmith-store", "locksmith-dbus", "kv-client", "testkit"},
 }
 
 metadata = json.loads(subprocess.check_output(

@@ -52,6 +52,21 @@ impl HostBus {
         .map_err(|error| call_error("Hello", &error))?;
         Ok(HostBus { connection })
     }
+
+    /// A round trip to the bus daemon: once it returns, the daemon has dispatched every
+    /// message this connection sent before (it handles one connection's messages in order).
+    ///
+    /// # Errors
+    /// [`HostError::Call`].
+    pub async fn flush(&self) -> Result<(), HostError> {
+        zbus::fdo::DBusProxy::new(&self.connection)
+            .await
+            .map_err(|error| call_error("GetId", &error))?
+            .get_id()
+            .await
+            .map(drop)
+            .map_err(|error| call_error("GetId", &zbus::Error::from(error)))
+    }
 }
 
 /// The signals the adapter listens to (one adapter per daemon: the size of the owner's

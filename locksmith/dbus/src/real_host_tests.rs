@@ -4,7 +4,7 @@
 //! Needs root and dbus: without them a test prints `SKIPPED` and passes, unless `CI` is set
 //! (then it fails; `testkit::host::available`).
 
-use crate::stand_in::{flush, LogindStandIn, UpdateEngineStandIn};
+use crate::stand_in::{LogindStandIn, UpdateEngineStandIn};
 use crate::{send_need_reboot, Bus, DbusLogind, DbusUpdateEngine, HostBus};
 use locksmith_core::ports::{Rebooter as _, UpdateEngine as _};
 use locksmith_core::update::{UpdateStatus, NEED_REBOOT};
@@ -67,7 +67,7 @@ async fn status_signals_come_only_from_the_owner() {
 
     let impostor = HostBus::connect(&bus).await.expect("connect");
     send_need_reboot(&impostor).await.expect("emit");
-    flush(&impostor).await.expect("flush");
+    impostor.flush().await.expect("flush");
     updater.signal_malformed().await.expect("emit");
     updater
         .set_status(status("UPDATE_STATUS_DOWNLOADING", "2.0"))

@@ -6,8 +6,8 @@
 //! Invariants: the stand-ins' signals come from the connection that owns the name, as the
 //! real services' do; nothing here is used outside tests.
 
+use crate::call_error;
 use crate::proxy::{LOGIND_PATH, LOGIND_SERVICE, UPDATE_INTERFACE, UPDATE_PATH, UPDATE_SERVICE};
-use crate::{call_error, HostBus};
 use locksmith_core::ports::HostError;
 use locksmith_core::update::UpdateStatus;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -181,19 +181,4 @@ async fn own<I: zbus::object_server::Interface>(
         .build()
         .await
         .map_err(|error| call_error("RequestName", &error))
-}
-
-/// A round trip to the bus daemon from `bus`: once it returns, the daemon has dispatched every
-/// message `bus` sent before (it handles one connection's messages in order).
-///
-/// # Errors
-/// [`HostError::Call`].
-pub async fn flush(bus: &HostBus) -> Result<(), HostError> {
-    zbus::fdo::DBusProxy::new(&bus.connection)
-        .await
-        .map_err(|error| call_error("GetId", &error))?
-        .get_id()
-        .await
-        .map(drop)
-        .map_err(|error| call_error("GetId", &zbus::Error::from(error)))
 }

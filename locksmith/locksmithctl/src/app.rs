@@ -5,7 +5,9 @@
 use crate::cli::{Cli, Command};
 use crate::status;
 use kv_client::{Client, ClientConfig};
+use locksmith_core::ports::Rebooter as _;
 use locksmith_core::window::parse_go_duration;
+use locksmith_dbus::{Bus, DbusLogind, HostBus};
 use locksmith_store::{groups, SemaphoreStore, StoreError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,6 +35,9 @@ fn failed(message: impl Into<String>) -> Failure {
 /// # Errors
 /// The [`Failure`] to report.
 pub async fn run(cli: &Cli, command: &Command) -> Result<String, Failure> {
+    if matches!(command, Command::SendNeedReboot) {
+        return send_need_reboot().await;
+    }
     let client = connect(cli)?;
     let store = SemaphoreStore::new(client.clone(), &cli.group);
     store
@@ -61,6 +66,8 @@ pub async fn run(cli: &Cli, command: &Command) -> Result<String, Failure> {
             Ok(String::new())
         }
         Command::SetMax { max } => set_max(&store, max.as_deref(), now_ms).await,
+        Command::Reboot => reboot(&store, now_ms).await,
+        Command::SendNeedReboot => Ok(String::new()),
         Command::Reap { max_hold, reason } => reap(&store, max_hold, reason, now_ms).await,
     }
 }
@@ -165,6 +172,66 @@ async fn reap(
             )
         })
         .collect())
+}
+
+/// Takes a slot for this host (already holding one is fine) and asks logind to reboot; a
+/// slot taken here is given back when logind refuses (locksmith kept it).
+async fn reboot(store: &SemaphoreStore, now_ms: u64) -> Result<String, Failure> {
+    if !is_root() {
+        return Err(failed("Error: reboot must be run as root"));
+    }
+    let holder = holder(None)?;
+    let bus = HostBus::connect(&Bus::System)
+        .await
+        .map_err(|error| failed(format!("Error connecting to the system bus: {error}")))?;
+    let logind = DbusLogind::connect(&bus)
+        .await
+        .map_err(|error| failed(format!("Error connecting to logind: {error}")))?;
+    let held_before = store
+        .read()
+        .await
+        .map_err(|error| failed(format!("Error locking: {error}")))?
+        .semaphore
+        .is_held_by(&holder);
+    store
+        .lock(&holder, now_ms)
+        .await
+        .map_err(|error| failed(format!("Error locking: {}", operation_error(&error))))?;
+    if let Err(error) = logind.reboot().await {
+        if !held_before {
+            let _ = store.unlock(&holder, now_ms).await;
+        }
+        return Err(failed(format!("Error requesting reboot: {error}")));
+    }
+    Ok(String::new())
+}
+
+/// Emits update_engine's need-reboot signal on the system bus.
+async fn send_need_reboot() -> Result<String, Failure> {
+    let bus = HostBus::connect(&Bus::System)
+        .await
+        .map_err(|error| failed(format!("Error connecting to the system bus: {error}")))?;
+    locksmith_dbus::send_need_reboot(&bus)
+        .await
+        .map_err(|error| failed(format!("Error sending the signal: {error}")))?;
+    // A round trip, so the signal has left before the process does (locksmith slept 1 s).
+    bus.flush()
+        .await
+        .map_err(|error| failed(format!("Error sending the signal: {error}")))?;
+    Ok(String::new())
+}
+
+/// Whether this process runs as root (`Uid:` of `/proc/self/status`).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("Uid:"))
+                .and_then(|uids| uids.split_whitespace().nth(1).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
 }
 
 /// The holder named, or this host's machine id.

@@ -79,6 +79,11 @@ pub enum Command {
         #[arg(allow_negative_numbers = true)]
         max: Option<String>,
     },
+    /// Reboot this machine after taking a slot for it (must be root).
+    Reboot,
+    /// Send update_engine's need-reboot signal on the system bus (for testing locksmithd,
+    /// which takes it only with LOCKSMITHD_ACCEPT_ANY_SENDER=true).
+    SendNeedReboot,
     /// Remove holders that have held their slot longer than a maximum hold.
     Reap {
         /// The maximum hold, a Go duration such as 24h or 90m.
