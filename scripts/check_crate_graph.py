@@ -45,8 +45,9 @@ ALLOWED = {
     "locksmith-store": {"locksmith-core", "kv-client", "testkit"},
     # The only locksmith crate with zbus: update_engine and logind; tests on real hosts.
     "locksmith-dbus": {"locksmith-core", "testkit"},
-    # locksmith's daemon: the core, the store crate and the D-Bus adapters.
-    "locksmithd": {"locksmith-core", "locksmith-store", "locksmith-dbus", "kv-client", "testkit"},
+    # locksmith's daemon: the core, the store crate and the D-Bus adapters (fleetlockd for
+    # its mixed FleetLock test only).
+    "locksmithd": {"locksmith-core", "locksmith-store", "locksmith-dbus", "kv-client", "testkit", "fleetlockd"},
     # The FleetLock server: the core's protocol and the store crate over the one client.
     "fleetlockd": {"locksmith-core", "locksmith-store", "kv-client", "testkit"},
     # locksmith's CLI: the core, the store crate over the one client, the D-Bus adapters.

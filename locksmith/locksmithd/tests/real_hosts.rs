@@ -332,3 +332,68 @@ async fn a_dead_holder_is_reaped_after_the_maximum_hold() {
     assert_eq!(book.reaped[0].by, format!("locksmithd on {}", host.machine));
     assert!(book.reaped[0].reaped_at_ms >= now_ms + 1000);
 }
+
+/// A FleetLock request as Zincati sends it; the status.
+async fn fleetlock(base: &str, operation: &str, id: &str) -> u16 {
+    let url = format!("{base}/v1/{operation}");
+    let body = format!(r#"{{"client_params":{{"id":"{id}","group":"default"}}}}"#);
+    tokio::task::spawn_blocking(move || {
+        match ureq::post(&url)
+            .set("fleet-lock-protocol", "true")
+            .send_string(&body)
+        {
+            Ok(response) => response.status(),
+            Err(ureq::Error::Status(status, _)) => status,
+            Err(error) => panic!("no answer from {url}: {error}"),
+        }
+    })
+    .await
+    .expect("the request ran")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zincati_and_locksmithd_share_one_group() {
+    // Goal: a FleetLock client (as Zincati) and a locksmithd host contend for one slot of
+    // the default group: while Zincati holds it the host does not reboot; when Zincati gives
+    // it back (steady-state) the host takes it and reboots, and Zincati's next pre-reboot is
+    // refused. Method: fleetlockd served in-process and a locksmithd host on one Keel member.
+    let cluster = Cluster::start(1, &[]);
+    let endpoint = cluster.url(0).to_owned();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let Some(host) = lock_host("lk-mixed", dir.path(), NEED_REBOOT).await else {
+        return;
+    };
+    let client = Client::new(ClientConfig::new(vec![endpoint.clone()])).expect("client");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    // Ends with the test's runtime.
+    tokio::spawn(fleetlockd::serve(listener, client.clone()));
+    assert_eq!(fleetlock(&base, "pre-reboot", "zincati-1").await, 200);
+    let _daemon = start(&host, &endpoint, &[]);
+    assert!(
+        eventually(async || host
+            .host
+            .log("locksmithd")
+            .contains("Failed to acquire lock"))
+        .await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    assert_eq!(host.logind.reboots(), 0);
+    assert_eq!(
+        fleetlock(&base, "pre-reboot", "zincati-1").await,
+        200,
+        "recursive"
+    );
+    assert_eq!(fleetlock(&base, "steady-state", "zincati-1").await, 200);
+    assert!(
+        host.logind.wait_for_reboots(1, DEADLINE).await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    let store = SemaphoreStore::new(client, "");
+    assert_eq!(holders(&store).await, std::slice::from_ref(&host.machine));
+    assert_eq!(fleetlock(&base, "pre-reboot", "zincati-1").await, 409);
+}
