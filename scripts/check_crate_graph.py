@@ -18,8 +18,9 @@ ALLOWED = {
     "testkit": set(),
     # Independent oracle for Jepsen histories: must never see the store's own crates.
     "checker": set(),
-    # The Jepsen runner: a client like any other, plus the test kit and the oracle.
-    "jepsen": {"kv-client", "checker", "testkit"},
+    # The Jepsen runner: a client like any other, plus the test kit and the oracle; the
+    # semaphore workload drives locksmith's semaphore through its store crate.
+    "jepsen": {"kv-client", "checker", "testkit", "locksmith-store"},
     # The load generator speaks HTTP directly; its tests start real clusters.
     "keel-bench": {"testkit"},
     # The scheduler benchmarks: the pure core, and fleetd's agent and engine on the systemd

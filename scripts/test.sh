@@ -32,12 +32,12 @@ cargo clippy --workspace --all-targets -- -D warnings
 python3 scripts/check_crate_graph.py
 cargo build --workspace --bins
 
-# The Jepsen smoke run: about two minutes of load. Its verdict is kept and reported after the
+# The Jepsen smoke run: under three minutes of load. Its verdict is kept and reported after the
 # test suite, whose summary line ends the run.
 seed=${JEPSEN_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 jepsen_status=0
-target/debug/jepsen run --workload register,watch,units --nemesis partition,kill,pause \
-    --time-limit 120s --nodes 5 --concurrency 10 --seed "$seed" || jepsen_status=$?
+target/debug/jepsen run --workload register,watch,semaphore,units --nemesis partition,kill,pause \
+    --time-limit 160s --nodes 5 --concurrency 10 --seed "$seed" || jepsen_status=$?
 if [ "$jepsen_status" -ne 0 ]; then
     echo "JEPSEN SMOKE RUN FAILED (exit $jepsen_status), seed $seed; replay with:" >&2
     echo "  JEPSEN_SEED=$seed scripts/test.sh   (or the 'replay:' command above)" >&2

@@ -3,7 +3,9 @@
 //! pauses, degrades and skews it; the recorded history is then judged by the independent
 //! `checker` (linearizability per key) and by the set and watch checks here. The `units`
 //! workload runs fleet on real hosts in the same namespaces and checks that a unit with
-//! `WhenCutOff=stop` never runs on two machines at once. See
+//! `WhenCutOff=stop` never runs on two machines at once; the `semaphore` workload has clients
+//! contend for locksmith's reboot semaphore and checks that no more of them than it has slots
+//! ever believe they hold one, with fencing tokens in the order of the holds. See
 //! `docs/jepsen.md` for how to run it and read its reports.
 
 pub mod delay;
@@ -11,6 +13,7 @@ pub mod nemesis;
 pub mod recorder;
 pub mod report;
 pub mod run;
+pub mod semaphore;
 pub mod units;
 pub mod watch;
 pub mod workload;

@@ -48,8 +48,9 @@ enum Reads {
 enum Command {
     /// Start a cluster in network namespaces, run workloads under faults, check the history.
     Run {
-        /// Workloads, comma-separated, run one after another: register, set, watch, all (the
-        /// three), units (fleet on real hosts; needs `fleetd`).
+        /// Workloads, comma-separated, run one after another: register, set, watch, semaphore
+        /// (locksmith's reboot semaphore), all (those four), units (fleet on real hosts; needs
+        /// `fleetd`).
         #[arg(long, default_value = "register")]
         workload: String,
         /// Fault families, comma-separated: partition, kill, pause, loss, slow, clock, delay,

@@ -48,6 +48,8 @@ pub enum Workload {
     Set,
     /// Watchers following one writer.
     Watch,
+    /// Clients contending for locksmith's semaphore: never more holders than slots.
+    Semaphore,
     /// fleet units that must never run twice at once, on real hosts.
     Units,
 }
@@ -59,6 +61,7 @@ impl Workload {
             Workload::Register => "register",
             Workload::Set => "set",
             Workload::Watch => "watch",
+            Workload::Semaphore => "semaphore",
             Workload::Units => "units",
         }
     }
@@ -69,11 +72,17 @@ impl Workload {
     /// # Errors
     /// Names the unknown workload.
     pub fn parse_list(text: &str) -> Result<Vec<Workload>, String> {
-        let all = [Workload::Register, Workload::Set, Workload::Watch];
+        let all = [
+            Workload::Register,
+            Workload::Set,
+            Workload::Watch,
+            Workload::Semaphore,
+        ];
         let known = [
             Workload::Register,
             Workload::Set,
             Workload::Watch,
+            Workload::Semaphore,
             Workload::Units,
         ];
         let mut out = BTreeSet::new();
@@ -86,7 +95,9 @@ impl Workload {
                 .into_iter()
                 .find(|w| w.name() == name)
                 .ok_or_else(|| {
-                    format!("unknown workload {name:?}; known: register, set, watch, units, all")
+                    format!(
+                        "unknown workload {name:?}; known: register, set, watch, semaphore, units, all"
+                    )
                 })?;
             out.insert(workload);
         }
@@ -95,6 +106,16 @@ impl Workload {
         }
         Ok(out.into_iter().collect())
     }
+}
+
+/// What a phase's load leaves for its check.
+enum Loaded {
+    /// Nothing: the check reads the store.
+    Nothing,
+    /// The watch workload's watchers and writes.
+    Watch(WatchPhase, Vec<watch::Written>),
+    /// The semaphore workload's holds.
+    Semaphore(Vec<crate::semaphore::Hold>),
 }
 
 /// Everything a run needs.
@@ -533,7 +554,29 @@ impl RunState<'_> {
                 ));
                 self.check_lost_adds(first_event);
             }
-            (Workload::Watch, Some((phase_watch, writes))) => {
+            (Workload::Semaphore, Loaded::Semaphore(holds)) => {
+                phase.keys = holds.len();
+                let violations = crate::semaphore::check(&holds, crate::semaphore::SLOTS);
+                let text = serde_json::to_string_pretty(&serde_json::json!({
+                    "slots": crate::semaphore::SLOTS, "holds": holds, "violations": violations,
+                }))
+                .map_err(|e| e.to_string())?;
+                std::fs::write(self.dir.join("semaphore.json"), text).map_err(|e| e.to_string())?;
+                self.progress.line(&format!(
+                    "phase semaphore: {} holds, {} violations",
+                    holds.len(),
+                    violations.len()
+                ));
+                for violation in violations {
+                    self.anomalies.push(Anomaly {
+                        kind: violation.kind.to_owned(),
+                        subject: "semaphore".to_owned(),
+                        detail: violation.detail,
+                    });
+                }
+            }
+            (Workload::Semaphore, _) => return Err("semaphore workload did not run".into()),
+            (Workload::Watch, Loaded::Watch(phase_watch, writes)) => {
                 let final_index = runtime.block_on(final_index(env))?;
                 let logs =
                     runtime.block_on(phase_watch.drain(final_index, Duration::from_secs(30)));
@@ -559,7 +602,7 @@ impl RunState<'_> {
                     });
                 }
             }
-            (Workload::Watch, None) => return Err("watch workload did not start".into()),
+            (Workload::Watch, _) => return Err("watch workload did not start".into()),
             (Workload::Units, _) => return Err("the units workload has its own phase".into()),
         }
         self.phases.push(phase);
@@ -567,7 +610,7 @@ impl RunState<'_> {
     }
 
     /// Runs the load of one phase until `end`; for the watch workload returns its watchers and
-    /// writes for draining.
+    /// writes for draining, for the semaphore workload the holds.
     async fn load(
         &self,
         env: &Arc<Env>,
@@ -575,7 +618,7 @@ impl RunState<'_> {
         workload: Workload,
         end: Instant,
         started: std::time::Instant,
-    ) -> Option<(WatchPhase, Vec<watch::Written>)> {
+    ) -> Loaded {
         let ticker = self.ticker(workload, started, end);
         let result = match workload {
             Workload::Register | Workload::Set => {
@@ -592,19 +635,22 @@ impl RunState<'_> {
                     end,
                 )
                 .await;
-                None
+                Loaded::Nothing
             }
             Workload::Watch => match WatchPhase::start(Arc::clone(env), 3).await {
                 Ok(phase) => {
                     let writes = phase.write_until(end).await;
-                    Some((phase, writes))
+                    Loaded::Watch(phase, writes)
                 }
                 Err(error) => {
                     self.progress.line(&format!("watch: {error}"));
-                    None
+                    Loaded::Nothing
                 }
             },
-            Workload::Units => None,
+            Workload::Semaphore => Loaded::Semaphore(
+                crate::semaphore::run_clients(Arc::clone(env), self.config.concurrency, end).await,
+            ),
+            Workload::Units => Loaded::Nothing,
         };
         ticker.abort();
         result
@@ -911,7 +957,7 @@ mod tests {
             Workload::parse_list("watch,register"),
             Ok(vec![Workload::Register, Workload::Watch])
         );
-        assert_eq!(Workload::parse_list("all").map(|w| w.len()), Ok(3));
+        assert_eq!(Workload::parse_list("all").map(|w| w.len()), Ok(4));
         assert!(Workload::parse_list("regster").is_err_and(|e| e.contains("regster")));
     }
 }
