@@ -3,8 +3,9 @@
 //! locksmith's syntax is one window, a start `[Day ]H:M` (a three-letter English weekday,
 //! any case; hours 0–23, minutes 0–59, `4:5` as good as `04:05`) and a length in Go's
 //! duration syntax (`1h30m`, `90m`, `45s`), under 24 h for a daily window and 168 h for a
-//! weekly one. Keel adds, opt-in, several windows with weekday sets and an explicit time zone:
-//! `Mon-Fri 04:00 1h; Sat,Sun 02:00 3h30m` ([`Schedule::parse`]).
+//! weekly one. Keel adds, opt-in, several windows with weekday sets, starts to the second
+//! (`04:00:30`) and an explicit time zone: `Mon-Fri 04:00 1h; Sat,Sun 02:00 3h30m`
+//! ([`Schedule::parse`]).
 //!
 //! A window is open from its start to its start plus its length, both included (as in
 //! locksmith). Starts are civil times in the schedule's time zone: a start that falls in a
@@ -78,6 +79,7 @@ pub struct Window {
     days: [bool; 7],
     hour: i8,
     minute: i8,
+    second: i8,
     length: Duration,
 }
 
@@ -103,11 +105,14 @@ impl Window {
             [day, clock] => (day_set(day, start)?, *clock),
             _ => return Err(bad_start(start, "expected one or two fields")),
         };
-        Window::new(days, clock, start, length).map(Some)
+        Window::new(days, parse_clock(clock, start, false)?, length).map(Some)
     }
 
-    fn new(days: [bool; 7], clock: &str, start: &str, length: &str) -> Result<Window, WindowError> {
-        let (hour, minute) = parse_clock(clock, start)?;
+    fn new(
+        days: [bool; 7],
+        (hour, minute, second): (i8, i8, i8),
+        length: &str,
+    ) -> Result<Window, WindowError> {
         let length_value = parse_go_duration(length)?;
         let daily = days.iter().all(|day| *day);
         let (limit, period) = if daily {
@@ -125,6 +130,7 @@ impl Window {
             days,
             hour,
             minute,
+            second,
             length: length_value,
         })
     }
@@ -142,7 +148,7 @@ impl Window {
             return None;
         }
         let start = date
-            .at(self.hour, self.minute, 0, 0)
+            .at(self.hour, self.minute, self.second, 0)
             .to_zoned(zone.clone())
             .ok()?
             .timestamp();
@@ -180,7 +186,11 @@ impl std::fmt::Display for Window {
             write!(f, "{} ", names.join(","))?;
         }
         let length = SignedDuration::try_from(self.length).unwrap_or(SignedDuration::ZERO);
-        write!(f, "{:02}:{:02} {length:#}", self.hour, self.minute)
+        write!(f, "{:02}:{:02}", self.hour, self.minute)?;
+        if self.second != 0 {
+            write!(f, ":{:02}", self.second)?;
+        }
+        write!(f, " {length:#}")
     }
 }
 
@@ -198,7 +208,7 @@ impl Schedule {
         Schedule { windows, zone }
     }
 
-    /// Keel's syntax: entries `[DAYS] H:M LENGTH` separated by `;`, where DAYS is a weekday,
+    /// Keel's syntax: entries `[DAYS] H:M[:S] LENGTH` separated by `;`, where DAYS is a weekday,
     /// a list (`Mon,Wed`) or a range (`Mon-Fri`, `Sat-Mon`), absent for every day.
     ///
     /// # Errors
@@ -263,11 +273,22 @@ fn bad_start(start: &str, reason: &str) -> WindowError {
     }
 }
 
-/// `H:M` as two integers around a colon, as locksmith reads it.
-fn parse_clock(clock: &str, start: &str) -> Result<(i8, i8), WindowError> {
-    let (hour, minute) = clock
+/// `H:M` as two integers around a colon, as locksmith reads it; with `seconds` (Keel's
+/// schedules) also `H:M:S`.
+fn parse_clock(clock: &str, start: &str, seconds: bool) -> Result<(i8, i8, i8), WindowError> {
+    let (hour, rest) = clock
         .split_once(':')
         .ok_or_else(|| bad_start(start, "expected H:M"))?;
+    let (minute, second) = match rest.split_once(':') {
+        Some((minute, second)) if seconds => (minute, second),
+        _ => (rest, "0"),
+    };
+    let second: i8 = second
+        .parse()
+        .map_err(|_| bad_start(start, "the second is not a number"))?;
+    if !(0..=59).contains(&second) {
+        return Err(bad_start(start, "the second must be 0-59"));
+    }
     let hour: i8 = hour
         .parse()
         .map_err(|_| bad_start(start, "the hour is not a number"))?;
@@ -280,7 +301,7 @@ fn parse_clock(clock: &str, start: &str) -> Result<(i8, i8), WindowError> {
     if !(0..=59).contains(&minute) {
         return Err(bad_start(start, "the minute must be 0-59"));
     }
-    Ok((hour, minute))
+    Ok((hour, minute, second))
 }
 
 /// A weekday name (three letters, any case) as its index.
@@ -314,8 +335,12 @@ fn day_set(text: &str, start: &str) -> Result<[bool; 7], WindowError> {
 fn parse_entry(entry: &str) -> Result<Window, WindowError> {
     let fields: Vec<&str> = entry.split_whitespace().collect();
     match fields.as_slice() {
-        [clock, length] => Window::new([true; 7], clock, entry, length),
-        [days, clock, length] => Window::new(day_set(days, entry)?, clock, entry, length),
+        [clock, length] => Window::new([true; 7], parse_clock(clock, entry, true)?, length),
+        [days, clock, length] => Window::new(
+            day_set(days, entry)?,
+            parse_clock(clock, entry, true)?,
+            length,
+        ),
         _ => Err(WindowError::BadEntry {
             entry: entry.to_owned(),
         }),

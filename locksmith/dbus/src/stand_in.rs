@@ -12,7 +12,7 @@ use locksmith_core::ports::HostError;
 use locksmith_core::update::UpdateStatus;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The status fields as they travel.
 type StatusBody = (i64, f64, String, String, i64);
@@ -106,12 +106,17 @@ impl UpdateEngineStandIn {
 /// The served object of the logind stand-in.
 struct LogindObject {
     reboots: Arc<AtomicU32>,
+    times: Arc<Mutex<Vec<SystemTime>>>,
     changed: Arc<tokio::sync::Notify>,
 }
 
 #[zbus::interface(name = "org.freedesktop.login1.Manager")]
 impl LogindObject {
     fn reboot(&self, _interactive: bool) {
+        self.times
+            .lock()
+            .expect("the times lock is never poisoned")
+            .push(SystemTime::now());
         self.reboots.fetch_add(1, Ordering::SeqCst);
         self.changed.notify_waiters();
     }
@@ -121,6 +126,7 @@ impl LogindObject {
 pub struct LogindStandIn {
     _connection: zbus::Connection,
     reboots: Arc<AtomicU32>,
+    times: Arc<Mutex<Vec<SystemTime>>>,
     changed: Arc<tokio::sync::Notify>,
 }
 
@@ -132,14 +138,17 @@ impl LogindStandIn {
     pub async fn start(address: &str) -> Result<Self, HostError> {
         let reboots = Arc::new(AtomicU32::new(0));
         let changed = Arc::new(tokio::sync::Notify::new());
+        let times = Arc::new(Mutex::new(Vec::new()));
         let object = LogindObject {
             reboots: Arc::clone(&reboots),
+            times: Arc::clone(&times),
             changed: Arc::clone(&changed),
         };
         let connection = own(address, LOGIND_SERVICE, LOGIND_PATH, object).await?;
         Ok(LogindStandIn {
             _connection: connection,
             reboots,
+            times,
             changed,
         })
     }
@@ -148,6 +157,15 @@ impl LogindStandIn {
     #[must_use]
     pub fn reboots(&self) -> u32 {
         self.reboots.load(Ordering::SeqCst)
+    }
+
+    /// When each `Reboot` call arrived.
+    #[must_use]
+    pub fn reboot_times(&self) -> Vec<SystemTime> {
+        self.times
+            .lock()
+            .expect("the times lock is never poisoned")
+            .clone()
     }
 
     /// Waits until at least `count` reboots were asked for, within `deadline`; whether they

@@ -397,3 +397,52 @@ async fn zincati_and_locksmithd_share_one_group() {
     assert_eq!(holders(&store).await, std::slice::from_ref(&host.machine));
     assert_eq!(fleetlock(&base, "pre-reboot", "zincati-1").await, 409);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_outside_now_delays_the_reboot_until_it_opens() {
+    // Goal: a host that needs a reboot outside its window waits, and reboots once the window
+    // opens, not before. Method: a Keel schedule whose window opens 8 s after the daemon
+    // starts (to the second, in UTC); logind's stand-in records when Reboot arrives.
+    let cluster = Cluster::start(1, &[]);
+    let endpoint = cluster.url(0).to_owned();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let Some(host) = lock_host("lk-window", dir.path(), NEED_REBOOT).await else {
+        return;
+    };
+    let opens = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(8);
+    let clock = opens
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%H:%M:%S")
+        .to_string();
+    let windows = format!("{clock} 1h");
+    let _daemon = start(
+        &host,
+        &endpoint,
+        &[
+            ("LOCKSMITHD_REBOOT_WINDOWS", windows.as_str()),
+            ("LOCKSMITHD_REBOOT_WINDOW_TZ", "UTC"),
+        ],
+    );
+    assert!(
+        eventually(async || host
+            .host
+            .log("locksmithd")
+            .contains("waiting for the reboot window"))
+        .await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    assert_eq!(host.logind.reboots(), 0);
+    assert!(
+        host.logind.wait_for_reboots(1, DEADLINE).await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    // The window starts at the whole second.
+    let start = jiff::Timestamp::from_second(opens.as_second()).expect("a time");
+    let asked = jiff::Timestamp::try_from(host.logind.reboot_times()[0]).expect("a time");
+    assert!(
+        asked >= start,
+        "asked at {asked}, the window opens at {start}"
+    );
+}
