@@ -446,3 +446,55 @@ async fn a_window_outside_now_delays_the_reboot_until_it_opens() {
         "asked at {asked}, the window opens at {start}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_need_reboot_from_another_process_is_ignored() {
+    // Goal: only update_engine (the owner of com.coreos.update1) can ask for a reboot: a
+    // need-reboot signal from any other process on the bus (`locksmithctl send-need-reboot`)
+    // changes nothing, while the owner's next signal is taken. Method: locksmithd idle on a
+    // host; send-need-reboot from inside the host; then the owner signals `downloading`;
+    // once locksmithd has logged that status, it must have logged no need-reboot before it,
+    // and logind must have had no call.
+    let cluster = Cluster::start(1, &[]);
+    let endpoint = cluster.url(0).to_owned();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let Some(host) = lock_host("lk-impostor", dir.path(), "UPDATE_STATUS_IDLE").await else {
+        return;
+    };
+    let _daemon = start(&host, &endpoint, &[]);
+    assert!(
+        eventually(async || host.host.log("locksmithd").contains("locksmithd starting")).await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    // The workspace's binaries are built before the tests (`scripts/test.sh`).
+    let ctl = Path::new(env!("CARGO_BIN_EXE_locksmithd")).with_file_name("locksmithctl");
+    assert!(
+        ctl.exists(),
+        "{} is missing: run cargo build --bins first",
+        ctl.display()
+    );
+    let sent = host
+        .host
+        .exec(ctl.to_str().expect("a UTF-8 path"), &["send-need-reboot"]);
+    assert_eq!(sent.status.code(), Some(0), "{sent:?}");
+    host.updater
+        .set_status(status("UPDATE_STATUS_DOWNLOADING"))
+        .await
+        .expect("status");
+    assert!(
+        eventually(async || host
+            .host
+            .log("locksmithd")
+            .contains("UPDATE_STATUS_DOWNLOADING"))
+        .await,
+        "{}",
+        host.host.log("locksmithd")
+    );
+    let log = host.host.log("locksmithd");
+    assert!(
+        !log.contains(&format!("CurrentOperation=\"{NEED_REBOOT}\"")),
+        "{log}"
+    );
+    assert_eq!(host.logind.reboots(), 0);
+}
