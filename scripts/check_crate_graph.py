@@ -53,6 +53,8 @@ ALLOWED = {
     "fleetlockd": {"locksmith-core", "locksmith-store", "kv-client", "testkit"},
     # locksmith's CLI: the core, the store crate over the one client, the D-Bus adapters.
     "locksmithctl": {"locksmith-core", "locksmith-store", "locksmith-dbus", "kv-client", "testkit"},
+    # discovery's pure core: no workspace crate, no I/O (docs/discovery.md).
+    "discovery-core": set(),
 }
 
 metadata = json.loads(subprocess.check_output(

@@ -1,0 +1,16 @@
+//! `discovery-core`: the pure, I/O-free core of Keel's SkyDNS-style DNS discovery.
+//!
+//! Owns:
+//! - names and keys: a DNS name's key in SkyDNS's layout (labels reversed under the prefix,
+//!   lower case), the way back, and the keys of reverse (PTR) records ([`path`]);
+//! - the service JSON SkyDNS stores at those keys, its defaults, and the TTL rule
+//!   ([`service`]).
+//!
+//! Invariants: nothing here reads a clock, a socket or the store, and no DNS wire format is
+//! written here (the server crate uses hickory's). Must not depend on any workspace crate
+//! (`scripts/check_crate_graph.py`).
+
+#![warn(missing_docs)]
+
+pub mod path;
+pub mod service;
