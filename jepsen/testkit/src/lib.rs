@@ -56,14 +56,30 @@ pub struct Cluster {
     stats_agent: ureq::Agent,
 }
 
-/// Ports from the OS: bind port 0 and release it. Another process could take it meanwhile; the
-/// start then fails and the test says so.
+/// The ports [`free_port`] draws from: below Linux's ephemeral range (32768–60999), so no
+/// outgoing connection of any test is ever given one while a member is starting. (Port 0 was
+/// drawn from the ephemeral range, and a client connection elsewhere could take the port
+/// between its release and the member's bind.)
+const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A port that was free a moment ago: drawn at random from [`TEST_PORTS`] and checked by
+/// binding it on loopback, then released. Another test could still draw the same port before
+/// it is bound; the start then fails and the test says so.
+///
+/// # Panics
+/// When no port of the range could be bound in 1,000 draws.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::BuildHasher as _;
+    let random = std::collections::hash_map::RandomState::new();
+    let span = u64::from(TEST_PORTS.end - TEST_PORTS.start);
+    for draw in 0_u64..1_000 {
+        let offset = u16::try_from(random.hash_one(draw) % span).expect("below the span");
+        let port = TEST_PORTS.start + offset;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {TEST_PORTS:?}")
 }
 
 /// Whether the reference programs a test compares against are installed, each given as its
