@@ -10,8 +10,10 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// Full-jitter pauses whose bound doubles per round; shared by every caller of one client,
+/// and usable by callers that retry on their own (a lost compare-and-swap, for example).
 #[derive(Debug)]
-pub(crate) struct Backoff {
+pub struct Backoff {
     min: Duration,
     max: Duration,
     state: AtomicU64,
@@ -21,7 +23,9 @@ pub(crate) struct Backoff {
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl Backoff {
-    pub(crate) fn new(min: Duration, max: Duration, seed: Option<u64>) -> Backoff {
+    /// Pauses bounded from `min` doubling to `max`; `seed` replays a run, `None` draws one.
+    #[must_use]
+    pub fn new(min: Duration, max: Duration, seed: Option<u64>) -> Backoff {
         // RandomState is seeded per process by the standard library: a fresh seed without a
         // dependency on a random-number crate.
         let seed = seed.unwrap_or_else(|| RandomState::new().hash_one(0x6b65_656c_u64));
@@ -33,14 +37,16 @@ impl Backoff {
     }
 
     /// The pause before round `round` (1 for the first retry round).
-    pub(crate) fn pause(&self, round: u32) -> Duration {
+    #[must_use]
+    pub fn pause(&self, round: u32) -> Duration {
         let bound = self.bound(round);
         let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(self.next_random() % nanos.saturating_add(1))
     }
 
     /// `min · 2^(round-1)`, capped at `max`.
-    pub(crate) fn bound(&self, round: u32) -> Duration {
+    #[must_use]
+    pub fn bound(&self, round: u32) -> Duration {
         let doublings = round.saturating_sub(1).min(31);
         self.min
             .checked_mul(1 << doublings)

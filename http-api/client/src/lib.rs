@@ -104,6 +104,7 @@ mod transport;
 mod types;
 mod watch;
 
+pub use backoff::Backoff;
 pub use batch::{Batch, BATCH_WRITES_MAX};
 pub use client::Client;
 pub use config::{ClientConfig, ConfigError, Endpoint, EndpointProblem};

@@ -73,16 +73,7 @@ impl UpdateEngineStandIn {
             .status
             .lock()
             .expect("the status lock is never poisoned") = status;
-        self.connection
-            .emit_signal(
-                None::<()>,
-                UPDATE_PATH,
-                UPDATE_INTERFACE,
-                "StatusUpdate",
-                &signalled,
-            )
-            .await
-            .map_err(|error| call_error("StatusUpdate", &error))
+        self.signal(&signalled).await
     }
 
     /// Signals a `StatusUpdate` whose body is a lone string, as a broken sender might.
@@ -90,13 +81,21 @@ impl UpdateEngineStandIn {
     /// # Errors
     /// [`HostError::Call`].
     pub async fn signal_malformed(&self) -> Result<(), HostError> {
+        self.signal(&("UPDATE_STATUS_UPDATED_NEED_REBOOT",)).await
+    }
+
+    /// Emits `StatusUpdate` with `body` from the connection that owns the name.
+    async fn signal<B>(&self, body: &B) -> Result<(), HostError>
+    where
+        B: zbus::export::serde::Serialize + zbus::zvariant::DynamicType,
+    {
         self.connection
             .emit_signal(
                 None::<()>,
                 UPDATE_PATH,
                 UPDATE_INTERFACE,
                 "StatusUpdate",
-                &("UPDATE_STATUS_UPDATED_NEED_REBOOT",),
+                body,
             )
             .await
             .map_err(|error| call_error("StatusUpdate", &error))

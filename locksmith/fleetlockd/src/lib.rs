@@ -17,8 +17,7 @@ use bytes::Bytes;
 use kv_client::Client;
 use locksmith_core::fleetlock::{parse_request, Refusal, PROTOCOL_HEADER};
 use locksmith_core::semaphore::SemaphoreError;
-use locksmith_store::{SemaphoreStore, StoreError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use locksmith_store::{now_ms, SemaphoreStore, StoreError};
 
 /// The router: the two endpoints, and the protocol's error for any other path.
 pub fn router(client: Client) -> Router {
@@ -105,11 +104,4 @@ fn refusal(error: StoreError) -> Refusal {
             Refusal::Unavailable(error.to_string())
         }
     }
-}
-
-fn now_ms() -> u64 {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }

@@ -8,8 +8,7 @@ use kv_client::{Client, ClientConfig};
 use locksmith_core::ports::Rebooter as _;
 use locksmith_core::window::parse_go_duration;
 use locksmith_dbus::{Bus, DbusLogind, HostBus};
-use locksmith_store::{groups, SemaphoreStore, StoreError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use locksmith_store::{groups, now_ms, SemaphoreStore, StoreError};
 
 /// Where this host's id is read (locksmith's holder identity).
 const MACHINE_ID_PATH: &str = "/etc/machine-id";
@@ -253,11 +252,4 @@ fn operation_error(error: &StoreError) -> String {
         StoreError::Refused(refusal) => refusal.to_string(),
         other => other.to_string(),
     }
-}
-
-fn now_ms() -> u64 {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }

@@ -124,6 +124,15 @@ async fn eventually(mut condition: impl AsyncFnMut() -> bool) -> bool {
     false
 }
 
+/// Waits until locksmithd's log on `host` shows `text`, failing with the log otherwise.
+async fn wait_for_log(host: &LockHost, text: &str) {
+    assert!(
+        eventually(async || host.host.log("locksmithd").contains(text)).await,
+        "no {text:?} in the log:\n{}",
+        host.host.log("locksmithd")
+    );
+}
+
 async fn holders(store: &SemaphoreStore) -> Vec<String> {
     store.read().await.expect("read").semaphore.holders
 }
@@ -159,15 +168,7 @@ async fn reboots_only_with_a_slot_and_releases_after_a_ready_boot() {
         "locksmithd plans the reboot: {}",
         host.host.log("locksmithd")
     );
-    assert!(
-        eventually(async || host
-            .host
-            .log("locksmithd")
-            .contains("Failed to acquire lock"))
-        .await,
-        "{}",
-        host.host.log("locksmithd")
-    );
+    wait_for_log(&host, "Failed to acquire lock").await;
     assert_eq!(host.logind.reboots(), 0, "no reboot without a slot");
     assert!(store.unlock("other", 0).await.expect("unlock"));
     assert!(
@@ -195,15 +196,7 @@ async fn reboots_only_with_a_slot_and_releases_after_a_ready_boot() {
         &endpoint,
         &[("LOCKSMITHD_READY_COMMAND", check.as_str())],
     );
-    assert!(
-        eventually(async || host
-            .host
-            .log("locksmithd")
-            .contains("waiting for the readiness check"))
-        .await,
-        "{}",
-        host.host.log("locksmithd")
-    );
+    wait_for_log(&host, "waiting for the readiness check").await;
     assert_eq!(
         holders(&store).await,
         std::slice::from_ref(&host.machine),
@@ -372,15 +365,7 @@ async fn zincati_and_locksmithd_share_one_group() {
     tokio::spawn(fleetlockd::serve(listener, client.clone()));
     assert_eq!(fleetlock(&base, "pre-reboot", "zincati-1").await, 200);
     let _daemon = start(&host, &endpoint, &[]);
-    assert!(
-        eventually(async || host
-            .host
-            .log("locksmithd")
-            .contains("Failed to acquire lock"))
-        .await,
-        "{}",
-        host.host.log("locksmithd")
-    );
+    wait_for_log(&host, "Failed to acquire lock").await;
     assert_eq!(host.logind.reboots(), 0);
     assert_eq!(
         fleetlock(&base, "pre-reboot", "zincati-1").await,
@@ -423,15 +408,7 @@ async fn a_window_outside_now_delays_the_reboot_until_it_opens() {
             ("LOCKSMITHD_REBOOT_WINDOW_TZ", "UTC"),
         ],
     );
-    assert!(
-        eventually(async || host
-            .host
-            .log("locksmithd")
-            .contains("waiting for the reboot window"))
-        .await,
-        "{}",
-        host.host.log("locksmithd")
-    );
+    wait_for_log(&host, "waiting for the reboot window").await;
     assert_eq!(host.logind.reboots(), 0);
     assert!(
         host.logind.wait_for_reboots(1, DEADLINE).await,
@@ -462,11 +439,7 @@ async fn a_need_reboot_from_another_process_is_ignored() {
         return;
     };
     let _daemon = start(&host, &endpoint, &[]);
-    assert!(
-        eventually(async || host.host.log("locksmithd").contains("locksmithd starting")).await,
-        "{}",
-        host.host.log("locksmithd")
-    );
+    wait_for_log(&host, "locksmithd starting").await;
     // The workspace's binaries are built before the tests (`scripts/test.sh`).
     let ctl = Path::new(env!("CARGO_BIN_EXE_locksmithd")).with_file_name("locksmithctl");
     assert!(
@@ -482,15 +455,7 @@ async fn a_need_reboot_from_another_process_is_ignored() {
         .set_status(status("UPDATE_STATUS_DOWNLOADING"))
         .await
         .expect("status");
-    assert!(
-        eventually(async || host
-            .host
-            .log("locksmithd")
-            .contains("UPDATE_STATUS_DOWNLOADING"))
-        .await,
-        "{}",
-        host.host.log("locksmithd")
-    );
+    wait_for_log(&host, "UPDATE_STATUS_DOWNLOADING").await;
     let log = host.host.log("locksmithd");
     assert!(
         !log.contains(&format!("CurrentOperation=\"{NEED_REBOOT}\"")),

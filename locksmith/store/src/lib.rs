@@ -14,11 +14,10 @@
 
 #![warn(missing_docs)]
 
-use kv_client::{Client, ClientError, GetOptions, PrevConditions, SetOptions, StoreIndex};
+use kv_client::{Backoff, Client, ClientError, GetOptions, PrevConditions, SetOptions, StoreIndex};
 use locksmith_core::semaphore::{
     self, Change, DocumentError, FencingToken, Lock, Reaping, Semaphore, SemaphoreError,
 };
-use rand::Rng as _;
 use std::time::Duration;
 
 /// Attempts of one operation against concurrent writers, the first included.
@@ -257,6 +256,7 @@ impl SemaphoreStore {
     where
         F: Fn(&Read) -> Result<(Option<Semaphore>, T), SemaphoreError>,
     {
+        let backoff = Backoff::new(RETRY_PAUSE_MIN, RETRY_PAUSE_MAX, None);
         for attempt in 1..=ATTEMPTS_MAX {
             let read = self.read().await?;
             let (next, value) = operation(&read)?;
@@ -283,7 +283,8 @@ impl SemaphoreStore {
                 }
                 Err(error) if lost_race(&error) => {
                     tracing::debug!(attempt, %error, "semaphore changed under us; reading again");
-                    pause(attempt).await;
+                    // Full jitter, the bound doubling from RETRY_PAUSE_MIN · 2.
+                    tokio::time::sleep(backoff.pause(attempt + 1)).await;
                 }
                 Err(error) if error.is_indeterminate() => {
                     tracing::debug!(attempt, %error, "write outcome unknown; reading again");
@@ -373,13 +374,12 @@ fn lost_race(error: &ClientError) -> bool {
     error.is_compare_failed() || error.is_key_not_found()
 }
 
-/// Sleeps a jittered pause before attempt `attempt + 1`: uniform in `[0, bound]`, the bound
-/// doubling from [`RETRY_PAUSE_MIN`] to [`RETRY_PAUSE_MAX`].
-async fn pause(attempt: u32) {
-    let bound = RETRY_PAUSE_MIN
-        .saturating_mul(1 << attempt.min(16))
-        .min(RETRY_PAUSE_MAX);
-    let millis = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
-    let pause = Duration::from_millis(rand::thread_rng().gen_range(0..=millis));
-    tokio::time::sleep(pause).await;
+/// Now by this host's clock, in milliseconds since the Unix epoch: the time callers write into
+/// hold records (`now_ms` of every operation).
+#[must_use]
+pub fn now_ms() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }
