@@ -4,7 +4,12 @@
 //! - names and keys: a DNS name's key in SkyDNS's layout (labels reversed under the prefix,
 //!   lower case), the way back, and the keys of reverse (PTR) records ([`path`]);
 //! - the service JSON SkyDNS stores at those keys, its defaults, and the TTL rule
-//!   ([`service`]).
+//!   ([`service`]);
+//! - the in-memory index of every record, rebuilt or updated from the store's state and
+//!   swapped whole ([`index`]);
+//! - the zone's settings ([`zone`]) and the answer to every query from the index
+//!   ([`answer`], built from [`lookup`]'s records), as plain records ([`record`]) that the
+//!   server encodes with hickory.
 //!
 //! Invariants: nothing here reads a clock, a socket or the store, and no DNS wire format is
 //! written here (the server crate uses hickory's). Must not depend on any workspace crate
@@ -12,5 +17,13 @@
 
 #![warn(missing_docs)]
 
+pub mod answer;
+pub mod index;
+pub mod lookup;
 pub mod path;
+pub mod record;
 pub mod service;
+pub mod zone;
+
+#[cfg(test)]
+mod answer_tests;
