@@ -1,0 +1,251 @@
+//! The DNS request handler: each question answered from the current index by the core, names
+//! outside the domain forwarded, the core's pending upstream lookups done, the answer encoded
+//! by hickory within the client's buffer (EDNS0 size, at least 512 bytes, at most
+//! [`UDP_PAYLOAD_MAX`]; what does not fit is left out with TC set; TCP up to 64 KiB).
+//!
+//! Invariants: every request gets a reply (FORMERR for a message without exactly one
+//! question, NOTIMP for another opcode, BADVERS for EDNS above version 0, REFUSED before the
+//! index is first loaded, SERVFAIL when forwarding fails); no query waits on Keel.
+
+use crate::encode;
+use crate::feed::Records;
+use crate::forward::Forwarder;
+use discovery_core::answer::{self, Outcome};
+use discovery_core::record::{Answer, External, Rcode, RecordType};
+use discovery_core::zone::Zone;
+use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Record};
+use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The largest UDP answer sent, whatever the client advertises: 1232 bytes, the size DNS Flag
+/// Day 2020 recommends (no IP fragmentation on common paths).
+pub const UDP_PAYLOAD_MAX: u16 = 1232;
+
+/// The forwarding settings (SkyDNS's `-no-rec`, `-ndots`, `-rcache-ttl`).
+#[derive(Debug, Clone)]
+pub struct Recursion {
+    /// The upstreams; `None` with `-no-rec`.
+    pub forwarder: Option<Forwarder>,
+    /// Names with fewer labels are not forwarded (SERVFAIL).
+    pub ndots: usize,
+    /// TTL of records found upstream for the core's own lookups.
+    pub upstream_ttl: u32,
+}
+
+/// Answers DNS requests.
+#[derive(Debug)]
+pub struct Handler {
+    zone: Zone,
+    records: Records,
+    recursion: Recursion,
+    round_robin: bool,
+    rotation: AtomicUsize,
+}
+
+impl Handler {
+    /// A handler over `records` for `zone`.
+    #[must_use]
+    pub fn new(zone: Zone, records: Records, recursion: Recursion, round_robin: bool) -> Handler {
+        Handler {
+            zone,
+            records,
+            recursion,
+            round_robin,
+            rotation: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// What a request is answered with.
+enum Reply {
+    /// A response code alone.
+    Code(ResponseCode),
+    /// The core's answer.
+    Answer(Box<Answer>),
+    /// An upstream's reply.
+    Forwarded(Box<Message>),
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let response_edns = request.edns.as_ref().map(|edns| {
+            let mut response = Edns::new();
+            response.set_max_payload(edns.max_payload().clamp(512, UDP_PAYLOAD_MAX));
+            response
+        });
+        let reply = self.reply(request).await;
+        let builder = MessageResponseBuilder::new(&request.queries, response_edns.as_ref());
+        let mut metadata = hickory_proto::op::Metadata::response_from_request(&request.metadata);
+        metadata.recursion_available = self.recursion.forwarder.is_some();
+        let (answers, authority, additional) = match reply {
+            Reply::Code(code) => {
+                metadata.response_code = code;
+                (Vec::new(), Vec::new(), Vec::new())
+            }
+            Reply::Answer(answer) => {
+                metadata.response_code = response_code(answer.rcode);
+                metadata.authoritative = answer.authoritative;
+                let class = request
+                    .queries
+                    .queries()
+                    .first()
+                    .map_or(DNSClass::IN, |query| query.query_class());
+                let encode_all = |section: &[discovery_core::record::Record]| -> Vec<Record> {
+                    section
+                        .iter()
+                        .filter_map(|record| encode::record(record, class))
+                        .collect()
+                };
+                (
+                    encode_all(&answer.answers),
+                    encode_all(&answer.authority),
+                    encode_all(&answer.additional),
+                )
+            }
+            Reply::Forwarded(message) => {
+                let message = *message;
+                metadata.response_code = message.metadata.response_code;
+                metadata.truncation = message.metadata.truncation;
+                metadata.authentic_data = message.metadata.authentic_data;
+                (message.answers, message.authorities, message.additionals)
+            }
+        };
+        let response = builder.build(
+            metadata,
+            answers.iter(),
+            authority.iter(),
+            std::iter::empty(),
+            additional.iter(),
+        );
+        match response_handle.send_response(response).await {
+            Ok(info) => info,
+            Err(error) => {
+                tracing::debug!(%error, "the reply was not sent");
+                let mut metadata =
+                    hickory_proto::op::Metadata::response_from_request(&request.metadata);
+                metadata.response_code = ResponseCode::ServFail;
+                ResponseInfo::from(hickory_proto::op::Header {
+                    metadata,
+                    counts: hickory_proto::op::HeaderCounts::default(),
+                })
+            }
+        }
+    }
+}
+
+impl Handler {
+    async fn reply(&self, request: &Request) -> Reply {
+        if request.metadata.op_code != OpCode::Query {
+            return Reply::Code(ResponseCode::NotImp);
+        }
+        if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
+            return Reply::Code(ResponseCode::BADVERS);
+        }
+        let Ok(info) = request.request_info() else {
+            return Reply::Code(ResponseCode::FormErr);
+        };
+        if !self.records.is_loaded() {
+            return Reply::Code(ResponseCode::Refused);
+        }
+        let question = info.query.original();
+        let query = encode::query(
+            question.name(),
+            question.query_type(),
+            question.query_class(),
+        );
+        let index = self.records.index();
+        let now_ms = now_ms();
+        match answer::resolve(&self.zone, &index, &query, now_ms) {
+            Outcome::Forward => self.forward(request, &query.name).await,
+            Outcome::Answer(answer) => Reply::Answer(Box::new(self.finish(*answer).await)),
+        }
+    }
+
+    async fn forward(&self, request: &Request, name: &str) -> Reply {
+        let Some(forwarder) = &self.recursion.forwarder else {
+            return Reply::Code(ResponseCode::ServFail);
+        };
+        let labels = name
+            .trim_end_matches('.')
+            .split('.')
+            .filter(|l| !l.is_empty())
+            .count();
+        if labels < self.recursion.ndots {
+            return Reply::Code(ResponseCode::ServFail);
+        }
+        let tcp = request.protocol() == Protocol::Tcp;
+        match forwarder
+            .forward(request.as_slice(), request.metadata.id, tcp)
+            .await
+        {
+            Ok(message) => Reply::Forwarded(Box::new(message)),
+            Err(error) => {
+                tracing::warn!(%error, name, "forwarding failed");
+                Reply::Code(ResponseCode::ServFail)
+            }
+        }
+    }
+
+    /// Does the answer's upstream lookups and rotates its addresses.
+    async fn finish(&self, answer: Answer) -> Answer {
+        let mut answer = if answer.external.is_empty() {
+            answer
+        } else {
+            let mut results = Vec::with_capacity(answer.external.len());
+            for lookup in answer.external.clone() {
+                let records = self.external(&lookup).await;
+                results.push((lookup, records));
+            }
+            answer.complete(results, self.recursion.upstream_ttl)
+        };
+        if self.round_robin {
+            let by = self.rotation.fetch_add(1, Ordering::Relaxed);
+            answer::rotate_addresses(&mut answer, by);
+        }
+        answer
+    }
+
+    async fn external(&self, lookup: &External) -> Vec<discovery_core::record::Record> {
+        let Some(forwarder) = &self.recursion.forwarder else {
+            return Vec::new();
+        };
+        let (target, types) = match lookup {
+            External::Chase { target, qtype, .. } => (target, vec![*qtype]),
+            External::Glue { target } => (target, vec![RecordType::A, RecordType::Aaaa]),
+        };
+        let mut found = Vec::new();
+        for qtype in types {
+            match forwarder.lookup(target, encode::wire_type(qtype)).await {
+                Ok(message) => found.extend(message.answers.iter().filter_map(encode::from_wire)),
+                Err(error) => tracing::debug!(%error, target, "upstream lookup failed"),
+            }
+        }
+        found
+    }
+}
+
+fn response_code(rcode: Rcode) -> ResponseCode {
+    match rcode {
+        Rcode::NoError => ResponseCode::NoError,
+        Rcode::NxDomain => ResponseCode::NXDomain,
+        Rcode::ServFail => ResponseCode::ServFail,
+        Rcode::Refused => ResponseCode::Refused,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}

@@ -1,0 +1,16 @@
+//! `discoveryd`: SkyDNS-style DNS discovery over Keel. It answers one domain from the records
+//! services write into Keel (SkyDNS's layout and JSON), from an in-memory index that a watch
+//! keeps current, and forwards every other name to upstream resolvers.
+//!
+//! Layout: [`feed`] (the index, fed by kv-client's reflector), [`handler`] (hickory's request
+//! handler over discovery-core's answers), [`forward`] (the upstreams), [`encode`] (core
+//! records ↔ hickory's), [`server`] (the UDP and TCP listeners). The answers themselves are
+//! discovery-core's; nothing here decides what a name means.
+
+pub mod config;
+pub mod encode;
+pub mod feed;
+pub mod forward;
+pub mod handler;
+pub mod run;
+pub mod server;

@@ -1,0 +1,71 @@
+//! `discoveryd`: SkyDNS-style DNS discovery over Keel. SkyDNS's flags in Go's spellings
+//! (`-addr`, `-domain`, `-machines`, `-nameservers`, ...) and environment variables.
+
+use anyhow::Context as _;
+use clap::Parser;
+use discoveryd::config::{go_style, Args};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse_from(go_style(std::env::args_os()));
+    if args.version {
+        println!("discoveryd version {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    // hickory's server logs every request at INFO; SkyDNS logs queries only with -verbose.
+    let level = if args.verbose {
+        "debug"
+    } else {
+        "info,hickory_server=warn"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let settings = args.settings(&resolv_conf).context("bad flags")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let (udp, tcp) = discoveryd::run::bind(settings.addr).await?;
+        let address = tcp.local_addr().context("the listening address")?;
+        tracing::info!(
+            %address,
+            domain = %settings.zone.domain,
+            machines = ?settings.machines,
+            nameservers = ?settings.nameservers,
+            "discoveryd listening"
+        );
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let mut server = tokio::spawn(discoveryd::run::run(settings, udp, tcp, shutdown));
+        let ended = tokio::select! {
+            _ = tokio::signal::ctrl_c() => None,
+            () = terminated() => None,
+            ended = &mut server => Some(ended),
+        };
+        stop.cancel();
+        let ended = match ended {
+            Some(ended) => ended,
+            None => server.await,
+        };
+        ended.context("the server task")??;
+        tracing::info!("discoveryd stopped");
+        anyhow::Ok(())
+    })
+}
+
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
