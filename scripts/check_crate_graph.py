@@ -57,6 +57,8 @@ ALLOWED = {
     "discovery-core": set(),
     # The DNS server: the core's answers over hickory, the store only through kv-client.
     "discoveryd": {"discovery-core", "kv-client", "testkit"},
+    # The CLI: announce, ls, rm over the one client.
+    "discoveryctl": {"discovery-core", "kv-client", "testkit"},
 }
 
 metadata = json.loads(subprocess.check_output(

@@ -9,7 +9,9 @@
 //!   swapped whole ([`index`]);
 //! - the zone's settings ([`zone`]) and the answer to every query from the index
 //!   ([`answer`], built from [`lookup`]'s records), as plain records ([`record`]) that the
-//!   server encodes with hickory.
+//!   server encodes with hickory;
+//! - the configuration stored at `/<prefix>/config` ([`config`]) and the sidekick's
+//!   announcement ([`announce`]).
 //!
 //! Invariants: nothing here reads a clock, a socket or the store, and no DNS wire format is
 //! written here (the server crate uses hickory's). Must not depend on any workspace crate
@@ -17,7 +19,9 @@
 
 #![warn(missing_docs)]
 
+pub mod announce;
 pub mod answer;
+pub mod config;
 pub mod index;
 pub mod lookup;
 pub mod path;
