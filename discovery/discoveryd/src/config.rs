@@ -7,12 +7,13 @@
 //! `/etc/resolv.conf` arrives as text).
 
 use clap::{ArgAction, Parser};
+use discovery_core::config::StoredConfig;
 use discovery_core::zone::{self, Zone};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 /// SkyDNS-style DNS service discovery over Keel.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "discoveryd", disable_version_flag = true)]
 pub struct Args {
     /// Where to serve DNS (UDP and TCP): ip:port.
@@ -55,6 +56,14 @@ pub struct Args {
     /// The SOA's mailbox (`hostmaster@skydns.local`).
     #[arg(long)]
     pub hostmaster: Option<String>,
+    /// Start forwarding at `query id mod n` rather than always at the first upstream.
+    #[arg(long = "ns-rotate", action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "true")]
+    pub ns_rotate: bool,
+    /// Socket-activated listeners (not built yet: refused when set).
+    #[arg(long, env = "SKYDNS_SYSTEMD", action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false")]
+    pub systemd: bool,
     /// Rotate addresses between answers.
     #[arg(long = "round-robin", action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "true")]
@@ -115,6 +124,8 @@ pub struct Settings {
     pub ndots: usize,
     /// Rotate addresses.
     pub round_robin: bool,
+    /// Rotate the first upstream asked.
+    pub ns_rotate: bool,
     /// TTL of upstream records in answers.
     pub rcache_ttl: u32,
 }
@@ -138,6 +149,9 @@ pub enum SettingsError {
         /// The flag.
         flag: &'static str,
     },
+    /// The document at `/<prefix>/config` cannot be read.
+    #[error(transparent)]
+    Stored(#[from] discovery_core::config::ConfigError),
 }
 
 impl Args {
@@ -147,6 +161,69 @@ impl Args {
     /// # Errors
     /// [`SettingsError`] naming the first flag that cannot be used.
     pub fn settings(&self, resolv_conf: &str) -> Result<Settings, SettingsError> {
+        self.settings_with(resolv_conf, &StoredConfig::default())
+    }
+
+    /// The settings with the stored configuration's keys over the flags (SkyDNS's order).
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming the first flag (the stored key's flag) that cannot be used.
+    pub fn settings_with(
+        &self,
+        resolv_conf: &str,
+        stored: &StoredConfig,
+    ) -> Result<Settings, SettingsError> {
+        let mut settings = self.overlaid(stored).checked(resolv_conf)?;
+        if let Some(ttl) = stored.ttl {
+            settings.zone.ttl = ttl;
+        }
+        if let Some(min_ttl) = stored.min_ttl {
+            settings.zone.min_ttl = min_ttl;
+        }
+        if let Some(priority) = stored.priority {
+            settings.zone.priority = priority;
+        }
+        Ok(settings)
+    }
+
+    /// These arguments with the stored keys that stand for flags put over them.
+    fn overlaid(&self, stored: &StoredConfig) -> Args {
+        let mut args = self.clone();
+        let set = |target: &mut String, value: &Option<String>| {
+            if let Some(value) = value {
+                target.clone_from(value);
+            }
+        };
+        set(&mut args.addr, &stored.dns_addr);
+        set(&mut args.domain, &stored.domain);
+        if stored.hostmaster.is_some() {
+            args.hostmaster.clone_from(&stored.hostmaster);
+        }
+        if stored.local.is_some() {
+            args.local.clone_from(&stored.local);
+        }
+        if stored.dnssec.is_some() {
+            args.dnssec.clone_from(&stored.dnssec);
+        }
+        if let Some(nameservers) = &stored.nameservers {
+            args.nameservers.clone_from(nameservers);
+        }
+        if let Some(nanos) = stored.read_timeout {
+            args.rtimeout = format!("{nanos}ns");
+        }
+        args.round_robin = stored.round_robin.unwrap_or(args.round_robin);
+        args.ns_rotate = stored.ns_rotate.unwrap_or(args.ns_rotate);
+        args.no_rec = stored.no_rec.unwrap_or(args.no_rec);
+        args.ndots = stored.ndot.unwrap_or(args.ndots);
+        args.systemd = stored.systemd.unwrap_or(args.systemd);
+        args.rcache_ttl = stored.rcache_ttl.unwrap_or(args.rcache_ttl);
+        if let Some(rcache) = stored.rcache {
+            args.rcache = usize::try_from(rcache).unwrap_or(usize::MAX);
+        }
+        args
+    }
+
+    fn checked(&self, resolv_conf: &str) -> Result<Settings, SettingsError> {
         self.refuse_unsupported()?;
         let invalid = |flag, value: &str, reason: String| SettingsError::Invalid {
             flag,
@@ -196,6 +273,7 @@ impl Args {
             rtimeout,
             ndots: self.ndots,
             round_robin: self.round_robin,
+            ns_rotate: self.ns_rotate,
             rcache_ttl: self.rcache_ttl,
         })
     }
@@ -205,6 +283,7 @@ impl Args {
             ("rcache", self.rcache != 0),
             ("dnssec", self.dnssec.is_some()),
             ("stubzones", self.stubzones),
+            ("systemd", self.systemd),
             ("tls-key", self.tls_key.is_some()),
             ("tls-pem", self.tls_pem.is_some()),
             ("ca-cert", self.ca_cert.is_some()),
@@ -345,6 +424,50 @@ mod tests {
             let error = refused(args).expect_err("refused");
             assert!(error.contains(expected), "{args:?}: {error}");
         }
+    }
+
+    // Goal: the stored document's keys win over the flags (read_timeout in nanoseconds,
+    // ndots for ndot, the zone's TTLs); keys it leaves out keep the flags' values; a value
+    // the flags would refuse is refused from the document too.
+    // Method: flags and a document disagreeing on several keys.
+    #[test]
+    fn the_stored_document_wins_over_the_flags() {
+        let args =
+            parse(&["-nameservers=10.0.0.1:53", "-ndots=4", "-domain=a.test"]).expect("parsed");
+        let stored = StoredConfig::parse(
+            r#"{"nameservers":["10.9.9.9:5353"],"read_timeout":250000000,"ndots":1,"ttl":30,"min_ttl":5,"priority":3}"#,
+        )
+        .expect("a document");
+        let settings = args.settings_with("", &stored).expect("valid");
+        let servers: Vec<String> = settings
+            .nameservers
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(servers, ["10.9.9.9:5353"]);
+        assert_eq!(settings.rtimeout, Duration::from_millis(250));
+        assert_eq!(settings.ndots, 1);
+        assert_eq!(
+            (
+                settings.zone.ttl,
+                settings.zone.min_ttl,
+                settings.zone.priority
+            ),
+            (30, 5, 3)
+        );
+        assert_eq!(settings.zone.domain, "a.test.");
+        let bad = StoredConfig::parse(r#"{"dns_addr":"nowhere"}"#).expect("a document");
+        let error = args
+            .settings_with("", &bad)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("for -addr"), "{error}");
+        let cache = StoredConfig::parse(r#"{"rcache":100}"#).expect("a document");
+        let error = args
+            .settings_with("", &cache)
+            .expect_err("refused")
+            .to_string();
+        assert_eq!(error, "-rcache is not supported yet");
     }
 
     // Goal: only `nameserver` lines with an address count, on port 53.

@@ -5,7 +5,8 @@
 //! while Keel is unreachable they keep the last one (serve-stale).
 //!
 //! Invariants: the index swapped in always reflects one published cache; a malformed value is
-//! logged once per change and skipped; `/<prefix>/config` is configuration, never a record.
+//! logged once per change and skipped; `/<prefix>/config` is configuration, never a record:
+//! its value goes to the reload callback, before the index of the same state is swapped in.
 
 use discovery_core::index::{Index, Stored};
 use kv_client::{Cache, Changes, Client, ReflectorOptions};
@@ -55,6 +56,10 @@ impl Records {
     }
 }
 
+/// Called with the value of `/<prefix>/config` (`None`: no such key) each time it changes,
+/// the first time before the first index is swapped in.
+pub type OnConfig = Box<dyn Fn(Option<&str>) + Send + Sync>;
+
 /// Starts feeding `records` from the reflector of `/<prefix>` on `tasks`, until `shutdown`.
 ///
 /// # Errors
@@ -63,6 +68,7 @@ pub fn start(
     client: &Client,
     prefix: &str,
     records: Records,
+    on_config: OnConfig,
     tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) -> Result<(), kv_client::ConfigError> {
@@ -76,6 +82,7 @@ pub fn start(
     let mut receiver = reflector.subscribe();
     tasks.spawn(async move {
         let mut generation = 0;
+        let mut config: Option<Option<String>> = None;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -85,6 +92,11 @@ pub fn start(
             records.synced.store(cache.is_synced(), Ordering::Release);
             if cache.list_count() == 0 {
                 continue;
+            }
+            let stored = cache.get(&config_key).map(|entry| entry.value.clone());
+            if config.as_ref() != Some(&stored) {
+                on_config(stored.as_deref());
+                config = Some(stored);
             }
             let old = records.index();
             let (index, skipped) = next_index(&old, &cache, generation, &config_key);

@@ -25,6 +25,8 @@ pub struct Forwarder {
     pub upstreams: Vec<SocketAddr>,
     /// Read and write timeout per upstream (SkyDNS's `-rtimeout`, 2 s).
     pub timeout: Duration,
+    /// Start at `query id mod n` (SkyDNS's `-ns-rotate`), else at the first.
+    pub rotate: bool,
 }
 
 /// Why no upstream answered.
@@ -53,7 +55,11 @@ impl Forwarder {
         if count == 0 {
             return Err(ForwardError::NoUpstreams);
         }
-        let start = usize::from(id) % count;
+        let start = if self.rotate {
+            usize::from(id) % count
+        } else {
+            0
+        };
         let mut last = None;
         for offset in 0..count {
             let upstream = self.upstreams[(start + offset) % count];

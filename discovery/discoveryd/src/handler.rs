@@ -20,6 +20,7 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// The largest UDP answer sent, whatever the client advertises: 1232 bytes, the size DNS Flag
 /// Day 2020 recommends (no IP fragmentation on common paths).
@@ -36,25 +37,62 @@ pub struct Recursion {
     pub upstream_ttl: u32,
 }
 
+/// What a reload of the configuration replaces: the zone, forwarding and rotation.
+#[derive(Debug, Clone)]
+pub struct Live {
+    /// The zone answered.
+    pub zone: Zone,
+    /// Forwarding.
+    pub recursion: Recursion,
+    /// Rotate addresses between answers.
+    pub round_robin: bool,
+}
+
+/// The current [`Live`] settings, shared between the handler and the reload; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LiveHandle(Arc<RwLock<Arc<Live>>>);
+
+impl LiveHandle {
+    /// A handle holding `live`.
+    #[must_use]
+    pub fn new(live: Live) -> LiveHandle {
+        LiveHandle(Arc::new(RwLock::new(Arc::new(live))))
+    }
+
+    /// The current settings (the lock is held only to clone the `Arc`).
+    #[must_use]
+    pub fn current(&self) -> Arc<Live> {
+        match self.0.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the settings; requests already being answered finish with the old ones.
+    pub fn replace(&self, live: Live) {
+        let live = Arc::new(live);
+        match self.0.write() {
+            Ok(mut guard) => *guard = live,
+            Err(poisoned) => *poisoned.into_inner() = live,
+        }
+    }
+}
+
 /// Answers DNS requests.
 #[derive(Debug)]
 pub struct Handler {
-    zone: Zone,
+    live: LiveHandle,
     records: Records,
-    recursion: Recursion,
-    round_robin: bool,
     rotation: AtomicUsize,
 }
 
 impl Handler {
-    /// A handler over `records` for `zone`.
+    /// A handler over `records` with the settings of `live`.
     #[must_use]
-    pub fn new(zone: Zone, records: Records, recursion: Recursion, round_robin: bool) -> Handler {
+    pub fn new(live: LiveHandle, records: Records) -> Handler {
         Handler {
-            zone,
+            live,
             records,
-            recursion,
-            round_robin,
             rotation: AtomicUsize::new(0),
         }
     }
@@ -82,10 +120,11 @@ impl RequestHandler for Handler {
             response.set_max_payload(edns.max_payload().clamp(512, UDP_PAYLOAD_MAX));
             response
         });
-        let reply = self.reply(request).await;
+        let live = self.live.current();
+        let reply = self.reply(&live, request).await;
         let builder = MessageResponseBuilder::new(&request.queries, response_edns.as_ref());
         let mut metadata = hickory_proto::op::Metadata::response_from_request(&request.metadata);
-        metadata.recursion_available = self.recursion.forwarder.is_some();
+        metadata.recursion_available = live.recursion.forwarder.is_some();
         let (answers, authority, additional) = match reply {
             Reply::Code(code) => {
                 metadata.response_code = code;
@@ -143,7 +182,7 @@ impl RequestHandler for Handler {
 }
 
 impl Handler {
-    async fn reply(&self, request: &Request) -> Reply {
+    async fn reply(&self, live: &Live, request: &Request) -> Reply {
         if request.metadata.op_code != OpCode::Query {
             return Reply::Code(ResponseCode::NotImp);
         }
@@ -164,73 +203,73 @@ impl Handler {
         );
         let index = self.records.index();
         let now_ms = now_ms();
-        match answer::resolve(&self.zone, &index, &query, now_ms) {
-            Outcome::Forward => self.forward(request, &query.name).await,
-            Outcome::Answer(answer) => Reply::Answer(Box::new(self.finish(*answer).await)),
-        }
-    }
-
-    async fn forward(&self, request: &Request, name: &str) -> Reply {
-        let Some(forwarder) = &self.recursion.forwarder else {
-            return Reply::Code(ResponseCode::ServFail);
-        };
-        let labels = name
-            .trim_end_matches('.')
-            .split('.')
-            .filter(|l| !l.is_empty())
-            .count();
-        if labels < self.recursion.ndots {
-            return Reply::Code(ResponseCode::ServFail);
-        }
-        let tcp = request.protocol() == Protocol::Tcp;
-        match forwarder
-            .forward(request.as_slice(), request.metadata.id, tcp)
-            .await
-        {
-            Ok(message) => Reply::Forwarded(Box::new(message)),
-            Err(error) => {
-                tracing::warn!(%error, name, "forwarding failed");
-                Reply::Code(ResponseCode::ServFail)
-            }
+        match answer::resolve(&live.zone, &index, &query, now_ms) {
+            Outcome::Forward => forward(&live.recursion, request, &query.name).await,
+            Outcome::Answer(answer) => Reply::Answer(Box::new(self.finish(live, *answer).await)),
         }
     }
 
     /// Does the answer's upstream lookups and rotates its addresses.
-    async fn finish(&self, answer: Answer) -> Answer {
+    async fn finish(&self, live: &Live, answer: Answer) -> Answer {
         let mut answer = if answer.external.is_empty() {
             answer
         } else {
             let mut results = Vec::with_capacity(answer.external.len());
             for lookup in answer.external.clone() {
-                let records = self.external(&lookup).await;
+                let records = external(&live.recursion, &lookup).await;
                 results.push((lookup, records));
             }
-            answer.complete(results, self.recursion.upstream_ttl)
+            answer.complete(results, live.recursion.upstream_ttl)
         };
-        if self.round_robin {
+        if live.round_robin {
             let by = self.rotation.fetch_add(1, Ordering::Relaxed);
             answer::rotate_addresses(&mut answer, by);
         }
         answer
     }
+}
 
-    async fn external(&self, lookup: &External) -> Vec<discovery_core::record::Record> {
-        let Some(forwarder) = &self.recursion.forwarder else {
-            return Vec::new();
-        };
-        let (target, types) = match lookup {
-            External::Chase { target, qtype, .. } => (target, vec![*qtype]),
-            External::Glue { target } => (target, vec![RecordType::A, RecordType::Aaaa]),
-        };
-        let mut found = Vec::new();
-        for qtype in types {
-            match forwarder.lookup(target, encode::wire_type(qtype)).await {
-                Ok(message) => found.extend(message.answers.iter().filter_map(encode::from_wire)),
-                Err(error) => tracing::debug!(%error, target, "upstream lookup failed"),
-            }
-        }
-        found
+async fn forward(recursion: &Recursion, request: &Request, name: &str) -> Reply {
+    let Some(forwarder) = &recursion.forwarder else {
+        return Reply::Code(ResponseCode::ServFail);
+    };
+    let labels = name
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+        .count();
+    if labels < recursion.ndots {
+        return Reply::Code(ResponseCode::ServFail);
     }
+    let tcp = request.protocol() == Protocol::Tcp;
+    match forwarder
+        .forward(request.as_slice(), request.metadata.id, tcp)
+        .await
+    {
+        Ok(message) => Reply::Forwarded(Box::new(message)),
+        Err(error) => {
+            tracing::warn!(%error, name, "forwarding failed");
+            Reply::Code(ResponseCode::ServFail)
+        }
+    }
+}
+
+async fn external(recursion: &Recursion, lookup: &External) -> Vec<discovery_core::record::Record> {
+    let Some(forwarder) = &recursion.forwarder else {
+        return Vec::new();
+    };
+    let (target, types) = match lookup {
+        External::Chase { target, qtype, .. } => (target, vec![*qtype]),
+        External::Glue { target } => (target, vec![RecordType::A, RecordType::Aaaa]),
+    };
+    let mut found = Vec::new();
+    for qtype in types {
+        match forwarder.lookup(target, encode::wire_type(qtype)).await {
+            Ok(message) => found.extend(message.answers.iter().filter_map(encode::from_wire)),
+            Err(error) => tracing::debug!(%error, target, "upstream lookup failed"),
+        }
+    }
+    found
 }
 
 fn response_code(rcode: Rcode) -> ResponseCode {

@@ -6,6 +6,10 @@ use clap::Parser;
 use discoveryd::config::{go_style, Args};
 use tokio_util::sync::CancellationToken;
 
+/// How long the stored configuration's `dns_addr` is waited for before listening on the
+/// flags' address.
+const STORED_ADDR_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse_from(go_style(std::env::args_os()));
     if args.version {
@@ -27,13 +31,15 @@ fn main() -> anyhow::Result<()> {
         .init();
     let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let settings = args.settings(&resolv_conf).context("bad flags")?;
+    let base = discoveryd::run::Base { args, resolv_conf };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(async {
-        let (udp, tcp) = discoveryd::run::bind(settings.addr).await?;
+        let stored = discoveryd::run::stored_addr(&base, STORED_ADDR_WAIT).await;
+        let (udp, tcp) = discoveryd::run::bind(stored.unwrap_or(settings.addr)).await?;
         let address = tcp.local_addr().context("the listening address")?;
         tracing::info!(
             %address,
@@ -44,7 +50,7 @@ fn main() -> anyhow::Result<()> {
         );
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
-        let mut server = tokio::spawn(discoveryd::run::run(settings, udp, tcp, shutdown));
+        let mut server = tokio::spawn(discoveryd::run::run(base, udp, tcp, shutdown));
         let ended = tokio::select! {
             _ = tokio::signal::ctrl_c() => None,
             () = terminated() => None,

@@ -335,3 +335,99 @@ fn forwards_to_nsd_and_servfails_when_it_is_down() {
     let failed = stack.dig(&["www.example.test", "A"]);
     assert_eq!(failed.status, "SERVFAIL", "{}", failed.output);
 }
+
+// Goal: the document at /skydns/config is put over the flags and reloaded without restart:
+// its ttl and min_ttl change the answers' TTLs; a document that cannot be used changes
+// nothing; deleting it brings the flags' settings back; a new domain is answered at once.
+// Method: each document written with curl, then a record written after it, so that once
+// that record is answered the document before it has been seen.
+#[test]
+fn stored_configuration_is_applied_and_reloaded() {
+    if !tools_present(false) {
+        return;
+    }
+    let stack = Stack::start(&[]);
+    let reply = config_then_record(&stack, r#"{"ttl":30,"min_ttl":5}"#, "r1", "10.3.0.1");
+    assert_eq!(reply.answer[0].ttl, 30, "{}", reply.output);
+    let missing = stack.dig(&["gone.skydns.local", "A"]);
+    let negative_ttl = missing.authority.first().map(|rr| rr.ttl);
+    assert_eq!(negative_ttl, Some(5), "{}", missing.output);
+    let reply = config_then_record(&stack, r#"{"ttl":"soon"}"#, "r2", "10.3.0.2");
+    assert_eq!(
+        reply.answer[0].ttl, 30,
+        "an unusable document changes nothing"
+    );
+    stack.curl_delete("/skydns/config");
+    stack.dig_until(&["r2.skydns.local", "A"], "the default TTL", |reply| {
+        reply.answer.first().is_some_and(|rr| rr.ttl == 3600)
+    });
+    stack.curl_put("/skydns/config", r#"{"domain":"example.local"}"#, None);
+    stack.curl_put("/skydns/local/example/api", r#"{"host":"10.3.0.3"}"#, None);
+    let reply = stack.dig_until(&["api.example.local", "A"], "the new domain", |reply| {
+        reply
+            .answer
+            .iter()
+            .any(|rr| rr.name == "api.example.local.")
+    });
+    assert_eq!(reply.data("A"), ["10.3.0.3"]);
+    assert!(reply.has_flag("aa"), "{}", reply.output);
+    let old = stack.dig(&["r1.skydns.local", "A"]);
+    assert_eq!(
+        old.status, "SERVFAIL",
+        "outside the new domain, no upstreams: {}",
+        old.output
+    );
+}
+
+/// Writes the stored document, then a record `<label>.skydns.local` → `host`, and returns the
+/// record's first answer (once it is answered, the document before it has been seen).
+fn config_then_record(stack: &Stack, document: &str, label: &str, host: &str) -> support::Dig {
+    stack.curl_put("/skydns/config", document, None);
+    let value = format!(r#"{{"host":"{host}"}}"#);
+    stack.curl_put(&format!("/skydns/local/skydns/{label}"), &value, None);
+    let name = format!("{label}.skydns.local");
+    stack.dig_until(&[&name, "A"], "the record after the document", |reply| {
+        reply.answer.iter().any(|rr| rr.data == host)
+    })
+}
+
+// Goal: the discoveryd binary reads dns_addr from the stored document before it listens
+// (the flag's address is not used), answers there, and exits 0 on SIGTERM.
+// Method: the document written first; the binary started with another -addr; dig on the
+// stored address; then SIGTERM and a bounded wait for the exit.
+#[test]
+fn the_binary_listens_on_the_stored_address_and_stops_on_sigterm() {
+    if !tools_present(false) {
+        return;
+    }
+    let cluster = testkit::Cluster::start(1, &[]);
+    let (flag_port, stored_port) = (testkit::free_port(), testkit::free_port());
+    let config = format!(r#"{{"dns_addr":"127.0.0.1:{stored_port}"}}"#);
+    let reply = cluster.put(
+        cluster.url(0),
+        "/v2/keys/skydns/config",
+        &[("value", &config)],
+    );
+    assert!(reply.expect("written").status < 300);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_discoveryd"))
+        .args([
+            "-machines",
+            cluster.url(0),
+            "-no-rec",
+            &format!("-addr=127.0.0.1:{flag_port}"),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("discoveryd starts");
+    let mut process = support::Process(child);
+    testkit::wait_for(support::DEADLINE, "an answer on the stored address", || {
+        (support::dig(stored_port, &["skydns.local", "SOA"]).status == "NOERROR").then_some(())
+    });
+    assert_eq!(
+        support::dig(flag_port, &["skydns.local", "SOA"]).status,
+        "NO REPLY"
+    );
+    let status = process.terminate(support::DEADLINE);
+    assert!(status.success(), "{status}");
+}

@@ -51,10 +51,12 @@ impl Stack {
             cluster.url(0),
         ];
         argv.extend_from_slice(flags);
-        let settings = Args::try_parse_from(argv)
-            .expect("valid flags")
-            .settings("")
-            .expect("valid settings");
+        let args = Args::try_parse_from(argv).expect("valid flags");
+        let settings = args.settings("").expect("valid settings");
+        let base = discoveryd::run::Base {
+            args,
+            resolv_conf: String::new(),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -65,7 +67,7 @@ impl Stack {
             .block_on(discoveryd::run::bind(settings.addr))
             .expect("bound");
         let port = tcp.local_addr().expect("an address").port();
-        let server = runtime.spawn(discoveryd::run::run(settings, udp, tcp, shutdown.clone()));
+        let server = runtime.spawn(discoveryd::run::run(base, udp, tcp, shutdown.clone()));
         let stack = Stack {
             cluster,
             port,
@@ -313,5 +315,30 @@ impl Nsd {
 impl Drop for Nsd {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A child process, killed (by PID) on drop if it still runs.
+pub struct Process(pub Child);
+
+impl Process {
+    /// SIGTERM, then the exit status, waited for up to `deadline`.
+    pub fn terminate(&mut self, deadline: Duration) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        assert!(sent.expect("kill runs").success());
+        testkit::wait_for(deadline, "the process to exit", || {
+            self.0.try_wait().expect("a status")
+        })
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
