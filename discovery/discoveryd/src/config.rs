@@ -96,6 +96,31 @@ pub struct Args {
     /// See `-tls-key`.
     #[arg(long, env = "ETCD_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+    /// Serve Prometheus metrics, `/ready` and `/health` over HTTP on this port, at the DNS
+    /// address's IP; 0: off.
+    #[arg(long = "prometheus-port", env = "PROMETHEUS_PORT", default_value_t = 0)]
+    pub prometheus_port: u16,
+    /// The metrics' HTTP path.
+    #[arg(
+        long = "prometheus-path",
+        env = "PROMETHEUS_PATH",
+        default_value = "/metrics"
+    )]
+    pub prometheus_path: String,
+    /// The metrics' namespace (the first part of their names).
+    #[arg(
+        long = "prometheus-namespace",
+        env = "PROMETHEUS_NAMESPACE",
+        default_value = "skydns"
+    )]
+    pub prometheus_namespace: String,
+    /// The metrics' subsystem (the second part of their names).
+    #[arg(
+        long = "prometheus-subsystem",
+        env = "PROMETHEUS_SUBSYSTEM",
+        default_value = "skydns"
+    )]
+    pub prometheus_subsystem: String,
     /// Log every query.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false")]
@@ -128,6 +153,21 @@ pub struct Settings {
     pub ns_rotate: bool,
     /// TTL of upstream records in answers.
     pub rcache_ttl: u32,
+    /// The metrics endpoint, when on.
+    pub metrics: Option<MetricsSettings>,
+}
+
+/// Where and under which names metrics are served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// The HTTP address.
+    pub addr: SocketAddr,
+    /// The metrics' path (`/metrics`).
+    pub path: String,
+    /// The names' namespace.
+    pub namespace: String,
+    /// The names' subsystem.
+    pub subsystem: String,
 }
 
 /// A setting that cannot be used.
@@ -275,7 +315,27 @@ impl Args {
             round_robin: self.round_robin,
             ns_rotate: self.ns_rotate,
             rcache_ttl: self.rcache_ttl,
+            metrics: self.metrics(addr)?,
         })
+    }
+
+    fn metrics(&self, dns: SocketAddr) -> Result<Option<MetricsSettings>, SettingsError> {
+        if self.prometheus_port == 0 {
+            return Ok(None);
+        }
+        if !self.prometheus_path.starts_with('/') {
+            return Err(SettingsError::Invalid {
+                flag: "prometheus-path",
+                value: self.prometheus_path.clone(),
+                reason: "a path starts with /".to_owned(),
+            });
+        }
+        Ok(Some(MetricsSettings {
+            addr: SocketAddr::new(dns.ip(), self.prometheus_port),
+            path: self.prometheus_path.clone(),
+            namespace: self.prometheus_namespace.clone(),
+            subsystem: self.prometheus_subsystem.clone(),
+        }))
     }
 
     fn refuse_unsupported(&self) -> Result<(), SettingsError> {

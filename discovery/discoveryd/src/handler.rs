@@ -10,10 +10,11 @@
 use crate::encode;
 use crate::feed::Records;
 use crate::forward::Forwarder;
+use crate::metrics::{Cause, Metrics, System};
 use discovery_core::answer::{self, Outcome};
 use discovery_core::record::{Answer, External, Rcode, RecordType};
 use discovery_core::zone::Zone;
-use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Record};
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
@@ -21,6 +22,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 /// The largest UDP answer sent, whatever the client advertises: 1232 bytes, the size DNS Flag
 /// Day 2020 recommends (no IP fragmentation on common paths).
@@ -83,16 +85,18 @@ impl LiveHandle {
 pub struct Handler {
     live: LiveHandle,
     records: Records,
+    metrics: Option<Arc<Metrics>>,
     rotation: AtomicUsize,
 }
 
 impl Handler {
-    /// A handler over `records` with the settings of `live`.
+    /// A handler over `records` with the settings of `live`, recording into `metrics`.
     #[must_use]
-    pub fn new(live: LiveHandle, records: Records) -> Handler {
+    pub fn new(live: LiveHandle, records: Records, metrics: Option<Arc<Metrics>>) -> Handler {
         Handler {
             live,
             records,
+            metrics,
             rotation: AtomicUsize::new(0),
         }
     }
@@ -108,6 +112,14 @@ enum Reply {
     Forwarded(Box<Message>),
 }
 
+/// A reply in hickory's terms, ready to send.
+struct Outgoing {
+    metadata: Metadata,
+    answers: Vec<Record>,
+    authority: Vec<Record>,
+    additional: Vec<Record>,
+}
+
 #[async_trait::async_trait]
 impl RequestHandler for Handler {
     async fn handle_request<R: ResponseHandler, T: Time>(
@@ -115,85 +127,161 @@ impl RequestHandler for Handler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
+        let started = Instant::now();
         let response_edns = request.edns.as_ref().map(|edns| {
             let mut response = Edns::new();
             response.set_max_payload(edns.max_payload().clamp(512, UDP_PAYLOAD_MAX));
             response
         });
         let live = self.live.current();
-        let reply = self.reply(&live, request).await;
+        let (reply, system) = self.reply(&live, request).await;
+        let out = outgoing(&live, request, reply);
         let builder = MessageResponseBuilder::new(&request.queries, response_edns.as_ref());
-        let mut metadata = hickory_proto::op::Metadata::response_from_request(&request.metadata);
-        metadata.recursion_available = live.recursion.forwarder.is_some();
-        let (answers, authority, additional) = match reply {
-            Reply::Code(code) => {
-                metadata.response_code = code;
-                (Vec::new(), Vec::new(), Vec::new())
-            }
-            Reply::Answer(answer) => {
-                metadata.response_code = response_code(answer.rcode);
-                metadata.authoritative = answer.authoritative;
-                let class = request
-                    .queries
-                    .queries()
-                    .first()
-                    .map_or(DNSClass::IN, |query| query.query_class());
-                let encode_all = |section: &[discovery_core::record::Record]| -> Vec<Record> {
-                    section
-                        .iter()
-                        .filter_map(|record| encode::record(record, class))
-                        .collect()
-                };
-                (
-                    encode_all(&answer.answers),
-                    encode_all(&answer.authority),
-                    encode_all(&answer.additional),
-                )
-            }
-            Reply::Forwarded(message) => {
-                let message = *message;
-                metadata.response_code = message.metadata.response_code;
-                metadata.truncation = message.metadata.truncation;
-                metadata.authentic_data = message.metadata.authentic_data;
-                (message.answers, message.authorities, message.additionals)
-            }
-        };
         let response = builder.build(
-            metadata,
-            answers.iter(),
-            authority.iter(),
+            out.metadata,
+            out.answers.iter(),
+            out.authority.iter(),
             std::iter::empty(),
-            additional.iter(),
+            out.additional.iter(),
         );
-        match response_handle.send_response(response).await {
+        let info = match response_handle.send_response(response).await {
             Ok(info) => info,
             Err(error) => {
                 tracing::debug!(%error, "the reply was not sent");
-                let mut metadata =
-                    hickory_proto::op::Metadata::response_from_request(&request.metadata);
+                let mut metadata = Metadata::response_from_request(&request.metadata);
                 metadata.response_code = ResponseCode::ServFail;
                 ResponseInfo::from(hickory_proto::op::Header {
                     metadata,
                     counts: hickory_proto::op::HeaderCounts::default(),
                 })
             }
+        };
+        if let Some(metrics) = &self.metrics {
+            let size = response_size(request, &out, &info, response_edns);
+            metrics.observe(system, cause(system, &info), started.elapsed(), size);
         }
+        info
     }
 }
 
+/// The reply as hickory's header and records.
+fn outgoing(live: &Live, request: &Request, reply: Reply) -> Outgoing {
+    let mut metadata = Metadata::response_from_request(&request.metadata);
+    metadata.recursion_available = live.recursion.forwarder.is_some();
+    let (answers, authority, additional) = match reply {
+        Reply::Code(code) => {
+            metadata.response_code = code;
+            (Vec::new(), Vec::new(), Vec::new())
+        }
+        Reply::Answer(answer) => {
+            metadata.response_code = response_code(answer.rcode);
+            metadata.authoritative = answer.authoritative;
+            let class = request
+                .queries
+                .queries()
+                .first()
+                .map_or(DNSClass::IN, |query| query.query_class());
+            let encode_all = |section: &[discovery_core::record::Record]| -> Vec<Record> {
+                section
+                    .iter()
+                    .filter_map(|record| encode::record(record, class))
+                    .collect()
+            };
+            (
+                encode_all(&answer.answers),
+                encode_all(&answer.authority),
+                encode_all(&answer.additional),
+            )
+        }
+        Reply::Forwarded(message) => {
+            let message = *message;
+            metadata.response_code = message.metadata.response_code;
+            metadata.truncation = message.metadata.truncation;
+            metadata.authentic_data = message.metadata.authentic_data;
+            (message.answers, message.authorities, message.additionals)
+        }
+    };
+    Outgoing {
+        metadata,
+        answers,
+        authority,
+        additional,
+    }
+}
+
+/// The error cause of a sent reply, if it is one.
+fn cause(system: System, info: &ResponseInfo) -> Option<Cause> {
+    if info.truncation {
+        return Some(Cause::truncated);
+    }
+    match info.response_code {
+        ResponseCode::NXDomain => Some(Cause::nxdomain),
+        ResponseCode::ServFail => Some(Cause::servfail),
+        ResponseCode::Refused => Some(Cause::refused),
+        ResponseCode::NoError if info.counts().answers == 0 && system != System::recursive => {
+            Some(Cause::nodata)
+        }
+        _ => None,
+    }
+}
+
+/// The size of the reply as sent: the records hickory kept (its counts) encoded again.
+/// Only computed when metrics are on.
+fn response_size(
+    request: &Request,
+    out: &Outgoing,
+    info: &ResponseInfo,
+    edns: Option<Edns>,
+) -> usize {
+    let counts = info.counts();
+    let kept_additional =
+        usize::from(counts.additionals).saturating_sub(usize::from(edns.is_some()));
+    let mut message = Message::new(
+        request.metadata.id,
+        MessageType::Response,
+        request.metadata.op_code,
+    );
+    message.metadata = out.metadata;
+    message.add_queries(
+        request
+            .queries
+            .queries()
+            .iter()
+            .map(|query| query.original().clone()),
+    );
+    message.add_answers(
+        out.answers
+            .iter()
+            .take(usize::from(counts.answers))
+            .cloned(),
+    );
+    message.add_authorities(
+        out.authority
+            .iter()
+            .take(usize::from(counts.authorities))
+            .cloned(),
+    );
+    message.add_additionals(out.additional.iter().take(kept_additional).cloned());
+    if let Some(edns) = edns {
+        message.set_edns(edns);
+    }
+    message.to_vec().map_or(0, |bytes| bytes.len())
+}
+
 impl Handler {
-    async fn reply(&self, live: &Live, request: &Request) -> Reply {
+    async fn reply(&self, live: &Live, request: &Request) -> (Reply, System) {
+        let refuse = |code| (Reply::Code(code), System::auth);
         if request.metadata.op_code != OpCode::Query {
-            return Reply::Code(ResponseCode::NotImp);
+            return refuse(ResponseCode::NotImp);
         }
         if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
-            return Reply::Code(ResponseCode::BADVERS);
+            return refuse(ResponseCode::BADVERS);
         }
         let Ok(info) = request.request_info() else {
-            return Reply::Code(ResponseCode::FormErr);
+            return refuse(ResponseCode::FormErr);
         };
         if !self.records.is_loaded() {
-            return Reply::Code(ResponseCode::Refused);
+            return refuse(ResponseCode::Refused);
         }
         let question = info.query.original();
         let query = encode::query(
@@ -204,8 +292,21 @@ impl Handler {
         let index = self.records.index();
         let now_ms = now_ms();
         match answer::resolve(&live.zone, &index, &query, now_ms) {
-            Outcome::Forward => forward(&live.recursion, request, &query.name).await,
-            Outcome::Answer(answer) => Reply::Answer(Box::new(self.finish(live, *answer).await)),
+            Outcome::Forward => (
+                forward(&live.recursion, request, &query.name).await,
+                System::recursive,
+            ),
+            Outcome::Answer(answer) => {
+                let system = if answer.authoritative {
+                    System::auth
+                } else {
+                    System::reverse
+                };
+                (
+                    Reply::Answer(Box::new(self.finish(live, *answer).await)),
+                    system,
+                )
+            }
         }
     }
 

@@ -4,7 +4,8 @@
 //!
 //! Layout: [`feed`] (the index, fed by kv-client's reflector), [`handler`] (hickory's request
 //! handler over discovery-core's answers), [`forward`] (the upstreams), [`encode`] (core
-//! records ↔ hickory's), [`server`] (the UDP and TCP listeners). The answers themselves are
+//! records ↔ hickory's), [`server`] (the UDP and TCP listeners), [`metrics`] (Prometheus
+//! metrics with SkyDNS's names, `/ready`, `/health`). The answers themselves are
 //! discovery-core's; nothing here decides what a name means.
 
 pub mod config;
@@ -12,5 +13,6 @@ pub mod encode;
 pub mod feed;
 pub mod forward;
 pub mod handler;
+pub mod metrics;
 pub mod run;
 pub mod server;

@@ -6,13 +6,15 @@
 //! reported at once; a stored document that cannot be used changes nothing; no task outlives
 //! [`run`].
 
-use crate::config::{Args, Settings, SettingsError};
+use crate::config::{Args, MetricsSettings, Settings, SettingsError};
 use crate::feed::{self, OnConfig, Records};
 use crate::forward::Forwarder;
 use crate::handler::{Handler, Live, LiveHandle, Recursion};
+use crate::metrics::Metrics;
 use discovery_core::config::StoredConfig;
 use kv_client::{Client, ClientConfig};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -149,12 +151,46 @@ pub async fn run(
         &tasks,
         shutdown.clone(),
     )?;
-    let handler = Handler::new(live, records);
+    let metrics = match &settings.metrics {
+        Some(wanted) => Some(start_metrics(wanted, &records, &tasks, &shutdown).await?),
+        None => None,
+    };
+    let handler = Handler::new(live, records, metrics);
     let served = crate::server::serve(udp, tcp, handler, shutdown.clone()).await;
     shutdown.cancel();
     tasks.close();
     tasks.wait().await;
     Ok(served?)
+}
+
+/// Binds the metrics endpoint and serves it on `tasks` until `shutdown`.
+async fn start_metrics(
+    wanted: &MetricsSettings,
+    records: &Records,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<Arc<Metrics>, RunError> {
+    let listener = TcpListener::bind(wanted.addr)
+        .await
+        .map_err(|source| RunError::Bind {
+            addr: wanted.addr,
+            source,
+        })?;
+    let metrics = Arc::new(Metrics::new(&wanted.namespace, &wanted.subsystem));
+    let served = crate::metrics::serve(
+        listener,
+        wanted.path.clone(),
+        Arc::clone(&metrics),
+        records.clone(),
+        shutdown.clone(),
+    );
+    tasks.spawn(async move {
+        if let Err(error) = served.await {
+            tracing::warn!(%error, "the metrics endpoint stopped");
+        }
+    });
+    tracing::info!(addr = %wanted.addr, path = %wanted.path, "serving metrics, /ready and /health");
+    Ok(metrics)
 }
 
 /// `dns_addr` from the stored configuration, read once before binding (SkyDNS reads its

@@ -39,16 +39,33 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// A member and `discoveryd -domain skydns.local` with `flags` added, waiting until the
-    /// index is loaded (a query is answered rather than refused).
+    /// A member and `discoveryd` over it with `flags` added, waiting until the index is
+    /// loaded (a query is answered rather than refused).
     pub fn start(flags: &[&str]) -> Stack {
         let cluster = Cluster::start(1, &[]);
+        let machines = cluster.url(0).to_owned();
+        let stack = Stack::serve(cluster, &machines, flags);
+        testkit::wait_for(DEADLINE, "the index to load", || {
+            (stack.dig(&["dns.skydns.local", "SOA"]).status != "REFUSED").then_some(())
+        });
+        stack
+    }
+
+    /// A `discoveryd` whose Keel URL leads nowhere, so its records are never loaded (the
+    /// member beside it only lends its HTTP client).
+    pub fn start_unloaded(flags: &[&str]) -> Stack {
+        let cluster = Cluster::start(1, &[]);
+        let nowhere = format!("http://127.0.0.1:{}", testkit::free_port());
+        Stack::serve(cluster, &nowhere, flags)
+    }
+
+    fn serve(cluster: Cluster, machines: &str, flags: &[&str]) -> Stack {
         let mut argv = vec![
             "discoveryd",
             "--addr",
             "127.0.0.1:0",
             "--machines",
-            cluster.url(0),
+            machines,
         ];
         argv.extend_from_slice(flags);
         let args = Args::try_parse_from(argv).expect("valid flags");
@@ -68,17 +85,13 @@ impl Stack {
             .expect("bound");
         let port = tcp.local_addr().expect("an address").port();
         let server = runtime.spawn(discoveryd::run::run(base, udp, tcp, shutdown.clone()));
-        let stack = Stack {
+        Stack {
             cluster,
             port,
             shutdown,
             runtime: Some(runtime),
             server: Some(server),
-        };
-        testkit::wait_for(DEADLINE, "the index to load", || {
-            (stack.dig(&["dns.skydns.local", "SOA"]).status != "REFUSED").then_some(())
-        });
-        stack
+        }
     }
 
     /// Writes `value` at `key` (a path below `/v2/keys`) with curl, as a user would.
@@ -341,4 +354,21 @@ impl Drop for Process {
             let _ = self.0.wait();
         }
     }
+}
+
+/// An HTTP reply's status and body.
+pub struct HttpReply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// `GET url`; any status is a reply, a refused connection an error.
+pub fn http_get(url: &str) -> Result<HttpReply, String> {
+    let response = match ureq::get(url).timeout(Duration::from_secs(5)).call() {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+        Err(error) => return Err(error.to_string()),
+    };
+    let status = response.status();
+    let body = response.into_string().map_err(|error| error.to_string())?;
+    Ok(HttpReply { status, body })
 }
