@@ -10,8 +10,8 @@
 //! - the zone's settings ([`zone`]) and the answer to every query from the index
 //!   ([`answer`], built from [`lookup`]'s records), as plain records ([`record`]) that the
 //!   server encodes with hickory;
-//! - the configuration stored at `/<prefix>/config` ([`config`]) and the sidekick's
-//!   announcement ([`announce`]).
+//! - the configuration stored at `/<prefix>/config` ([`config`]), the sidekick's
+//!   announcement ([`announce`]) and the response cache's bookkeeping ([`cache`]).
 //!
 //! Invariants: nothing here reads a clock, a socket or the store, and no DNS wire format is
 //! written here (the server crate uses hickory's). Must not depend on any workspace crate
@@ -21,6 +21,7 @@
 
 pub mod announce;
 pub mod answer;
+pub mod cache;
 pub mod config;
 pub mod index;
 pub mod lookup;

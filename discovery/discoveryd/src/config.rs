@@ -71,7 +71,7 @@ pub struct Args {
     /// TTL of records found upstream for CNAME tails and glue, seconds.
     #[arg(long = "rcache-ttl", default_value_t = 60)]
     pub rcache_ttl: u32,
-    /// Response cache capacity (not built yet: only 0).
+    /// Response cache capacity for forwarded answers, in answers; 0: off.
     #[arg(long, default_value_t = 0)]
     pub rcache: usize,
     /// Not built yet: refused when set.
@@ -151,8 +151,10 @@ pub struct Settings {
     pub round_robin: bool,
     /// Rotate the first upstream asked.
     pub ns_rotate: bool,
-    /// TTL of upstream records in answers.
+    /// TTL of upstream records in answers, and the longest a forwarded answer is cached.
     pub rcache_ttl: u32,
+    /// Forwarded answers cached; 0: no cache.
+    pub rcache: usize,
     /// The metrics endpoint, when on.
     pub metrics: Option<MetricsSettings>,
 }
@@ -315,6 +317,7 @@ impl Args {
             round_robin: self.round_robin,
             ns_rotate: self.ns_rotate,
             rcache_ttl: self.rcache_ttl,
+            rcache: self.rcache,
             metrics: self.metrics(addr)?,
         })
     }
@@ -340,7 +343,6 @@ impl Args {
 
     fn refuse_unsupported(&self) -> Result<(), SettingsError> {
         let unsupported = [
-            ("rcache", self.rcache != 0),
             ("dnssec", self.dnssec.is_some()),
             ("stubzones", self.stubzones),
             ("systemd", self.systemd),
@@ -522,12 +524,15 @@ mod tests {
             .expect_err("refused")
             .to_string();
         assert!(error.contains("for -addr"), "{error}");
-        let cache = StoredConfig::parse(r#"{"rcache":100}"#).expect("a document");
+        let cache = StoredConfig::parse(r#"{"rcache":100,"rcache_ttl":30}"#).expect("a document");
+        let settings = args.settings_with("", &cache).expect("valid");
+        assert_eq!((settings.rcache, settings.rcache_ttl), (100, 30));
+        let signed = StoredConfig::parse(r#"{"dnssec":"Kskydns.local"}"#).expect("a document");
         let error = args
-            .settings_with("", &cache)
+            .settings_with("", &signed)
             .expect_err("refused")
             .to_string();
-        assert_eq!(error, "-rcache is not supported yet");
+        assert_eq!(error, "-dnssec is not supported yet");
     }
 
     // Goal: only `nameserver` lines with an address count, on port 53.

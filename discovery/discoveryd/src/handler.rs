@@ -7,6 +7,7 @@
 //! question, NOTIMP for another opcode, BADVERS for EDNS above version 0, REFUSED before the
 //! index is first loaded, SERVFAIL when forwarding fails); no query waits on Keel.
 
+use crate::cache::ResponseCache;
 use crate::encode;
 use crate::feed::Records;
 use crate::forward::Forwarder;
@@ -48,6 +49,8 @@ pub struct Live {
     pub recursion: Recursion,
     /// Rotate addresses between answers.
     pub round_robin: bool,
+    /// The response cache for forwarded answers, if on.
+    pub cache: Option<Arc<ResponseCache>>,
 }
 
 /// The current [`Live`] settings, shared between the handler and the reload; cheap to clone.
@@ -218,7 +221,10 @@ fn cause(system: System, info: &ResponseInfo) -> Option<Cause> {
         ResponseCode::NXDomain => Some(Cause::nxdomain),
         ResponseCode::ServFail => Some(Cause::servfail),
         ResponseCode::Refused => Some(Cause::refused),
-        ResponseCode::NoError if info.counts().answers == 0 && system != System::recursive => {
+        ResponseCode::NoError
+            if info.counts().answers == 0
+                && !matches!(system, System::recursive | System::cache) =>
+        {
             Some(Cause::nodata)
         }
         _ => None,
@@ -292,10 +298,7 @@ impl Handler {
         let index = self.records.index();
         let now_ms = now_ms();
         match answer::resolve(&live.zone, &index, &query, now_ms) {
-            Outcome::Forward => (
-                forward(&live.recursion, request, &query.name).await,
-                System::recursive,
-            ),
+            Outcome::Forward => self.forward_cached(live, request, &query.name).await,
             Outcome::Answer(answer) => {
                 let system = if answer.authoritative {
                     System::auth
@@ -308,6 +311,28 @@ impl Handler {
                 )
             }
         }
+    }
+
+    /// Forwards through the response cache: a cached answer if there is one, else the
+    /// upstream's, kept for the next asker.
+    async fn forward_cached(&self, live: &Live, request: &Request, name: &str) -> (Reply, System) {
+        let Some(cache) = &live.cache else {
+            return (
+                forward(&live.recursion, request, name).await,
+                System::recursive,
+            );
+        };
+        if let Some(message) = cache.get(request, now_ms()) {
+            return (Reply::Forwarded(Box::new(message)), System::cache);
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.cache_miss("response");
+        }
+        let reply = forward(&live.recursion, request, name).await;
+        if let Reply::Forwarded(message) = &reply {
+            cache.put(request, message, now_ms());
+        }
+        (reply, System::recursive)
     }
 
     /// Does the answer's upstream lookups and rotates its addresses.

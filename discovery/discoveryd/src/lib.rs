@@ -3,11 +3,11 @@
 //! keeps current, and forwards every other name to upstream resolvers.
 //!
 //! Layout: [`feed`] (the index, fed by kv-client's reflector), [`handler`] (hickory's request
-//! handler over discovery-core's answers), [`forward`] (the upstreams), [`encode`] (core
-//! records ↔ hickory's), [`server`] (the UDP and TCP listeners), [`metrics`] (Prometheus
-//! metrics with SkyDNS's names, `/ready`, `/health`). The answers themselves are
-//! discovery-core's; nothing here decides what a name means.
+//! handler over discovery-core's answers), [`forward`] (the upstreams), [`cache`] (forwarded
+//! answers), [`encode`] (core records ↔ hickory's), [`server`] (the UDP and TCP listeners),
+//! [`metrics`] (Prometheus metrics with SkyDNS's names, `/ready`, `/health`).
 
+pub mod cache;
 pub mod config;
 pub mod encode;
 pub mod feed;

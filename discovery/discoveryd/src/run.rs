@@ -6,6 +6,7 @@
 //! reported at once; a stored document that cannot be used changes nothing; no task outlives
 //! [`run`].
 
+use crate::cache::ResponseCache;
 use crate::config::{Args, MetricsSettings, Settings, SettingsError};
 use crate::feed::{self, OnConfig, Records};
 use crate::forward::Forwarder;
@@ -81,6 +82,8 @@ pub fn live(settings: &Settings) -> Live {
             upstream_ttl: settings.rcache_ttl,
         },
         round_robin: settings.round_robin,
+        cache: (settings.rcache > 0 && !settings.no_rec)
+            .then(|| Arc::new(ResponseCache::new(settings.rcache, settings.rcache_ttl))),
     }
 }
 

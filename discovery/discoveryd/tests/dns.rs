@@ -431,3 +431,46 @@ fn the_binary_listens_on_the_stored_address_and_stops_on_sigterm() {
     let status = process.terminate(support::DEADLINE);
     assert!(status.success(), "{status}");
 }
+
+// Goal: with -rcache, a forwarded answer is kept and handed out with its TTLs lowered by the
+// time it has been held, also when the upstream is gone meanwhile.
+// Method: NSD as upstream (TTL 300); the same question asked until the TTL has gone down;
+// NSD stopped; asked again.
+#[test]
+fn forwarded_answers_are_cached_with_decremented_ttls() {
+    if !tools_present(true) {
+        return;
+    }
+    let mut nsd = Nsd::start("example.test", UPSTREAM_ZONE);
+    let upstream = nsd.address();
+    let stack = Stack::start(&[
+        "--nameservers",
+        &upstream,
+        "--rcache",
+        "100",
+        "--rcache-ttl",
+        "60",
+    ]);
+    let first = stack.dig(&["www.example.test", "A"]);
+    assert_eq!(
+        first.answer.first().map(|rr| rr.ttl),
+        Some(300),
+        "{}",
+        first.output
+    );
+    let aged = stack.dig_until(&["www.example.test", "A"], "a lowered TTL", |reply| {
+        reply.answer.first().is_some_and(|rr| rr.ttl < 300)
+    });
+    assert!(aged.answer[0].ttl >= 299 - 20, "{}", aged.output);
+    nsd.stop();
+    let cached = stack.dig(&["www.example.test", "A"]);
+    assert_eq!(
+        cached.data("A"),
+        ["192.0.2.10"],
+        "from the cache: {}",
+        cached.output
+    );
+    assert!(cached.answer[0].ttl < 300);
+    let uncached = stack.dig(&["other.example.test", "A"]);
+    assert_eq!(uncached.status, "SERVFAIL", "{}", uncached.output);
+}
