@@ -11,7 +11,8 @@
 //!   ([`answer`], built from [`lookup`]'s records), as plain records ([`record`]) that the
 //!   server encodes with hickory;
 //! - the configuration stored at `/<prefix>/config` ([`config`]), the sidekick's
-//!   announcement ([`announce`]) and the response cache's bookkeeping ([`cache`]).
+//!   announcement ([`announce`]), the response cache's bookkeeping ([`cache`]) and the stub
+//!   zones declared in the records ([`stub`]).
 //!
 //! Invariants: nothing here reads a clock, a socket or the store, and no DNS wire format is
 //! written here (the server crate uses hickory's). Must not depend on any workspace crate
@@ -28,6 +29,7 @@ pub mod lookup;
 pub mod path;
 pub mod record;
 pub mod service;
+pub mod stub;
 pub mod zone;
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ pub struct Args {
     /// Not built yet: refused when set.
     #[arg(long)]
     pub dnssec: Option<String>,
-    /// Not built yet: refused when set.
+    /// Send questions for the stub zones declared under `stub.dns.<domain>` to their servers.
     #[arg(long = "stubzones", action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false")]
     pub stubzones: bool,
@@ -155,6 +155,8 @@ pub struct Settings {
     pub rcache_ttl: u32,
     /// Forwarded answers cached; 0: no cache.
     pub rcache: usize,
+    /// Stub zones on.
+    pub stubzones: bool,
     /// The metrics endpoint, when on.
     pub metrics: Option<MetricsSettings>,
 }
@@ -318,6 +320,7 @@ impl Args {
             ns_rotate: self.ns_rotate,
             rcache_ttl: self.rcache_ttl,
             rcache: self.rcache,
+            stubzones: self.stubzones,
             metrics: self.metrics(addr)?,
         })
     }
@@ -344,7 +347,6 @@ impl Args {
     fn refuse_unsupported(&self) -> Result<(), SettingsError> {
         let unsupported = [
             ("dnssec", self.dnssec.is_some()),
-            ("stubzones", self.stubzones),
             ("systemd", self.systemd),
             ("tls-key", self.tls_key.is_some()),
             ("tls-pem", self.tls_pem.is_some()),

@@ -14,7 +14,9 @@ use crate::forward::Forwarder;
 use crate::metrics::{Cause, Metrics, System};
 use discovery_core::answer::{self, Outcome};
 use discovery_core::record::{Answer, External, Rcode, RecordType};
+use discovery_core::stub;
 use discovery_core::zone::Zone;
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Record};
 use hickory_server::net::runtime::Time;
@@ -23,7 +25,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The largest UDP answer sent, whatever the client advertises: 1232 bytes, the size DNS Flag
 /// Day 2020 recommends (no IP fragmentation on common paths).
@@ -51,6 +53,8 @@ pub struct Live {
     pub round_robin: bool,
     /// The response cache for forwarded answers, if on.
     pub cache: Option<Arc<ResponseCache>>,
+    /// Stub zones on (`-stubzones`), and the timeout towards their servers.
+    pub stub_zones: Option<Duration>,
 }
 
 /// The current [`Live`] settings, shared between the handler and the reload; cheap to clone.
@@ -296,6 +300,11 @@ impl Handler {
             question.query_class(),
         );
         let index = self.records.index();
+        if let Some(timeout) = live.stub_zones {
+            if let Some((zone, servers)) = stub::servers_for(&live.zone, &index, &query.name) {
+                return (to_stub_zone(request, &zone, servers, timeout).await, System::stub);
+            }
+        }
         let now_ms = now_ms();
         match answer::resolve(&live.zone, &index, &query, now_ms) {
             Outcome::Forward => self.forward_cached(live, request, &query.name).await,
@@ -352,6 +361,46 @@ impl Handler {
             answer::rotate_addresses(&mut answer, by);
         }
         answer
+    }
+}
+
+/// Sends the question to the stub zone's servers, marked with SkyDNS's loop option; a
+/// question that already carries the mark came from another server's stub forwarding and is
+/// refused rather than sent round again.
+async fn to_stub_zone(
+    request: &Request,
+    zone: &str,
+    servers: Vec<std::net::SocketAddr>,
+    timeout: Duration,
+) -> Reply {
+    let loop_code = EdnsCode::Unknown(stub::LOOP_OPTION_CODE);
+    if request.edns.as_ref().is_some_and(|edns| edns.option(loop_code).is_some()) {
+        tracing::warn!(zone, "a stub-zone question came back marked: refused (a forwarding loop)");
+        return Reply::Code(ResponseCode::Refused);
+    }
+    let Ok(mut message) = Message::from_vec(request.as_slice()) else {
+        return Reply::Code(ResponseCode::FormErr);
+    };
+    let mut edns = message.edns.take().unwrap_or_default();
+    edns.set_max_payload(edns.max_payload().max(UDP_PAYLOAD_MAX));
+    edns.options_mut()
+        .insert(EdnsOption::Unknown(stub::LOOP_OPTION_CODE, vec![1]));
+    message.set_edns(edns);
+    let Ok(raw) = message.to_vec() else {
+        return Reply::Code(ResponseCode::FormErr);
+    };
+    let forwarder = Forwarder {
+        upstreams: servers,
+        timeout,
+        rotate: true,
+    };
+    let tcp = request.protocol() == Protocol::Tcp;
+    match forwarder.forward(&raw, request.metadata.id, tcp).await {
+        Ok(reply) => Reply::Forwarded(Box::new(reply)),
+        Err(error) => {
+            tracing::warn!(%error, zone, "the stub zone's servers failed");
+            Reply::Code(ResponseCode::ServFail)
+        }
     }
 }
 

@@ -82,6 +82,7 @@ pub fn live(settings: &Settings) -> Live {
             upstream_ttl: settings.rcache_ttl,
         },
         round_robin: settings.round_robin,
+        stub_zones: settings.stubzones.then_some(settings.rtimeout),
         cache: (settings.rcache > 0 && !settings.no_rec)
             .then(|| Arc::new(ResponseCache::new(settings.rcache, settings.rcache_ttl))),
     }

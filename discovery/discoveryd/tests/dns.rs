@@ -474,3 +474,27 @@ fn forwarded_answers_are_cached_with_decremented_ttls() {
     let uncached = stack.dig(&["other.example.test", "A"]);
     assert_eq!(uncached.status, "SERVFAIL", "{}", uncached.output);
 }
+
+// Goal: with -stubzones, questions in a stub zone declared under stub.dns.<domain> go to
+// that zone's servers, even with forwarding off; a question already marked with SkyDNS's
+// loop option (65011) is refused, not sent round again; without the record, the zone is
+// outside the domain like any other (SERVFAIL with -no-rec).
+// Method: NSD serving example.test as the stub zone's one server; dig with +ednsopt.
+#[test]
+fn stub_zones_go_to_their_servers_and_loops_are_refused() {
+    if !tools_present(true) {
+        return;
+    }
+    let nsd = Nsd::start("example.test", UPSTREAM_ZONE);
+    let stack = Stack::start(&["--stubzones", "--no-rec"]);
+    assert_eq!(stack.dig(&["www.example.test", "A"]).status, "SERVFAIL");
+    let server = format!(r#"{{"host":"127.0.0.1","port":{}}}"#, nsd.port);
+    stack.curl_put("/skydns/local/skydns/dns/stub/test/example/ns1", &server, None);
+    let stubbed = stack.dig_until(&["www.example.test", "A"], "the stub zone", |reply| {
+        reply.status == "NOERROR"
+    });
+    assert_eq!(stubbed.data("A"), ["192.0.2.10"], "{}", stubbed.output);
+    let marked = stack.dig(&["www.example.test", "A", "+ednsopt=65011:01"]);
+    assert_eq!(marked.status, "REFUSED", "{}", marked.output);
+    assert_eq!(stack.dig(&["web.example.org", "A"]).status, "SERVFAIL");
+}
