@@ -24,7 +24,11 @@ const DNS_PORT: u16 = 53;
 #[must_use]
 pub fn servers_for(zone: &Zone, index: &Index, name: &str) -> Option<(String, Vec<SocketAddr>)> {
     let name = name.to_ascii_lowercase();
-    let name = if name.ends_with('.') { name } else { format!("{name}.") };
+    let name = if name.ends_with('.') {
+        name
+    } else {
+        format!("{name}.")
+    };
     let stub_root = path::key_for_name(&zone.prefix, &zone.reserved("stub")).ok()?;
     let mut best: Option<(String, Vec<SocketAddr>)> = None;
     for entry in index.subtree(&stub_root) {
@@ -41,7 +45,11 @@ pub fn servers_for(zone: &Zone, index: &Index, name: &str) -> Option<(String, Ve
         let Host::Address(address) = entry.service.host() else {
             continue;
         };
-        let port = if entry.service.port == 0 { DNS_PORT } else { entry.service.port };
+        let port = if entry.service.port == 0 {
+            DNS_PORT
+        } else {
+            entry.service.port
+        };
         let server = SocketAddr::new(address, port);
         match &mut best {
             Some((found, servers)) if *found == stub_zone => servers.push(server),
@@ -54,14 +62,20 @@ pub fn servers_for(zone: &Zone, index: &Index, name: &str) -> Option<(String, Ve
 
 /// `com/example` → `example.com.`
 fn zone_name(zone_key: &str) -> String {
-    let mut labels: Vec<&str> = zone_key.split('/').filter(|label| !label.is_empty()).collect();
+    let mut labels: Vec<&str> = zone_key
+        .split('/')
+        .filter(|label| !label.is_empty())
+        .collect();
     labels.reverse();
     format!("{}.", labels.join("."))
 }
 
 /// Whether `name` is `zone` or below it, on a label boundary.
 fn within(name: &str, zone: &str) -> bool {
-    name == zone || name.strip_suffix(zone).is_some_and(|head| head.ends_with('.'))
+    name == zone
+        || name
+            .strip_suffix(zone)
+            .is_some_and(|head| head.ends_with('.'))
 }
 
 #[cfg(test)]
@@ -85,19 +99,37 @@ mod tests {
     fn questions_find_their_stub_zone() {
         let zone = Zone::new("skydns.local", "skydns").expect("a zone");
         let index = index(&[
-            ("/skydns/local/skydns/dns/stub/com/example/ns1", r#"{"host":"10.0.0.1"}"#),
-            ("/skydns/local/skydns/dns/stub/com/example/ns2", r#"{"host":"10.0.0.2","port":5353}"#),
-            ("/skydns/local/skydns/dns/stub/com/example/ns3", r#"{"host":"ns.example.org"}"#),
-            ("/skydns/local/skydns/dns/stub/com/example/east/ns1", r#"{"host":"10.0.1.1"}"#),
+            (
+                "/skydns/local/skydns/dns/stub/com/example/ns1",
+                r#"{"host":"10.0.0.1"}"#,
+            ),
+            (
+                "/skydns/local/skydns/dns/stub/com/example/ns2",
+                r#"{"host":"10.0.0.2","port":5353}"#,
+            ),
+            (
+                "/skydns/local/skydns/dns/stub/com/example/ns3",
+                r#"{"host":"ns.example.org"}"#,
+            ),
+            (
+                "/skydns/local/skydns/dns/stub/com/example/east/ns1",
+                r#"{"host":"10.0.1.1"}"#,
+            ),
             ("/skydns/local/skydns/web/x1", r#"{"host":"10.9.9.9"}"#),
         ]);
         let (found, servers) = servers_for(&zone, &index, "www.Example.com.").expect("a stub zone");
         assert_eq!(found, "example.com.");
         let servers: Vec<String> = servers.iter().map(ToString::to_string).collect();
         assert_eq!(servers, ["10.0.0.1:53", "10.0.0.2:5353"]);
-        let (found, servers) = servers_for(&zone, &index, "db.east.example.com").expect("the inner");
+        let (found, servers) =
+            servers_for(&zone, &index, "db.east.example.com").expect("the inner");
         assert_eq!((found.as_str(), servers.len()), ("east.example.com.", 1));
-        assert_eq!(servers_for(&zone, &index, "example.com.").map(|(z, _)| z).as_deref(), Some("example.com."));
+        assert_eq!(
+            servers_for(&zone, &index, "example.com.")
+                .map(|(z, _)| z)
+                .as_deref(),
+            Some("example.com.")
+        );
         assert!(servers_for(&zone, &index, "notexample.com.").is_none());
         assert!(servers_for(&zone, &index, "web.skydns.local.").is_none());
     }

@@ -16,8 +16,8 @@ use discovery_core::answer::{self, Outcome};
 use discovery_core::record::{Answer, External, Rcode, RecordType};
 use discovery_core::stub;
 use discovery_core::zone::Zone;
-use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Record};
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
@@ -302,7 +302,10 @@ impl Handler {
         let index = self.records.index();
         if let Some(timeout) = live.stub_zones {
             if let Some((zone, servers)) = stub::servers_for(&live.zone, &index, &query.name) {
-                return (to_stub_zone(request, &zone, servers, timeout).await, System::stub);
+                return (
+                    to_stub_zone(request, &zone, servers, timeout).await,
+                    System::stub,
+                );
             }
         }
         let now_ms = now_ms();
@@ -374,8 +377,15 @@ async fn to_stub_zone(
     timeout: Duration,
 ) -> Reply {
     let loop_code = EdnsCode::Unknown(stub::LOOP_OPTION_CODE);
-    if request.edns.as_ref().is_some_and(|edns| edns.option(loop_code).is_some()) {
-        tracing::warn!(zone, "a stub-zone question came back marked: refused (a forwarding loop)");
+    if request
+        .edns
+        .as_ref()
+        .is_some_and(|edns| edns.option(loop_code).is_some())
+    {
+        tracing::warn!(
+            zone,
+            "a stub-zone question came back marked: refused (a forwarding loop)"
+        );
         return Reply::Code(ResponseCode::Refused);
     }
     let Ok(mut message) = Message::from_vec(request.as_slice()) else {

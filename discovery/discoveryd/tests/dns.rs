@@ -489,7 +489,11 @@ fn stub_zones_go_to_their_servers_and_loops_are_refused() {
     let stack = Stack::start(&["--stubzones", "--no-rec"]);
     assert_eq!(stack.dig(&["www.example.test", "A"]).status, "SERVFAIL");
     let server = format!(r#"{{"host":"127.0.0.1","port":{}}}"#, nsd.port);
-    stack.curl_put("/skydns/local/skydns/dns/stub/test/example/ns1", &server, None);
+    stack.curl_put(
+        "/skydns/local/skydns/dns/stub/test/example/ns1",
+        &server,
+        None,
+    );
     let stubbed = stack.dig_until(&["www.example.test", "A"], "the stub zone", |reply| {
         reply.status == "NOERROR"
     });
