@@ -11,11 +11,12 @@ keel_require_cargo
 # faketime: its clock skew. systemd, dbus, util-linux: the real test hosts (systemd --user,
 # a private system bus and journald in namespaces; unshare and nsenter; dbus-user-session
 # for the session bus socket). python3-venv: the python fleet client's virtualenv.
-# bind9-dnsutils, python3-dnspython: dig and dnspython, the real DNS clients of discoveryd's
-# tests; nsd: the reference authoritative server they forward to.
+# bind9-dnsutils, python3-dnspython: dig, delv and dnspython, the real DNS clients of
+# discoveryd's tests; bind9-utils: dnssec-keygen for their DNSSEC key pairs; nsd: the reference
+# authoritative server they forward to.
 keel_install_packages libclang-dev clang build-essential etcd-client etcd-server python3 \
     python3-venv iproute2 nftables iptables faketime systemd dbus dbus-user-session util-linux \
-    bind9-dnsutils python3-dnspython nsd
+    bind9-dnsutils bind9-utils python3-dnspython nsd
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
 # The python `fleet` 0.1.3 client (PyPI) for the fleet API compatibility test, in a virtualenv

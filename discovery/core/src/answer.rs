@@ -68,18 +68,27 @@ pub fn resolve(zone: &Zone, index: &Index, query: &Query, now_ms: i64) -> Outcom
 /// Rotates the A and AAAA records of `answer` by `by` places (round robin), unless the answer
 /// holds more than one CNAME (a resolver cannot follow a reordered chain).
 pub fn rotate_addresses(answer: &mut Answer, by: usize) {
-    let cnames = answer
-        .answers
+    rotate_address_records(&mut answer.answers, |record| record.data.record_type(), by);
+}
+
+/// The rule of [`rotate_addresses`] over any list of records whose types `type_of` tells
+/// (the server rotates its encoded records, or references to them, with it).
+pub fn rotate_address_records<T: Clone>(
+    records: &mut [T],
+    type_of: impl Fn(&T) -> RecordType,
+    by: usize,
+) {
+    let cnames = records
         .iter()
-        .filter(|record| record.data.record_type() == RecordType::Cname)
+        .filter(|record| type_of(record) == RecordType::Cname)
         .count();
     if cnames > 1 {
         return;
     }
-    let positions: Vec<usize> = (0..answer.answers.len())
+    let positions: Vec<usize> = (0..records.len())
         .filter(|&position| {
             matches!(
-                answer.answers[position].data.record_type(),
+                type_of(&records[position]),
                 RecordType::A | RecordType::Aaaa
             )
         })
@@ -87,13 +96,13 @@ pub fn rotate_addresses(answer: &mut Answer, by: usize) {
     if positions.len() < 2 {
         return;
     }
-    let mut addresses: Vec<_> = positions
+    let mut addresses: Vec<T> = positions
         .iter()
-        .map(|&position| answer.answers[position].clone())
+        .map(|&position| records[position].clone())
         .collect();
     addresses.rotate_left(by % positions.len());
     for (position, address) in positions.into_iter().zip(addresses) {
-        answer.answers[position] = address;
+        records[position] = address;
     }
 }
 

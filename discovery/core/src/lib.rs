@@ -12,7 +12,8 @@
 //!   server encodes with hickory;
 //! - the configuration stored at `/<prefix>/config` ([`config`]), the sidekick's
 //!   announcement ([`announce`]), the response cache's bookkeeping ([`cache`]) and the stub
-//!   zones declared in the records ([`stub`]).
+//!   zones declared in the records ([`stub`]);
+//! - BIND's DNSSEC key pair files ([`keyfile`]) and the names that prove a denial ([`denial`]).
 //!
 //! Invariants: nothing here reads a clock, a socket or the store, and no DNS wire format is
 //! written here (the server crate uses hickory's). Must not depend on any workspace crate
@@ -24,7 +25,9 @@ pub mod announce;
 pub mod answer;
 pub mod cache;
 pub mod config;
+pub mod denial;
 pub mod index;
+pub mod keyfile;
 pub mod lookup;
 pub mod path;
 pub mod record;

@@ -74,9 +74,13 @@ pub struct Args {
     /// Response cache capacity for forwarded answers, in answers; 0: off.
     #[arg(long, default_value_t = 0)]
     pub rcache: usize,
-    /// Not built yet: refused when set.
+    /// Sign the zone with this BIND key pair: the base name of `dnssec-keygen`'s
+    /// `<base>.key` and `<base>.private` files.
     #[arg(long)]
     pub dnssec: Option<String>,
+    /// DNSSEC signatures kept for reuse (SkyDNS's signature cache); 0: none.
+    #[arg(long, default_value_t = 10_000)]
+    pub scache: usize,
     /// Send questions for the stub zones declared under `stub.dns.<domain>` to their servers.
     #[arg(long = "stubzones", action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false")]
@@ -157,6 +161,10 @@ pub struct Settings {
     pub rcache: usize,
     /// Stub zones on.
     pub stubzones: bool,
+    /// The DNSSEC key pair's base name, when signing.
+    pub dnssec: Option<String>,
+    /// DNSSEC signatures kept.
+    pub scache: usize,
     /// The metrics endpoint, when on.
     pub metrics: Option<MetricsSettings>,
 }
@@ -264,6 +272,9 @@ impl Args {
         if let Some(rcache) = stored.rcache {
             args.rcache = usize::try_from(rcache).unwrap_or(usize::MAX);
         }
+        if let Some(scache) = stored.scache {
+            args.scache = usize::try_from(scache).unwrap_or(usize::MAX);
+        }
         args
     }
 
@@ -321,6 +332,8 @@ impl Args {
             rcache_ttl: self.rcache_ttl,
             rcache: self.rcache,
             stubzones: self.stubzones,
+            dnssec: self.dnssec.clone(),
+            scache: self.scache,
             metrics: self.metrics(addr)?,
         })
     }
@@ -346,7 +359,6 @@ impl Args {
 
     fn refuse_unsupported(&self) -> Result<(), SettingsError> {
         let unsupported = [
-            ("dnssec", self.dnssec.is_some()),
             ("systemd", self.systemd),
             ("tls-key", self.tls_key.is_some()),
             ("tls-pem", self.tls_pem.is_some()),
@@ -474,6 +486,7 @@ mod tests {
             Err(error) => Err(error.kind().to_string()),
         };
         let cases: [(&[&str], &str); 6] = [
+            (&["-scache=-1"], "invalid value"),
             (
                 &["-addr=localhost"],
                 "invalid value \"localhost\" for -addr",
@@ -481,7 +494,6 @@ mod tests {
             (&["-nameservers=10.0.0.1"], "for -nameservers"),
             (&["-rtimeout=soon"], "for -rtimeout"),
             (&["-domain=bad..name"], "for -domain"),
-            (&["-dnssec=Kskydns.local"], "-dnssec is not supported yet"),
             (&["-frobnicate"], "unexpected argument"),
         ];
         for (args, expected) in cases {
@@ -529,12 +541,11 @@ mod tests {
         let cache = StoredConfig::parse(r#"{"rcache":100,"rcache_ttl":30}"#).expect("a document");
         let settings = args.settings_with("", &cache).expect("valid");
         assert_eq!((settings.rcache, settings.rcache_ttl), (100, 30));
-        let signed = StoredConfig::parse(r#"{"dnssec":"Kskydns.local"}"#).expect("a document");
-        let error = args
-            .settings_with("", &signed)
-            .expect_err("refused")
-            .to_string();
-        assert_eq!(error, "-dnssec is not supported yet");
+        let signed =
+            StoredConfig::parse(r#"{"dnssec":"Kskydns.local","scache":5}"#).expect("a document");
+        let settings = args.settings_with("", &signed).expect("valid");
+        assert_eq!(settings.dnssec.as_deref(), Some("Kskydns.local"));
+        assert_eq!(settings.scache, 5);
     }
 
     // Goal: only `nameserver` lines with an address count, on port 53.

@@ -8,9 +8,11 @@
 //! index is first loaded, SERVFAIL when forwarding fails); no query waits on Keel.
 
 use crate::cache::ResponseCache;
+use crate::dnssec::Signer;
 use crate::encode;
 use crate::feed::Records;
 use crate::forward::Forwarder;
+use crate::memo::{Memo, Question, Sections};
 use crate::metrics::{Cause, Metrics, System};
 use discovery_core::answer::{self, Outcome};
 use discovery_core::record::{Answer, External, Rcode, RecordType};
@@ -55,6 +57,8 @@ pub struct Live {
     pub cache: Option<Arc<ResponseCache>>,
     /// Stub zones on (`-stubzones`), and the timeout towards their servers.
     pub stub_zones: Option<Duration>,
+    /// The zone's signer (`-dnssec`), if on.
+    pub signer: Option<Arc<Signer>>,
 }
 
 /// The current [`Live`] settings, shared between the handler and the reload; cheap to clone.
@@ -94,6 +98,7 @@ pub struct Handler {
     records: Records,
     metrics: Option<Arc<Metrics>>,
     rotation: AtomicUsize,
+    memo: Memo,
 }
 
 impl Handler {
@@ -105,16 +110,26 @@ impl Handler {
             records,
             metrics,
             rotation: AtomicUsize::new(0),
+            memo: Memo::default(),
         }
     }
+}
+
+/// A question on its way to the index's answer.
+struct Asked<'a> {
+    question: Question,
+    /// The name as asked (the core's form).
+    name: &'a str,
+    index: &'a Arc<discovery_core::index::Index>,
+    now_ms: i64,
 }
 
 /// What a request is answered with.
 enum Reply {
     /// A response code alone.
     Code(ResponseCode),
-    /// The core's answer.
-    Answer(Box<Answer>),
+    /// The core's answer, encoded (and perhaps memoized).
+    Answer(Arc<Sections>),
     /// An upstream's reply.
     Forwarded(Box<Message>),
 }
@@ -122,9 +137,9 @@ enum Reply {
 /// A reply in hickory's terms, ready to send.
 struct Outgoing {
     metadata: Metadata,
-    answers: Vec<Record>,
-    authority: Vec<Record>,
-    additional: Vec<Record>,
+    sections: Arc<Sections>,
+    /// An answer from the index, whose addresses round robin rotates.
+    from_index: bool,
 }
 
 #[async_trait::async_trait]
@@ -135,21 +150,31 @@ impl RequestHandler for Handler {
         mut response_handle: R,
     ) -> ResponseInfo {
         let started = Instant::now();
+        let live = self.live.current();
         let response_edns = request.edns.as_ref().map(|edns| {
             let mut response = Edns::new();
             response.set_max_payload(edns.max_payload().clamp(512, UDP_PAYLOAD_MAX));
+            response.set_dnssec_ok(edns.flags().dnssec_ok && live.signer.is_some());
             response
         });
-        let live = self.live.current();
         let (reply, system) = self.reply(&live, request).await;
         let out = outgoing(&live, request, reply);
+        let mut answers: Vec<&Record> = out.sections.answers.iter().collect();
+        if live.round_robin && out.from_index {
+            let by = self.rotation.fetch_add(1, Ordering::Relaxed);
+            answer::rotate_address_records(
+                &mut answers,
+                |record| encode::record_type(record.record_type()),
+                by,
+            );
+        }
         let builder = MessageResponseBuilder::new(&request.queries, response_edns.as_ref());
         let response = builder.build(
             out.metadata,
-            out.answers.iter(),
-            out.authority.iter(),
+            answers.iter().copied(),
+            out.sections.authority.iter(),
             std::iter::empty(),
-            out.additional.iter(),
+            out.sections.additional.iter(),
         );
         let info = match response_handle.send_response(response).await {
             Ok(info) => info,
@@ -164,7 +189,7 @@ impl RequestHandler for Handler {
             }
         };
         if let Some(metrics) = &self.metrics {
-            let size = response_size(request, &out, &info, response_edns);
+            let size = response_size(request, &out, &answers, &info, response_edns);
             metrics.observe(system, cause(system, &info), started.elapsed(), size);
         }
         info
@@ -175,44 +200,63 @@ impl RequestHandler for Handler {
 fn outgoing(live: &Live, request: &Request, reply: Reply) -> Outgoing {
     let mut metadata = Metadata::response_from_request(&request.metadata);
     metadata.recursion_available = live.recursion.forwarder.is_some();
-    let (answers, authority, additional) = match reply {
+    let (sections, from_index) = match reply {
         Reply::Code(code) => {
             metadata.response_code = code;
-            (Vec::new(), Vec::new(), Vec::new())
+            (Arc::new(sections(code, false)), false)
         }
-        Reply::Answer(answer) => {
-            metadata.response_code = response_code(answer.rcode);
-            metadata.authoritative = answer.authoritative;
-            let class = request
-                .queries
-                .queries()
-                .first()
-                .map_or(DNSClass::IN, |query| query.query_class());
-            let encode_all = |section: &[discovery_core::record::Record]| -> Vec<Record> {
-                section
-                    .iter()
-                    .filter_map(|record| encode::record(record, class))
-                    .collect()
-            };
-            (
-                encode_all(&answer.answers),
-                encode_all(&answer.authority),
-                encode_all(&answer.additional),
-            )
+        Reply::Answer(sections) => {
+            metadata.response_code = sections.rcode;
+            metadata.authoritative = sections.authoritative;
+            metadata.authentic_data = sections.signed;
+            (sections, true)
         }
         Reply::Forwarded(message) => {
             let message = *message;
             metadata.response_code = message.metadata.response_code;
             metadata.truncation = message.metadata.truncation;
             metadata.authentic_data = message.metadata.authentic_data;
-            (message.answers, message.authorities, message.additionals)
+            let forwarded = Sections {
+                answers: message.answers,
+                authority: message.authorities,
+                additional: message.additionals,
+                ..sections(message.metadata.response_code, false)
+            };
+            (Arc::new(forwarded), false)
         }
     };
     Outgoing {
         metadata,
-        answers,
-        authority,
-        additional,
+        sections,
+        from_index,
+    }
+}
+
+/// Empty sections with `rcode`.
+fn sections(rcode: ResponseCode, authoritative: bool) -> Sections {
+    Sections {
+        rcode,
+        authoritative,
+        answers: Vec::new(),
+        authority: Vec::new(),
+        additional: Vec::new(),
+        signed: false,
+    }
+}
+
+/// The core's answer in hickory's records, in the question's class.
+fn encoded(answer: &Answer, class: DNSClass) -> Sections {
+    let encode_all = |section: &[discovery_core::record::Record]| -> Vec<Record> {
+        section
+            .iter()
+            .filter_map(|record| encode::record(record, class))
+            .collect()
+    };
+    Sections {
+        answers: encode_all(&answer.answers),
+        authority: encode_all(&answer.authority),
+        additional: encode_all(&answer.additional),
+        ..sections(response_code(answer.rcode), answer.authoritative)
     }
 }
 
@@ -240,6 +284,7 @@ fn cause(system: System, info: &ResponseInfo) -> Option<Cause> {
 fn response_size(
     request: &Request,
     out: &Outgoing,
+    answers: &[&Record],
     info: &ResponseInfo,
     edns: Option<Edns>,
 ) -> usize {
@@ -260,18 +305,25 @@ fn response_size(
             .map(|query| query.original().clone()),
     );
     message.add_answers(
-        out.answers
+        answers
             .iter()
             .take(usize::from(counts.answers))
-            .cloned(),
+            .map(|record| (*record).clone()),
     );
     message.add_authorities(
-        out.authority
+        out.sections
+            .authority
             .iter()
             .take(usize::from(counts.authorities))
             .cloned(),
     );
-    message.add_additionals(out.additional.iter().take(kept_additional).cloned());
+    message.add_additionals(
+        out.sections
+            .additional
+            .iter()
+            .take(kept_additional)
+            .cloned(),
+    );
     if let Some(edns) = edns {
         message.set_edns(edns);
     }
@@ -279,7 +331,7 @@ fn response_size(
 }
 
 impl Handler {
-    async fn reply(&self, live: &Live, request: &Request) -> (Reply, System) {
+    async fn reply(&self, live: &Arc<Live>, request: &Request) -> (Reply, System) {
         let refuse = |code| (Reply::Code(code), System::auth);
         if request.metadata.op_code != OpCode::Query {
             return refuse(ResponseCode::NotImp);
@@ -293,13 +345,29 @@ impl Handler {
         if !self.records.is_loaded() {
             return refuse(ResponseCode::Refused);
         }
+        let dnssec_ok = live.signer.is_some()
+            && request
+                .edns
+                .as_ref()
+                .is_some_and(|edns| edns.flags().dnssec_ok);
+        let asked = Question {
+            name: info.query.name().clone(),
+            qtype: info.query.query_type(),
+            class: info.query.query_class(),
+            dnssec_ok,
+        };
+        let index = self.records.index();
+        let now_ms = now_ms();
+        let second = now_ms.div_euclid(1000);
+        if let Some((sections, system)) = self.memo.get(&index, live, second, &asked) {
+            return (Reply::Answer(sections), system);
+        }
         let question = info.query.original();
         let query = encode::query(
             question.name(),
             question.query_type(),
             question.query_class(),
         );
-        let index = self.records.index();
         if let Some(timeout) = live.stub_zones {
             if let Some((zone, servers)) = stub::servers_for(&live.zone, &index, &query.name) {
                 return (
@@ -308,21 +376,55 @@ impl Handler {
                 );
             }
         }
-        let now_ms = now_ms();
         match answer::resolve(&live.zone, &index, &query, now_ms) {
             Outcome::Forward => self.forward_cached(live, request, &query.name).await,
             Outcome::Answer(answer) => {
-                let system = if answer.authoritative {
-                    System::auth
-                } else {
-                    System::reverse
+                let asked = Asked {
+                    question: asked,
+                    name: &query.name,
+                    index: &index,
+                    now_ms,
                 };
-                (
-                    Reply::Answer(Box::new(self.finish(live, *answer).await)),
-                    system,
-                )
+                self.answer_from_index(live, asked, *answer).await
             }
         }
+    }
+
+    /// The core's answer completed, encoded, signed when the zone is, and memoized when it
+    /// needed no upstream.
+    async fn answer_from_index(
+        &self,
+        live: &Arc<Live>,
+        asked: Asked<'_>,
+        answer: Answer,
+    ) -> (Reply, System) {
+        let system = if answer.authoritative {
+            System::auth
+        } else {
+            System::reverse
+        };
+        let keep = answer.external.is_empty();
+        let answer = complete(live, answer).await;
+        let question = asked.question;
+        let mut sections = encoded(&answer, question.class);
+        if let Some(signer) = live.signer.as_ref().filter(|_| system == System::auth) {
+            sections = crate::dnssec::secure(
+                signer,
+                &live.zone,
+                asked.index,
+                (asked.name, question.qtype),
+                question.dnssec_ok,
+                sections,
+                asked.now_ms,
+            );
+        }
+        let sections = Arc::new(sections);
+        if keep {
+            let second = asked.now_ms.div_euclid(1000);
+            let kept = (Arc::clone(&sections), system);
+            self.memo.put(asked.index, live, second, question, kept);
+        }
+        (Reply::Answer(sections), system)
     }
 
     /// Forwards through the response cache: a cached answer if there is one, else the
@@ -346,25 +448,19 @@ impl Handler {
         }
         (reply, System::recursive)
     }
+}
 
-    /// Does the answer's upstream lookups and rotates its addresses.
-    async fn finish(&self, live: &Live, answer: Answer) -> Answer {
-        let mut answer = if answer.external.is_empty() {
-            answer
-        } else {
-            let mut results = Vec::with_capacity(answer.external.len());
-            for lookup in answer.external.clone() {
-                let records = external(&live.recursion, &lookup).await;
-                results.push((lookup, records));
-            }
-            answer.complete(results, live.recursion.upstream_ttl)
-        };
-        if live.round_robin {
-            let by = self.rotation.fetch_add(1, Ordering::Relaxed);
-            answer::rotate_addresses(&mut answer, by);
-        }
-        answer
+/// Does the answer's upstream lookups.
+async fn complete(live: &Live, answer: Answer) -> Answer {
+    if answer.external.is_empty() {
+        return answer;
     }
+    let mut results = Vec::with_capacity(answer.external.len());
+    for lookup in answer.external.clone() {
+        let records = external(&live.recursion, &lookup).await;
+        results.push((lookup, records));
+    }
+    answer.complete(results, live.recursion.upstream_ttl)
 }
 
 /// Sends the question to the stub zone's servers, marked with SkyDNS's loop option; a

@@ -4,15 +4,18 @@
 //!
 //! Layout: [`feed`] (the index, fed by kv-client's reflector), [`handler`] (hickory's request
 //! handler over discovery-core's answers), [`forward`] (the upstreams), [`cache`] (forwarded
-//! answers), [`encode`] (core records ↔ hickory's), [`server`] (the UDP and TCP listeners),
+//! answers), [`memo`] (answers from the index, kept for the second), [`encode`] (core records ↔ hickory's), [`server`] (the UDP and TCP listeners), [`udp`] (the UDP workers),
 //! [`metrics`] (Prometheus metrics with SkyDNS's names, `/ready`, `/health`).
 
 pub mod cache;
 pub mod config;
+pub mod dnssec;
 pub mod encode;
 pub mod feed;
 pub mod forward;
 pub mod handler;
+pub mod memo;
 pub mod metrics;
 pub mod run;
 pub mod server;
+pub mod udp;

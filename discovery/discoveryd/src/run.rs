@@ -8,6 +8,7 @@
 
 use crate::cache::ResponseCache;
 use crate::config::{Args, MetricsSettings, Settings, SettingsError};
+use crate::dnssec::Signer;
 use crate::feed::{self, OnConfig, Records};
 use crate::forward::Forwarder;
 use crate::handler::{Handler, Live, LiveHandle, Recursion};
@@ -43,6 +44,9 @@ pub enum RunError {
     /// The DNS server failed.
     #[error("the DNS server: {0}")]
     Server(#[from] hickory_server::net::NetError),
+    /// The DNSSEC key pair cannot be used.
+    #[error("-dnssec: {0}")]
+    Dnssec(#[from] crate::dnssec::DnssecError),
 }
 
 /// Binds UDP and TCP on `addr`.
@@ -66,15 +70,25 @@ pub struct Base {
     pub resolv_conf: String,
 }
 
-/// The live part of `settings`.
-#[must_use]
-pub fn live(settings: &Settings) -> Live {
+/// The live part of `settings`, with the DNSSEC key pair read when one is named.
+///
+/// # Errors
+/// [`RunError::Dnssec`] when the key pair cannot be used.
+pub fn live(settings: &Settings) -> Result<Live, RunError> {
     let forwarder = (!settings.no_rec).then(|| Forwarder {
         upstreams: settings.nameservers.clone(),
         timeout: settings.rtimeout,
         rotate: settings.ns_rotate,
     });
-    Live {
+    let signer = match &settings.dnssec {
+        Some(base) => Some(Arc::new(Signer::load(
+            base,
+            &settings.zone,
+            settings.scache,
+        )?)),
+        None => None,
+    };
+    Ok(Live {
         zone: settings.zone.clone(),
         recursion: Recursion {
             forwarder,
@@ -85,7 +99,8 @@ pub fn live(settings: &Settings) -> Live {
         stub_zones: settings.stubzones.then_some(settings.rtimeout),
         cache: (settings.rcache > 0 && !settings.no_rec)
             .then(|| Arc::new(ResponseCache::new(settings.rcache, settings.rcache_ttl))),
-    }
+        signer,
+    })
 }
 
 /// The settings of `base` with the stored document `stored` (`None`: no document) over them.
@@ -104,9 +119,12 @@ pub fn settings_with(base: &Base, stored: Option<&str>) -> Result<Settings, Sett
 /// be used, logged and the current settings kept.
 fn reloader(base: Base, first: Settings, live: LiveHandle) -> OnConfig {
     let config_key = format!("/{}/config", first.zone.prefix);
-    Box::new(
-        move |stored: Option<&str>| match settings_with(&base, stored) {
-            Ok(settings) => {
+    Box::new(move |stored: Option<&str>| {
+        match settings_with(&base, stored)
+            .map_err(RunError::from)
+            .and_then(|settings| Ok((self::live(&settings)?, settings)))
+        {
+            Ok((next, settings)) => {
                 if settings.addr != first.addr {
                     tracing::warn!(
                         addr = %settings.addr,
@@ -120,14 +138,14 @@ fn reloader(base: Base, first: Settings, live: LiveHandle) -> OnConfig {
                         first.zone.prefix
                     );
                 }
-                live.replace(self::live(&settings));
+                live.replace(next);
                 tracing::info!(key = %config_key, present = stored.is_some(), "configuration applied");
             }
             Err(error) => {
                 tracing::warn!(key = %config_key, %error, "configuration not applied; keeping the current one");
             }
-        },
-    )
+        }
+    })
 }
 
 /// Serves on the bound sockets until `shutdown`, with the settings of `base` and, once read,
@@ -145,7 +163,7 @@ pub async fn run(
     let client = Client::new(ClientConfig::new(settings.machines.clone()))?;
     let tasks = TaskTracker::new();
     let records = Records::default();
-    let live = LiveHandle::new(live(&settings));
+    let live = LiveHandle::new(live(&settings)?);
     let on_config = reloader(base, settings.clone(), live.clone());
     feed::start(
         &client,

@@ -54,9 +54,10 @@ const VARIANTS: [&[&str]; 4] = [
 // Goal: every record type of the zone is answered the same over UDP and TCP, with and without
 // EDNS: A, AAAA, SRV with its targets' addresses as additional records, MX, TXT, PTR, NS with
 // glue and SOA at the apex; NXDOMAIN and NODATA both carry the SOA; the reply's EDNS size is
-// the client's, at most 1232, and no OPT is sent to a client without EDNS.
+// the client's, at most 1232, and no OPT is sent to a client without EDNS; repeated answers
+// rotate their addresses.
 // Method: records written with curl; for each of the four variants, each question asked with
-// dig and its sections compared.
+// dig and its sections compared; then one question asked four times.
 #[test]
 fn every_record_type_over_udp_and_tcp_with_and_without_edns() {
     if !tools_present(false) {
@@ -130,6 +131,13 @@ fn every_record_type_over_udp_and_tcp_with_and_without_edns() {
     }
     let large = stack.dig(&["web.skydns.local", "A", "+bufsize=4096"]);
     assert_eq!(large.edns_udp, Some(1232), "{}", large.output);
+    // Round robin: answers to the same question (kept in the server's memo) still rotate.
+    let firsts: Vec<String> = (0..4)
+        .map(|_| stack.dig(&["web.skydns.local", "A"]).answer[0].data.clone())
+        .collect();
+    for pair in firsts.windows(2) {
+        assert_ne!(pair[0], pair[1], "round robin: {firsts:?}");
+    }
 }
 
 // Goal: a record written with curl is answered within a watch round-trip, with the key's
