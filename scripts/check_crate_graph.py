@@ -33,7 +33,9 @@ ALLOWED = {
     # fleet's key schema and stored values, over the one client.
     "fleet-registry": {"fleet-core", "kv-client", "testkit"},
     # The daemon: engine, agent, API; the store only through kv-client.
-    "fleetd": {"fleet-core", "fleet-api", "fleet-registry", "fleet-systemd", "kv-client", "testkit"},
+    "fleetd": {"fleet-core", "fleet-api", "fleet-registry", "fleet-systemd", "kv-client", "testkit",
+               # the record layout of units it publishes in DNS (pure)
+               "discovery-core"},
     # The CLI talks to fleetd's HTTP API only; its tests start real daemons.
     "fleetctl": {"fleet-core", "fleet-api", "testkit"},
     # The only crate with zbus: the Systemd port on real systemd; tests on real hosts.

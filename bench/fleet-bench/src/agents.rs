@@ -111,6 +111,7 @@ fn spawn_machine(
         task_deadline: Duration::from_secs(30),
         agent_ttl: ttl,
         status: Status::default(),
+        dns: None,
     };
     let agent_registry = crate::keel::registry(urls)?;
     let (agent_stop, agent_tasks) = (stop.clone(), tasks.clone());

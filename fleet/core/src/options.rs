@@ -422,7 +422,7 @@ type Equalities = (BTreeMap<String, BTreeSet<String>>, Vec<Selector>);
 /// fleet's `unitPrintf`: four replacements one after the other, so a replacement's text can
 /// complete a specifier that a later step then replaces (`%%p` for the prefix `i` becomes
 /// `%i`, then the instance).
-fn substitute(value: &str, name: &UnitName) -> String {
+pub fn substitute(value: &str, name: &UnitName) -> String {
     value
         .replace("%n", name.as_str())
         .replace("%N", name.without_suffix())

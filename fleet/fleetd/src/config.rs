@@ -76,6 +76,10 @@ pub struct Config {
     /// The machine ID, when `machine_id` is set (Keel's, for tests and containers: fleet
     /// always read `/etc/machine-id`).
     pub machine_id: Option<MachineId>,
+    /// `dns_domain` and `dns_prefix` (Keel's): the discovery zone units with an
+    /// `[X-Discovery]` section are published in. Default `skydns.local` under `skydns`, as
+    /// discoveryd; an empty `dns_domain` turns publishing off.
+    pub dns_zone: Option<discovery_core::zone::Zone>,
     /// Keys that are deprecated or unknown and were ignored, for one warning each.
     pub ignored_keys: Vec<String>,
 }
@@ -133,6 +137,8 @@ const KEYS: &[&str] = &[
     "engine_reschedule_grace",
     "engine_rebalance_moves",
     "engine_rebalance_interval",
+    "dns_domain",
+    "dns_prefix",
 ];
 
 /// Deprecated in fleet: logged and ignored.
@@ -299,7 +305,20 @@ impl Raw {
                     MachineId::parse(text).map(Some).map_err(|e| e.to_string())
                 }
             })?,
+            dns_zone: self.dns_zone()?,
             ignored_keys: Vec::new(),
+        })
+    }
+
+    fn dns_zone(&self) -> Result<Option<discovery_core::zone::Zone>, ConfigError> {
+        let prefix = self.text("dns_prefix", "skydns").0;
+        self.parse("dns_domain", "skydns.local", |domain| {
+            if domain.trim().is_empty() {
+                return Ok(None);
+            }
+            discovery_core::zone::Zone::new(domain.trim(), prefix.trim().trim_matches('/'))
+                .map(Some)
+                .map_err(|error| error.to_string())
         })
     }
 }

@@ -215,3 +215,30 @@ fn deprecated_unknown_and_unsupported_keys_are_reported() {
         ]
     );
 }
+
+#[test]
+fn the_dns_zone_of_published_units() {
+    // Goal: units are published under discoveryd's default zone unless told otherwise; an
+    // empty domain turns publishing off; a domain that is not a name is refused, naming it.
+    let zone = |pairs: &[(&str, &str)]| Config::from_sources(None, &env(pairs)).map(|c| c.dns_zone);
+    let default = zone(&[]).unwrap().expect("on by default");
+    assert_eq!(
+        (default.domain.as_str(), default.prefix.as_str()),
+        ("skydns.local.", "skydns")
+    );
+    let other = zone(&[
+        ("FLEET_DNS_DOMAIN", "svc.test"),
+        ("FLEET_DNS_PREFIX", "/dns/"),
+    ])
+    .unwrap()
+    .expect("a zone");
+    assert_eq!(
+        (other.domain.as_str(), other.prefix.as_str()),
+        ("svc.test.", "dns")
+    );
+    assert_eq!(zone(&[("FLEET_DNS_DOMAIN", "")]).unwrap(), None);
+    let error = zone(&[("FLEET_DNS_DOMAIN", "bad..name")])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("dns_domain"), "{error}");
+}

@@ -167,6 +167,7 @@ async fn run_generation(
         generation.clone(),
         Arc::clone(&reloaded),
     ));
+    let public_ip = object.public_ip.clone();
     let (router, fresh) = spawn_services(config, &registry, object, status, &tasks, &generation);
     *slot.write().unwrap_or_else(PoisonError::into_inner) = router;
     let settings = AgentSettings {
@@ -175,6 +176,7 @@ async fn run_generation(
         task_deadline: Duration::from_secs(30),
         agent_ttl: config.agent_ttl,
         status: status.clone(),
+        dns: dns_settings(config, public_ip),
     };
     let result = agent::run(
         registry.clone(),
@@ -412,4 +414,18 @@ fn api_url(address: SocketAddr, public_ip: &str) -> String {
         ip => ip.to_string(),
     };
     format!("http://{host}:{}", address.port())
+}
+
+/// Where this machine's units are published in DNS: the configured zone, with the public IP
+/// as the records' address; `None` (with a warning) when there is no zone or no address.
+fn dns_settings(config: &Config, public_ip: String) -> Option<agent::dns::DnsSettings> {
+    let zone = config.dns_zone.clone()?;
+    if public_ip.parse::<std::net::IpAddr>().is_err() {
+        tracing::warn!(%public_ip, "no public IP: units are not published in DNS (set public_ip)");
+        return None;
+    }
+    Some(agent::dns::DnsSettings {
+        zone,
+        host: public_ip,
+    })
 }

@@ -463,3 +463,150 @@ fn units_survive_restarts_and_move_off_lost_or_cut_off_hosts() {
             .find(|machine| running_ids.contains(machine))
     });
 }
+
+/// A `discoveryd` started by a test, stopped (by PID) on drop.
+struct Discoveryd {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Discoveryd {
+    /// `discoveryd` on loopback over the Keel member at `machines`, forwarding nothing.
+    fn start(machines: &str) -> Discoveryd {
+        let binary = common::fleetd_binary().with_file_name("discoveryd");
+        assert!(
+            binary.exists(),
+            "{} not found: build it with `cargo build --bin discoveryd`",
+            binary.display()
+        );
+        let port = testkit::free_port();
+        let child = std::process::Command::new(binary)
+            .args([
+                "-addr",
+                &format!("127.0.0.1:{port}"),
+                "-machines",
+                machines,
+                "-no-rec",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Discoveryd { child, port }
+    }
+
+    /// dig's status and the answer section's data for `name type`.
+    fn ask(&self, name: &str, rtype: &str) -> (String, Vec<String>) {
+        let output = std::process::Command::new("/usr/bin/dig")
+            .args(["@127.0.0.1", "-p", &self.port.to_string()])
+            .args([
+                "+tries=1",
+                "+time=1",
+                "+noall",
+                "+comments",
+                "+answer",
+                name,
+                rtype,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        let status = text
+            .split("status: ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or("NO REPLY")
+            .to_owned();
+        let answers = text
+            .lines()
+            .filter(|line| !line.starts_with(';') && !line.trim().is_empty())
+            .filter_map(|line| line.split_whitespace().nth(4).map(|_| line))
+            .map(|line| {
+                line.split_whitespace()
+                    .skip(4)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        (status, answers)
+    }
+}
+
+impl Drop for Discoveryd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn units_declaring_a_dns_name_resolve_on_every_host_while_active() {
+    // Goal: a unit with an [X-Discovery] section, started with fleetctl, is published by the
+    // agent of the host where systemd runs it, with that host's IP and its port, so its name
+    // resolves through every host's Keel member; when that host is lost its record expires
+    // and the host the unit moves to publishes it with its own IP; once stopped it stops
+    // resolving. No sidekick unit.
+    // Method: two hosts; fleetctl start; a discoveryd over each host's member asked with dig
+    // (A and SRV) until the answer holds; the unit's host crashed (fleetd, systemd and the
+    // unit gone); fleetctl stop; each time the same polling until the answer holds.
+    if !available() || !testkit::reference_tools_present(&[("/usr/bin/dig", "bind9-dnsutils")]) {
+        return;
+    }
+    let mut stack = Stack::start("fe", "10.85.0", 2);
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(
+        files.path().join("web.service"),
+        format!("[Service]\nExecStart={SLEEPER}\n\n[X-Discovery]\nName=web\nPort=8080\n"),
+    )
+    .unwrap();
+    let started = stack.fleetctl(0, files.path(), &["start", "web.service"]);
+    assert_eq!(started.code, 0, "{started:?}\n{}", stack.logs());
+    let machine = wait_for(DEADLINE, "web.service active", || {
+        reported_on(&stack, "web.service", "active")
+    });
+    let here = stack.host_of(&machine);
+    let address = stack.lab.address(here);
+    let servers: Vec<Discoveryd> = (0..2)
+        .map(|i| Discoveryd::start(&format!("http://{}:2379", stack.lab.address(i))))
+        .collect();
+    for server in &servers {
+        let resolved = wait_until(DEADLINE, || {
+            server.ask("web.skydns.local", "A") == ("NOERROR".to_owned(), vec![address.clone()])
+        });
+        assert!(
+            resolved,
+            "{:?}\n{}",
+            server.ask("web.skydns.local", "A"),
+            stack.logs()
+        );
+        let (_, srv) = server.ask("web.skydns.local", "SRV");
+        assert!(srv.len() == 1 && srv[0].contains(" 8080 "), "SRV {srv:?}");
+    }
+    stack.crash(here);
+    let moved = stack.lab.address(1 - here);
+    for server in &servers {
+        let answer = || server.ask("web.skydns.local", "A");
+        let republished = wait_until(DEADLINE, || {
+            answer() == ("NOERROR".to_owned(), vec![moved.clone()])
+        });
+        assert!(
+            republished,
+            "after the crash: {:?}\n{}",
+            answer(),
+            stack.logs()
+        );
+    }
+    let stopped = stack.fleetctl(1 - here, files.path(), &["stop", "web.service"]);
+    assert_eq!(stopped.code, 0, "{stopped:?}");
+    for server in &servers {
+        let gone = wait_until(DEADLINE, || {
+            server.ask("web.skydns.local", "A").0 == "NXDOMAIN"
+        });
+        assert!(
+            gone,
+            "{:?}\n{}",
+            server.ask("web.skydns.local", "A"),
+            stack.logs()
+        );
+    }
+}

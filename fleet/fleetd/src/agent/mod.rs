@@ -22,6 +22,7 @@
 
 mod batch;
 mod cut_off;
+pub mod dns;
 pub mod ledger;
 pub mod presence;
 mod publish;
@@ -59,6 +60,8 @@ pub struct AgentSettings {
     pub agent_ttl: Duration,
     /// Where the agent shows its state for the SIGUSR1 dump.
     pub status: Status,
+    /// Where units with an `[X-Discovery]` section are published ([`dns`]); `None`: not.
+    pub dns: Option<dns::DnsSettings>,
 }
 
 /// Why the agent could not start.
@@ -103,6 +106,10 @@ struct Agent<'a, S: Systemd> {
     unsettled: bool,
     /// The status dump is behind what the agent knows since this instant.
     unshown_since: Option<Instant>,
+    /// The DNS records this agent wrote, by unit ([`dns`]).
+    dns: BTreeMap<String, dns::Published>,
+    /// Unit files whose `[X-Discovery]` section was refused (logged once each).
+    dns_refused: std::collections::HashSet<UnitHash>,
 }
 
 /// The status dump follows the agent at most this far behind: building it on every state
@@ -148,6 +155,8 @@ pub async fn run<S: Systemd>(
         adopted: false,
         unsettled: true,
         unshown_since: None,
+        dns: BTreeMap::new(),
+        dns_refused: std::collections::HashSet::new(),
     };
     let mut fresh_changes = Some(fresh);
     let mut changes: Option<S::StateChanges> = None;
@@ -194,9 +203,13 @@ pub async fn run<S: Systemd>(
             let cache = index.borrow_and_update().clone();
             agent.round(&cache).await;
         }
+        let dns_due = round || agent.unsettled;
         if agent.unsettled {
             agent.publish().await;
             agent.unshown_since.get_or_insert_with(Instant::now);
+        }
+        if dns_due {
+            agent.publish_dns().await;
         }
         if agent
             .unshown_since
