@@ -20,7 +20,8 @@ use discovery_core::zone::Zone;
 use hickory_proto::dnssec::crypto::{EcdsaSigningKey, Ed25519SigningKey};
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, NSEC3, RRSIG};
 use hickory_proto::dnssec::{
-    Algorithm, DnssecSigner, Nsec3HashAlgorithm, PublicKeyBuf, SigningKey,
+    Algorithm, DnsSecError, DnsSecResult, DnssecSigner, Nsec3HashAlgorithm, PublicKeyBuf,
+    SigningKey, TBS,
 };
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordSet, RecordType};
@@ -67,7 +68,7 @@ pub enum DnssecError {
         domain: String,
     },
     /// An algorithm this server does not sign with.
-    #[error("algorithm {0} is not supported: use ECDSAP256SHA256 (13), ECDSAP384SHA384 (14) or ED25519 (15)")]
+    #[error("algorithm {0} is not supported: use RSASHA256 (8), RSASHA512 (10), ECDSAP256SHA256 (13), ECDSAP384SHA384 (14) or ED25519 (15)")]
     Algorithm(u8),
     /// The two halves do not make a key pair.
     #[error("the private key does not match the public key: {0}")]
@@ -357,6 +358,12 @@ fn signing_key(
             public.algorithm, private.algorithm
         )));
     }
+    if matches!(public.algorithm, 8 | 10) {
+        return RsaKey::new(public, private).map(|key| {
+            let algorithm = key.algorithm;
+            (Box::new(key) as Box<dyn SigningKey>, algorithm)
+        });
+    }
     if !matches!(public.algorithm, 13..=15) {
         return Err(DnssecError::Algorithm(public.algorithm));
     }
@@ -455,6 +462,91 @@ pub fn secure(
     }
 }
 
+/// An RSA key pair from BIND's components (`Modulus`, `PublicExponent`, `PrivateExponent`,
+/// `Prime1`, `Prime2`, `Exponent1`, `Exponent2`, `Coefficient`), signing with ring; hickory's
+/// own RSA key reads only DER files.
+struct RsaKey {
+    pair: ring::rsa::KeyPair,
+    algorithm: Algorithm,
+    public: Vec<u8>,
+}
+
+impl RsaKey {
+    fn new(public: &PublicKeyFile, private: &PrivateKeyFile) -> Result<RsaKey, DnssecError> {
+        let field = |name| {
+            private
+                .field(name)
+                .map_err(|error| DnssecError::Mismatch(error.to_string()))
+        };
+        let (n, e) = (field("Modulus")?, field("PublicExponent")?);
+        let components = ring::rsa::KeyPairComponents {
+            public_key: ring::rsa::PublicKeyComponents { n, e },
+            d: field("PrivateExponent")?,
+            p: field("Prime1")?,
+            q: field("Prime2")?,
+            dP: field("Exponent1")?,
+            dQ: field("Exponent2")?,
+            qInv: field("Coefficient")?,
+        };
+        let pair = ring::rsa::KeyPair::from_components(&components)
+            .map_err(|error| DnssecError::Mismatch(error.to_string()))?;
+        // RFC 3110: the exponent's length (one byte, or zero and two), the exponent, the modulus.
+        let mut dnskey = Vec::with_capacity(e.len() + n.len() + 3);
+        match u8::try_from(e.len()) {
+            Ok(length) => dnskey.push(length),
+            Err(_) => {
+                dnskey.push(0);
+                dnskey.extend_from_slice(&u16::try_from(e.len()).unwrap_or(u16::MAX).to_be_bytes());
+            }
+        }
+        dnskey.extend_from_slice(e);
+        dnskey.extend_from_slice(n);
+        if dnskey != public.key {
+            return Err(DnssecError::Mismatch(
+                "the modulus or exponent differs".to_owned(),
+            ));
+        }
+        let algorithm = if public.algorithm == 8 {
+            Algorithm::RSASHA256
+        } else {
+            Algorithm::RSASHA512
+        };
+        Ok(RsaKey {
+            pair,
+            algorithm,
+            public: dnskey,
+        })
+    }
+}
+
+impl SigningKey for RsaKey {
+    fn sign(&self, tbs: &TBS) -> DnsSecResult<Vec<u8>> {
+        let padding = if self.algorithm == Algorithm::RSASHA256 {
+            &ring::signature::RSA_PKCS1_SHA256
+        } else {
+            &ring::signature::RSA_PKCS1_SHA512
+        };
+        let mut signature = vec![0; self.pair.public().modulus_len()];
+        self.pair
+            .sign(
+                padding,
+                &ring::rand::SystemRandom::new(),
+                tbs.as_ref(),
+                &mut signature,
+            )
+            .map_err(|_| DnsSecError::Message("RSA signing failed"))?;
+        Ok(signature)
+    }
+
+    fn to_public_key(&self) -> DnsSecResult<PublicKeyBuf> {
+        Ok(PublicKeyBuf::new(self.public.clone(), self.algorithm))
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,15 +581,22 @@ mod tests {
             .contains("not the served domain example.com."));
         let error = signer(PUBLIC, OTHER_PRIVATE, "skydns.local.").unwrap_err();
         assert!(matches!(error, DnssecError::Mismatch(_)), "{error}");
+        let dsa_public = PUBLIC.replace(" 13 ", " 3 ");
+        let error = signer(
+            &dsa_public,
+            "Algorithm: 3\nPrivateKey: AQAB\n",
+            "skydns.local.",
+        );
+        assert!(matches!(error, Err(DnssecError::Algorithm(3))));
+        let error = signer(&dsa_public, PRIVATE, "skydns.local.").unwrap_err();
+        assert!(error.to_string().contains("algorithm 3"), "{error}");
         let rsa_public = PUBLIC.replace(" 13 ", " 8 ");
         let error = signer(
             &rsa_public,
             "Algorithm: 8\nModulus: AQAB\n",
             "skydns.local.",
         );
-        assert!(matches!(error, Err(DnssecError::Algorithm(8))));
-        let error = signer(&rsa_public, PRIVATE, "skydns.local.").unwrap_err();
-        assert!(error.to_string().contains("algorithm 8"), "{error}");
+        assert!(error.unwrap_err().to_string().contains("no PublicExponent"));
         let missing = Signer::load("/nonexistent/Kskydns", &zone("skydns.local."), 1).unwrap_err();
         assert!(
             missing.to_string().contains("/nonexistent/Kskydns.key"),
