@@ -21,10 +21,13 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::net::NetError;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponse;
+use rustix::net::addr::SocketAddrArg;
+use rustix::net::{MMsgHdr, RecvFlags, SendAncillaryBuffer, SendFlags, SocketAddrAny};
 use std::future::Future;
+use std::io::IoSlice;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +42,13 @@ const PLAIN_DNS_MAX: u16 = 512;
 
 /// A worker blocked on an idle socket looks at the shutdown flag this often.
 pub const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// Datagrams read without blocking after the first, and their replies sent in one
+/// `sendmmsg`, at most.
+const BATCH_MAX: usize = 32;
+
+/// Replies waiting for the worker's next `sendmmsg`.
+type Outbox = Mutex<Vec<(Vec<u8>, SocketAddr)>>;
 
 /// Serves `socket` with `workers` worker threads (at least one) on `tasks` until `shutdown`.
 ///
@@ -85,9 +95,14 @@ struct Worker {
 impl Worker {
     fn run(self) {
         let mut buffer = vec![0_u8; DATAGRAM_MAX];
+        let outbox: Arc<Outbox> = Arc::new(Mutex::new(Vec::with_capacity(BATCH_MAX)));
         while !self.stopped.load(Ordering::Relaxed) {
             match self.socket.recv_from(&mut buffer) {
-                Ok((length, src)) => self.dispatch(&buffer[..length], src),
+                Ok((length, src)) => {
+                    self.dispatch(&buffer[..length], src, &outbox);
+                    self.drain(&mut buffer, &outbox);
+                    self.flush(&outbox);
+                }
                 Err(error)
                     if matches!(
                         error.kind(),
@@ -100,8 +115,67 @@ impl Worker {
         }
     }
 
-    /// Answers one datagram: in place when the answer is ready at once, else on a new task.
-    fn dispatch(&self, datagram: &[u8], src: SocketAddr) {
+    /// Answers the datagrams already waiting, without blocking, up to a batch.
+    fn drain(&self, buffer: &mut [u8], outbox: &Arc<Outbox>) {
+        for _ in 1..BATCH_MAX {
+            let received = rustix::net::recvfrom(&*self.socket, &mut *buffer, RecvFlags::DONTWAIT);
+            let Ok((length, _, Some(src))) = received else {
+                return;
+            };
+            let Ok(src) = SocketAddr::try_from(src) else {
+                continue;
+            };
+            self.dispatch(&buffer[..length.min(buffer.len())], src, outbox);
+        }
+    }
+
+    /// Sends the batch's replies, in one `sendmmsg` when there are several.
+    fn flush(&self, outbox: &Outbox) {
+        let mut replies = match outbox.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let [(bytes, dst)] = replies.as_slice() {
+            if let Err(error) = self.socket.send_to(bytes, *dst) {
+                tracing::debug!(%error, %dst, "a reply was not sent");
+            }
+            replies.clear();
+            return;
+        }
+        let addresses: Vec<SocketAddrAny> = replies.iter().map(|(_, dst)| dst.as_any()).collect();
+        let slices: Vec<[IoSlice<'_>; 1]> = replies
+            .iter()
+            .map(|(bytes, _)| [IoSlice::new(bytes)])
+            .collect();
+        let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = replies
+            .iter()
+            .map(|_| SendAncillaryBuffer::default())
+            .collect();
+        let mut messages: Vec<MMsgHdr<'_>> = addresses
+            .iter()
+            .zip(&slices)
+            .zip(controls.iter_mut())
+            .map(|((address, slice), control)| MMsgHdr::new_with_addr(address, slice, control))
+            .collect();
+        let mut sent = 0;
+        while sent < messages.len() {
+            match rustix::net::sendmmsg(&*self.socket, &mut messages[sent..], SendFlags::empty()) {
+                Ok(0) => break,
+                Ok(count) => sent += count,
+                Err(error) => {
+                    // The first message of the rest failed: skip it, send the others.
+                    tracing::debug!(%error, "a reply was not sent");
+                    sent += 1;
+                }
+            }
+        }
+        drop(messages);
+        replies.clear();
+    }
+
+    /// Answers one datagram: in place when the answer is ready at once (its reply joins
+    /// the batch's), else on a new task (which sends its reply itself).
+    fn dispatch(&self, datagram: &[u8], src: SocketAddr, outbox: &Arc<Outbox>) {
         if src.port() == 0 {
             return;
         }
@@ -116,9 +190,12 @@ impl Worker {
         if request.metadata.message_type == MessageType::Response {
             return;
         }
+        let in_place = Arc::new(AtomicBool::new(true));
         let responder = Responder {
             socket: Arc::clone(&self.socket),
             dst: src,
+            outbox: Arc::clone(outbox),
+            in_place: Arc::clone(&in_place),
         };
         let handler = Arc::clone(&self.handler);
         let mut answer = Box::pin(async move {
@@ -133,6 +210,7 @@ impl Worker {
             .poll(&mut Context::from_waker(Waker::noop()))
             .is_pending()
         {
+            in_place.store(false, Ordering::Release);
             self.tasks.spawn(answer);
         }
     }
@@ -168,6 +246,10 @@ impl Worker {
 struct Responder {
     socket: Arc<UdpSocket>,
     dst: SocketAddr,
+    /// The worker's batch, joined while the answer is made in place.
+    outbox: Arc<Outbox>,
+    /// True during the worker's one poll; the task the answer moves to sends directly.
+    in_place: Arc<AtomicBool>,
 }
 
 #[async_trait::async_trait]
@@ -184,6 +266,13 @@ impl ResponseHandler for Responder {
         >,
     ) -> Result<ResponseInfo, NetError> {
         let (info, bytes) = encode(response)?;
+        if self.in_place.load(Ordering::Acquire) {
+            match self.outbox.lock() {
+                Ok(mut replies) => replies.push((bytes, self.dst)),
+                Err(poisoned) => poisoned.into_inner().push((bytes, self.dst)),
+            }
+            return Ok(info);
+        }
         // A blocking send: UDP waits only while the socket's send buffer is full.
         self.socket.send_to(&bytes, self.dst)?;
         Ok(info)

@@ -205,3 +205,57 @@ fn random_and_mutated_packets_never_stop_the_server() {
     let reply = stack.dig(&["web.skydns.local", "A", "+tcp"]);
     assert_eq!(reply.data("A"), ["10.0.0.1"], "{}", reply.output);
 }
+
+// Goal: bursts of questions from several clients, read and answered in batches (one
+// sendmmsg for the replies of the datagrams waiting), each get exactly their own replies, to
+// the client that asked.
+// Method: 10 rounds; in each, 4 sockets send 25 questions with distinct ids without waiting
+// (100 in flight: within the sockets' default buffers), then each reads until it has every
+// one of its ids or the wait runs out.
+#[test]
+fn bursts_of_questions_get_every_reply_to_their_asker() {
+    if !tools_present(false) {
+        return;
+    }
+    let stack = Stack::start(&["--no-rec"]);
+    let sockets: Vec<UdpSocket> = (0..4).map(|_| udp_socket()).collect();
+    for round in 0..10_u16 {
+        let ids = |n: usize| {
+            let first = u16::try_from(n).expect("small") * 1000 + round * 25;
+            first..first + 25
+        };
+        for (n, socket) in sockets.iter().enumerate() {
+            for id in ids(n) {
+                let mut message = query("skydns.local", RecordType::SOA);
+                message.metadata.id = id;
+                let packet = message.to_vec().expect("encoded");
+                socket
+                    .send_to(&packet, ("127.0.0.1", stack.port))
+                    .expect("sent");
+            }
+        }
+        for (n, socket) in sockets.iter().enumerate() {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut buffer = [0_u8; 4096];
+            while seen.len() < 25 {
+                let Ok((length, _)) = socket.recv_from(&mut buffer) else {
+                    break;
+                };
+                let reply = Message::from_vec(&buffer[..length]).expect("a DNS reply");
+                let id = reply.metadata.id;
+                assert!(
+                    ids(n).contains(&id),
+                    "client {n} got reply {id} in round {round}"
+                );
+                assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+                assert!(seen.insert(id), "reply {id} twice");
+            }
+            assert_eq!(
+                seen.len(),
+                25,
+                "client {n}, round {round}: {} of 25 replies",
+                seen.len()
+            );
+        }
+    }
+}
