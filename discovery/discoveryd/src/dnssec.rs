@@ -194,34 +194,25 @@ impl Signer {
     /// `section` with an RRSIG after it for each of its RRsets in the zone, made at `now_s`
     /// (Unix seconds); records outside the zone are left unsigned.
     #[must_use]
-    pub fn signed(&self, section: Vec<Record>, now_s: i64) -> Vec<Record> {
+    pub fn signed(&self, mut section: Vec<Record>, now_s: i64) -> Vec<Record> {
         let mut sets: Vec<RecordSet> = Vec::new();
         for record in section.iter().filter(|record| self.in_zone(&record.name)) {
-            let set = match sets
-                .iter_mut()
-                .find(|set| set.record_type() == record.record_type() && set.name() == &record.name)
-            {
-                Some(set) => set,
-                None => {
-                    sets.push(RecordSet::with_ttl(
-                        record.name.clone(),
-                        record.record_type(),
-                        record.ttl,
-                    ));
-                    let Some(last) = sets.last_mut() else {
-                        continue;
-                    };
-                    last
-                }
+            let same = |set: &RecordSet| {
+                set.record_type() == record.record_type() && set.name() == &record.name
             };
-            set.insert(record.clone(), 0);
+            let at = sets.iter().position(same).unwrap_or_else(|| {
+                let set =
+                    RecordSet::with_ttl(record.name.clone(), record.record_type(), record.ttl);
+                sets.push(set);
+                sets.len() - 1
+            });
+            sets[at].insert(record.clone(), 0);
         }
-        let mut section = section;
-        for set in &sets {
-            if let Some(signature) = self.signature(set, now_s) {
-                section.push(signature);
-            }
-        }
+        let signatures: Vec<Record> = sets
+            .iter()
+            .filter_map(|set| self.signature(set, now_s))
+            .collect();
+        section.extend(signatures);
         section
     }
 
