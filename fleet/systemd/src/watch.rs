@@ -15,10 +15,11 @@
 //! Invariants:
 //! - a unit's path is in the table before its state is first read, so every signal newer
 //!   than that read finds its unit;
-//! - per unit, a value is taken only from a message received after the one it came from
-//!   (zbus' receive position, one counter for the connection): D-Bus keeps systemd's send
-//!   order, so a reply never overwrites a newer signal, and a late signal never a newer
-//!   reply;
+//! - per unit and property, a value is taken only from a message received after the one
+//!   the property's current value came from (zbus' receive position, one counter for the
+//!   connection): D-Bus keeps systemd's send order, so a reply never overwrites a newer
+//!   signal, and a late signal never a newer reply. Per property, because systemd's signals
+//!   never carry `LoadState`: a reply older than the first signals still supplies it;
 //! - a slow reader blocks nothing: a unit's unread changes coalesce into its latest state
 //!   (the table holds one entry per watched unit, at most `WATCHED_UNITS_MAX`), and a
 //!   state equal to the one last delivered is not delivered again;
@@ -80,9 +81,7 @@ struct Table<P> {
 /// One watched unit.
 struct Watched<P> {
     path: Option<String>,
-    reported: Reported,
-    /// Receive position of the message `reported` was last updated from.
-    position: Option<P>,
+    known: Known<P>,
     delivered: Option<UnitState>,
 }
 
@@ -90,8 +89,7 @@ impl<P> Default for Watched<P> {
     fn default() -> Self {
         Watched {
             path: None,
-            reported: Reported::default(),
-            position: None,
+            known: Known::default(),
             delivered: None,
         }
     }
@@ -110,27 +108,59 @@ impl<P> Default for Table<P> {
 }
 
 /// The state properties one message carried.
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Reported {
     load_state: Option<String>,
     active_state: Option<String>,
     sub_state: Option<String>,
 }
 
-impl Reported {
-    fn merge(&mut self, newer: Reported) {
-        self.load_state = newer.load_state.or(self.load_state.take());
-        self.active_state = newer.active_state.or(self.active_state.take());
-        self.sub_state = newer.sub_state.or(self.sub_state.take());
+/// The latest value of each state property, with the receive position of the message it
+/// came from.
+struct Known<P> {
+    load_state: Option<(String, P)>,
+    active_state: Option<(String, P)>,
+    sub_state: Option<(String, P)>,
+}
+
+impl<P> Default for Known<P> {
+    fn default() -> Self {
+        Known {
+            load_state: None,
+            active_state: None,
+            sub_state: None,
+        }
+    }
+}
+
+impl<P: Ord + Copy> Known<P> {
+    /// Takes each property `position`'s message carried, unless the property's value came
+    /// from a later message.
+    fn merge(&mut self, reported: Reported, position: P) {
+        take_newer(&mut self.load_state, reported.load_state, position);
+        take_newer(&mut self.active_state, reported.active_state, position);
+        take_newer(&mut self.sub_state, reported.sub_state, position);
     }
 
     fn state(&self) -> Option<UnitState> {
+        let value = |known: &Option<(String, P)>| known.as_ref().map(|(value, _)| value.clone());
         Some(UnitState {
-            load_state: self.load_state.clone()?,
-            active_state: self.active_state.clone()?,
-            sub_state: self.sub_state.clone()?,
+            load_state: value(&self.load_state)?,
+            active_state: value(&self.active_state)?,
+            sub_state: value(&self.sub_state)?,
         })
     }
+}
+
+/// `value` from `position`'s message replaces `known` unless `known` came from a later one.
+fn take_newer<P: Ord + Copy>(known: &mut Option<(String, P)>, value: Option<String>, position: P) {
+    let Some(value) = value else {
+        return;
+    };
+    if known.as_ref().is_some_and(|(_, taken)| *taken >= position) {
+        return;
+    }
+    *known = Some((value, position));
 }
 
 impl<P: Ord + Copy> Table<P> {
@@ -169,18 +199,14 @@ impl<P: Ord + Copy> Table<P> {
         }
     }
 
-    /// Takes what `position`'s message reported of `name`, unless a later message was
-    /// taken already.
+    /// Takes what `position`'s message reported of `name`, property by property, unless a
+    /// later message's value was taken already.
     fn apply(&mut self, name: &str, reported: Reported, position: P) {
         let Some(watched) = self.units.get_mut(name) else {
             return;
         };
-        if watched.position.is_some_and(|taken| taken >= position) {
-            return;
-        }
-        watched.position = Some(position);
-        watched.reported.merge(reported);
-        if watched.reported.state() != watched.delivered {
+        watched.known.merge(reported, position);
+        if watched.known.state() != watched.delivered {
             self.pending.insert(name.to_owned());
         }
     }
@@ -208,7 +234,7 @@ impl<P: Ord + Copy> Table<P> {
             let Some(watched) = self.units.get_mut(&name) else {
                 continue;
             };
-            let Some(state) = watched.reported.state() else {
+            let Some(state) = watched.known.state() else {
                 continue;
             };
             if watched.delivered.as_ref() == Some(&state) {

@@ -36,6 +36,35 @@ fn an_older_message_never_overwrites_a_newer_one() {
     );
 }
 
+// Goal: systemd's signals never carry `LoadState`, so when the first signals are applied
+// before the older reply that read the unit, the reply still supplies it and the newest
+// state is delivered (a subscription once stayed silent this way). Method: two signals
+// without `LoadState` at 3 and 4, then the reply at 2.
+#[test]
+fn an_older_reply_still_supplies_what_newer_signals_lack() {
+    let mut table = Table::<u64>::default();
+    table.retain(&names(&["a.service"]));
+    table.set_path("a.service", "/unit/a");
+    let signal = |active: &str, sub: &str| Reported {
+        active_state: Some(active.into()),
+        sub_state: Some(sub.into()),
+        ..Reported::default()
+    };
+    table.apply_at_path("/unit/a", signal("activating", "start"), 3);
+    table.apply_at_path("/unit/a", signal("failed", "failed"), 4);
+    assert!(table.next().is_none(), "no state without LoadState");
+    table.apply("a.service", full("loaded", "inactive", "dead"), 2);
+    let change = table.next().expect("a change").expect("not a failure");
+    assert_eq!(
+        (
+            change.state.load_state.as_str(),
+            change.state.active_state.as_str()
+        ),
+        ("loaded", "failed")
+    );
+    assert_eq!(change.state.sub_state, "failed");
+}
+
 // Goal: a slow reader sees each unit's latest state once, not every step, and not the same
 // state twice. Method: three changes before one read, then a repeat of the delivered state.
 #[test]
