@@ -14,6 +14,7 @@ use crate::path;
 use crate::record::{Answer, Class, Data, Query, Rcode, RecordType, Soa};
 use crate::service::Host;
 use crate::zone::{is_reverse, Zone};
+use std::cell::Cell;
 
 /// SOA timers, SkyDNS's: refresh 8 h, retry 2 h, expire 7 days.
 const SOA_REFRESH_SECS: u32 = 28_800;
@@ -33,11 +34,27 @@ pub enum Outcome {
 /// Answers `query` from `index` at `now_ms` (Unix milliseconds).
 #[must_use]
 pub fn resolve(zone: &Zone, index: &Index, query: &Query, now_ms: i64) -> Outcome {
+    resolve_steady(zone, index, query, now_ms).0
+}
+
+/// [`resolve`], and the instant (Unix milliseconds) before which the same query on the same
+/// index gets the same outcome: only TTLs counted from a key's remaining time and the SOA
+/// serial move with the clock (`i64::MAX` when nothing in the outcome does).
+#[must_use]
+pub fn resolve_steady(zone: &Zone, index: &Index, query: &Query, now_ms: i64) -> (Outcome, i64) {
+    let steady_until_ms = Cell::new(i64::MAX);
     let context = Context {
         zone,
         index,
         now_ms,
+        steady_until_ms: &steady_until_ms,
     };
+    let outcome = outcome(&context, query);
+    (outcome, steady_until_ms.get())
+}
+
+fn outcome(context: &Context<'_>, query: &Query) -> Outcome {
+    let zone = context.zone;
     let name = normalise(&query.name);
     match query.class {
         Class::In => {}
@@ -48,7 +65,7 @@ pub fn resolve(zone: &Zone, index: &Index, query: &Query, now_ms: i64) -> Outcom
         return Outcome::Answer(Box::new(Answer::code(Rcode::Refused, false)));
     }
     if is_reverse(&name) {
-        return reverse(&context, &name, query.qtype);
+        return reverse(context, &name, query.qtype);
     }
     if !zone.contains(&name) {
         return Outcome::Forward;
@@ -58,7 +75,7 @@ pub fn resolve(zone: &Zone, index: &Index, query: &Query, now_ms: i64) -> Outcom
         _ => name.clone(),
     };
     Outcome::Answer(Box::new(authoritative(
-        &context,
+        context,
         &name,
         &lookup,
         query.qtype,
@@ -140,7 +157,7 @@ fn authoritative(context: &Context<'_>, name: &str, lookup: &str, qtype: RecordT
         RecordType::Txt => context.txt(name, &services_name, &mut built),
         RecordType::Cname => cname(context, name, lookup, &mut built),
         RecordType::Ns if apex => name_servers(context, &mut built),
-        RecordType::Soa if apex => built.answers.push(soa(zone, context.now_ms, zone.ttl)),
+        RecordType::Soa if apex => built.answers.push(context.soa(zone.ttl)),
         _ => {}
     }
     let exists = apex || context.exists(lookup);
@@ -156,7 +173,7 @@ fn authoritative(context: &Context<'_>, name: &str, lookup: &str, qtype: RecordT
         authority: Vec::new(),
         additional: built.additional,
         external: built.external,
-        negative_soa: Some(soa(zone, context.now_ms, zone.min_ttl)),
+        negative_soa: Some(context.soa(zone.min_ttl)),
     };
     answer.finish();
     answer
@@ -171,7 +188,7 @@ fn cname(context: &Context<'_>, name: &str, lookup: &str, built: &mut Built) {
         return;
     };
     if let Host::Name(target) = entry.service.host() {
-        let ttl = entry.dns_ttl(context.now_ms, context.zone.ttl);
+        let ttl = context.ttl(entry);
         built.answers.push(record(name, ttl, Data::Cname(target)));
     }
 }
@@ -187,7 +204,7 @@ fn name_servers(context: &Context<'_>, built: &mut Built) {
         let Some(server) = path::name_for_key(&zone.prefix, &entry.key) else {
             continue;
         };
-        let ttl = entry.dns_ttl(context.now_ms, zone.ttl);
+        let ttl = context.ttl(entry);
         built
             .answers
             .push(record(&zone.domain, ttl, Data::Ns(server.clone())));
@@ -214,7 +231,7 @@ fn reverse(context: &Context<'_>, name: &str, qtype: RecordType) -> Outcome {
     let Host::Name(target) = entry.service.host() else {
         return Outcome::Forward;
     };
-    let ttl = entry.dns_ttl(context.now_ms, context.zone.ttl);
+    let ttl = context.ttl(entry);
     let mut answer = Answer::code(Rcode::NoError, false);
     answer.answers.push(record(name, ttl, Data::Ptr(target)));
     Outcome::Answer(Box::new(answer))

@@ -162,6 +162,63 @@ fn a_key_at_expiry_answers_one_second() {
     );
 }
 
+// Goal: the instant a record's TTL first changes is exact: the TTL is the same at every
+// millisecond before it and differs at it, for keys with and without a record TTL, with
+// much and little time left, expired, and without a key TTL.
+// Method: every 7 ms over 12 s before and after expiry, against `dns_ttl` itself.
+#[test]
+fn a_records_ttl_is_steady_exactly_until_it_changes() {
+    let values = [r#"{"host":"10.0.0.1"}"#, r#"{"host":"10.0.0.1","ttl":4}"#];
+    for value in values {
+        for expires in [Some(NOW_MS + 9_500), Some(NOW_MS + 400), None] {
+            let index = index(&[("/skydns/local/skydns/a", value, expires)]);
+            let entry = index.exact("/skydns/local/skydns/a").expect("indexed");
+            for now in (NOW_MS - 2_000..NOW_MS + 12_000).step_by(7) {
+                let ttl = entry.dns_ttl(now, 3600);
+                let until = entry.dns_ttl_steady_until_ms(now);
+                assert!(until > now, "{value} {expires:?} at {now}: {until}");
+                let last = until.min(now + 12_000);
+                for later in [now + 1, (now + last) / 2, last - 1] {
+                    if later >= last {
+                        continue;
+                    }
+                    assert_eq!(entry.dns_ttl(later, 3600), ttl, "{value} at {later}");
+                }
+                if until != i64::MAX {
+                    assert_ne!(entry.dns_ttl(until, 3600), ttl, "{value} at {until}");
+                }
+            }
+        }
+    }
+}
+
+// Goal: an answer says how long it stays the same: until its first TTL counted from a key
+// changes, else until the SOA serial's next hour. Method: a name with a key TTL, one
+// without, an absent name.
+#[test]
+fn answers_say_until_when_they_hold() {
+    let index = index(&[
+        (
+            "/skydns/local/skydns/short",
+            r#"{"host":"10.0.0.1"}"#,
+            Some(NOW_MS + 30_500),
+        ),
+        ("/skydns/local/skydns/fixed", r#"{"host":"10.0.0.2"}"#, None),
+    ]);
+    let steady = |name: &str| {
+        let query = Query {
+            name: name.to_owned(),
+            qtype: RecordType::A,
+            class: Class::In,
+        };
+        crate::answer::resolve_steady(&zone(), &index, &query, NOW_MS).1
+    };
+    let next_hour = (NOW_MS / 3_600_000 + 1) * 3_600_000;
+    assert_eq!(steady("short.skydns.local."), NOW_MS + 500);
+    assert_eq!(steady("fixed.skydns.local."), next_hour);
+    assert_eq!(steady("absent.skydns.local."), next_hour);
+}
+
 // Goal: NXDOMAIN only for a name with nothing at or below it; a name with records of other
 // types is NODATA; both carry the SOA with the negative TTL (skynetservices/skydns#37).
 // Method: AAAA of an IPv4-only name, A of an IPv6-only one, A of an absent name.

@@ -37,6 +37,29 @@ impl Entry {
         self.service.dns_ttl(remaining, default)
     }
 
+    /// The instant (Unix milliseconds) at which the record's DNS TTL, as [`Entry::dns_ttl`]
+    /// gives it at `now_ms`, first changes; `i64::MAX` for one that no longer changes (a key
+    /// without a TTL, or one with a second or less left, which answers with 1 s from then on).
+    /// The TTL is the smaller of the record's own and the key's remaining whole seconds, so
+    /// it changes when the remaining time falls below that value.
+    #[must_use]
+    pub fn dns_ttl_steady_until_ms(&self, now_ms: i64) -> i64 {
+        let Some(expires) = self.expires_at_ms else {
+            return i64::MAX;
+        };
+        let remaining_s = (expires.saturating_sub(now_ms).max(0) + 999) / 1000;
+        let record_s = i64::from(self.service.ttl);
+        let ttl_s = if record_s == 0 {
+            remaining_s
+        } else {
+            record_s.min(remaining_s)
+        };
+        if ttl_s <= 1 {
+            return i64::MAX;
+        }
+        expires.saturating_sub((ttl_s - 1) * 1000)
+    }
+
     /// The key's segments below the prefix (`local`, `skydns`, `east`, ...).
     #[must_use]
     pub fn segments<'a>(&'a self, prefix_key: &str) -> Vec<&'a str> {

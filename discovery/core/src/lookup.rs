@@ -12,6 +12,7 @@ use crate::path;
 use crate::record::{Data, External, Record, RecordType};
 use crate::service::Host;
 use crate::zone::Zone;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -27,6 +28,9 @@ pub struct Context<'a> {
     pub index: &'a Index,
     /// Now, Unix milliseconds.
     pub now_ms: i64,
+    /// The earliest instant at which a TTL (or the SOA serial) given so far changes: what
+    /// [`Context::ttl`] and [`Context::soa`] lower.
+    pub steady_until_ms: &'a Cell<i64>,
 }
 
 /// Records built for one query: the answer section, the additional section, and lookups
@@ -42,6 +46,26 @@ pub struct Built {
 }
 
 impl Context<'_> {
+    /// `entry`'s DNS TTL now, under the zone's default; notes when it changes.
+    #[must_use]
+    pub fn ttl(&self, entry: &Entry) -> u32 {
+        self.steady_until(entry.dns_ttl_steady_until_ms(self.now_ms));
+        entry.dns_ttl(self.now_ms, self.zone.ttl)
+    }
+
+    /// The zone's SOA now with `ttl`; notes that its serial changes on the next hour.
+    #[must_use]
+    pub fn soa(&self, ttl: u32) -> Record {
+        let next_hour_ms = (self.now_ms.div_euclid(3_600_000) + 1).saturating_mul(3_600_000);
+        self.steady_until(next_hour_ms);
+        crate::answer::soa(self.zone, self.now_ms, ttl)
+    }
+
+    fn steady_until(&self, instant_ms: i64) {
+        self.steady_until_ms
+            .set(self.steady_until_ms.get().min(instant_ms));
+    }
+
     /// The services `name` answers with: group filtered, duplicates dropped, in key order.
     #[must_use]
     pub fn services(&self, name: &str) -> Vec<&Entry> {
@@ -99,7 +123,7 @@ impl Context<'_> {
         built: &mut Built,
     ) {
         for entry in self.services(lookup) {
-            let ttl = entry.dns_ttl(self.now_ms, self.zone.ttl);
+            let ttl = self.ttl(entry);
             match (entry.service.host(), qtype) {
                 (Host::Address(IpAddr::V4(v4)), RecordType::A) => {
                     built.answers.push(record(owner, ttl, Data::A(v4)));
@@ -161,7 +185,7 @@ impl Context<'_> {
                 port: entry.service.port,
                 target,
             };
-            let ttl = entry.dns_ttl(self.now_ms, self.zone.ttl);
+            let ttl = self.ttl(entry);
             built.answers.push(record(name, ttl, data));
         }
     }
@@ -180,7 +204,7 @@ impl Context<'_> {
                 preference: entry.service.priority_or(self.zone.priority),
                 exchange,
             };
-            let ttl = entry.dns_ttl(self.now_ms, self.zone.ttl);
+            let ttl = self.ttl(entry);
             built.answers.push(record(name, ttl, data));
         }
     }
@@ -191,7 +215,7 @@ impl Context<'_> {
             if entry.service.text.is_empty() {
                 continue;
             }
-            let ttl = entry.dns_ttl(self.now_ms, self.zone.ttl);
+            let ttl = self.ttl(entry);
             let data = Data::Txt(entry.service.txt_strings());
             built.answers.push(record(name, ttl, data));
         }
@@ -200,7 +224,7 @@ impl Context<'_> {
     /// The SRV target / MX exchange of `entry`, with its addresses added to the additional
     /// section (or asked for outside the domain); `None` for a record without a host.
     fn target(&self, entry: &Entry, built: &mut Built) -> Option<String> {
-        let ttl = entry.dns_ttl(self.now_ms, self.zone.ttl);
+        let ttl = self.ttl(entry);
         match entry.service.host() {
             Host::None => None,
             Host::Name(target) if self.zone.contains(&target) => {

@@ -122,6 +122,8 @@ struct Asked<'a> {
     name: &'a str,
     index: &'a Arc<discovery_core::index::Index>,
     now_ms: i64,
+    /// Until when the core's answer holds ([`answer::resolve_steady`]).
+    steady_until_ms: i64,
 }
 
 /// What a request is answered with.
@@ -358,8 +360,7 @@ impl Handler {
         };
         let index = self.records.index();
         let now_ms = now_ms();
-        let second = now_ms.div_euclid(1000);
-        if let Some((sections, system)) = self.memo.get(&index, live, second, &asked) {
+        if let Some((sections, system)) = self.memo.get(&index, live, now_ms, &asked) {
             return (Reply::Answer(sections), system);
         }
         let question = info.query.original();
@@ -376,14 +377,15 @@ impl Handler {
                 );
             }
         }
-        match answer::resolve(&live.zone, &index, &query, now_ms) {
-            Outcome::Forward => self.forward_cached(live, request, &query.name).await,
-            Outcome::Answer(answer) => {
+        match answer::resolve_steady(&live.zone, &index, &query, now_ms) {
+            (Outcome::Forward, _) => self.forward_cached(live, request, &query.name).await,
+            (Outcome::Answer(answer), steady_until_ms) => {
                 let asked = Asked {
                     question: asked,
                     name: &query.name,
                     index: &index,
                     now_ms,
+                    steady_until_ms,
                 };
                 self.answer_from_index(live, asked, *answer).await
             }
@@ -407,7 +409,10 @@ impl Handler {
         let answer = complete(live, answer).await;
         let question = asked.question;
         let mut sections = encoded(&answer, question.class);
+        let mut until_ms = asked.steady_until_ms;
         if let Some(signer) = live.signer.as_ref().filter(|_| system == System::auth) {
+            // Signed answers are kept within their second, as their signatures are cached.
+            until_ms = until_ms.min((asked.now_ms.div_euclid(1000) + 1) * 1000);
             sections = crate::dnssec::secure(
                 signer,
                 &live.zone,
@@ -420,9 +425,10 @@ impl Handler {
         }
         let sections = Arc::new(sections);
         if keep {
-            let second = asked.now_ms.div_euclid(1000);
             let kept = (Arc::clone(&sections), system);
-            self.memo.put(asked.index, live, second, question, kept);
+            let entry = (kept, until_ms);
+            self.memo
+                .put(asked.index, live, asked.now_ms, question, entry);
         }
         (Reply::Answer(sections), system)
     }

@@ -4,7 +4,7 @@
 //!
 //! Layout: [`feed`] (the index, fed by kv-client's reflector), [`handler`] (hickory's request
 //! handler over discovery-core's answers), [`forward`] (the upstreams), [`cache`] (forwarded
-//! answers), [`memo`] (answers from the index, kept for the second), [`encode`] (core records ↔ hickory's), [`server`] (the UDP and TCP listeners), [`udp`] (the UDP workers),
+//! answers), [`memo`] (answers from the index, kept while they hold), [`encode`] (core records ↔ hickory's), [`server`] (the UDP and TCP listeners), [`udp`] (the UDP workers),
 //! [`metrics`] (Prometheus metrics with SkyDNS's names, `/ready`, `/health`).
 
 pub mod cache;

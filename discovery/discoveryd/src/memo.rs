@@ -3,11 +3,14 @@
 //! the encoding and is answered from records already in hickory's form.
 //!
 //! Invariants: an entry is used only with the very index and live settings it was built from
-//! and only within the wall-clock second it was built in: a new index (any change in Keel), a
-//! reload or the next second empties the memo. TTLs taken from a key's remaining time are so
-//! exact to the second (as in any cache), and the SOA serial, which changes on the hour,
-//! never goes stale. Answers that needed an upstream lookup are never kept. At most
-//! [`MEMO_MAX`] entries per second: past that, answers are computed and not kept.
+//! (a new index, that is any change in Keel, or a reload empties the memo) and only before
+//! the instant the core said its answer changes by time alone
+//! ([`discovery_core::answer::resolve_steady`]: the first TTL counted from a key's remaining
+//! time to tick, or the SOA serial's next hour), so a kept answer is exactly what the core
+//! would answer now. Signed answers are kept within their wall-clock second only. Answers
+//! that needed an upstream lookup are never kept. At most [`MEMO_MAX`] entries: when full,
+//! the ones past their instant are swept (at most once a second) and, if it is still full,
+//! answers are computed and not kept.
 
 use crate::handler::Live;
 use crate::metrics::System;
@@ -17,8 +20,11 @@ use hickory_proto::rr::{DNSClass, LowerName, Record, RecordType};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// Entries kept within one second, at most (a bound on memory whatever names are asked).
+/// Entries kept, at most (a bound on memory whatever names are asked).
 pub const MEMO_MAX: usize = 10_000;
+
+/// A full memo is swept of entries past their instant at most this often.
+const SWEEP_EVERY_MS: i64 = 1_000;
 
 /// An answer in hickory's records.
 #[derive(Debug)]
@@ -63,17 +69,19 @@ pub struct Memo {
 struct State {
     index: Option<Arc<Index>>,
     live: Option<Arc<Live>>,
-    second: i64,
-    entries: HashMap<Question, Kept>,
+    /// When (Unix milliseconds) the request that moved the memo to this index was asked.
+    since_ms: i64,
+    /// When the memo was last swept.
+    swept_ms: i64,
+    /// Each answer, with the instant it stops being exact.
+    entries: HashMap<Question, (Kept, i64)>,
 }
 
 impl State {
-    fn is_for(&self, index: &Arc<Index>, live: &Arc<Live>, second: i64) -> bool {
-        self.second == second
-            && self
-                .index
-                .as_ref()
-                .is_some_and(|kept| Arc::ptr_eq(kept, index))
+    fn is_for(&self, index: &Arc<Index>, live: &Arc<Live>) -> bool {
+        self.index
+            .as_ref()
+            .is_some_and(|kept| Arc::ptr_eq(kept, index))
             && self
                 .live
                 .as_ref()
@@ -82,49 +90,60 @@ impl State {
 }
 
 impl Memo {
-    /// The answer kept for `question` under `index` and `live` in `second`, if any.
+    /// The answer kept for `question` under `index` and `live` that is still exact at
+    /// `now_ms`, if any.
     pub fn get(
         &self,
         index: &Arc<Index>,
         live: &Arc<Live>,
-        second: i64,
+        now_ms: i64,
         question: &Question,
     ) -> Option<Kept> {
         let state = match self.state.read() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if !state.is_for(index, live, second) {
+        if !state.is_for(index, live) {
             return None;
         }
-        state.entries.get(question).cloned()
+        match state.entries.get(question) {
+            Some((kept, until_ms)) if *until_ms > now_ms => Some(kept.clone()),
+            _ => None,
+        }
     }
 
-    /// Keeps `kept` for `question`, first emptying the memo if it was for another index,
-    /// other settings or another second.
+    /// Keeps `kept` for `question` until `until_ms`, the answer of a request asked at
+    /// `asked_ms`; first empties the memo if it was for another index or other settings.
     pub fn put(
         &self,
         index: &Arc<Index>,
         live: &Arc<Live>,
-        second: i64,
+        asked_ms: i64,
         question: Question,
-        kept: Kept,
+        (kept, until_ms): (Kept, i64),
     ) {
+        if until_ms <= asked_ms {
+            return;
+        }
         let mut state = match self.state.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if !state.is_for(index, live, second) {
-            if state.second > second {
+        if !state.is_for(index, live) {
+            if state.since_ms > asked_ms {
                 return; // a request that started before the memo moved on
             }
             state.entries.clear();
             state.index = Some(Arc::clone(index));
             state.live = Some(Arc::clone(live));
-            state.second = second;
+            state.since_ms = asked_ms;
+        }
+        if state.entries.len() >= MEMO_MAX && asked_ms >= state.swept_ms + SWEEP_EVERY_MS {
+            state.swept_ms = asked_ms;
+            state.entries.retain(|_, (_, until)| *until > asked_ms);
         }
         if state.entries.len() < MEMO_MAX {
-            state.entries.insert(question, kept);
+            state.entries.insert(question, (kept, until_ms));
         }
     }
 }
@@ -169,55 +188,68 @@ mod tests {
     }
 
     // Goal: a kept answer is found again, whatever the case of the name, only with the same
-    // index, the same settings and within the same second.
-    // Method: keep one answer; ask with other case, another second, a rebuilt index and
-    // reloaded settings.
+    // index and the same settings, and only before the instant it stops being exact.
+    // Method: keep one answer until 1,500 ms; ask with other case, at and past that instant,
+    // with a rebuilt index and with reloaded settings.
     #[test]
-    fn answers_are_kept_for_one_index_one_setting_and_one_second() {
+    fn answers_are_kept_for_one_index_one_setting_until_they_change() {
         let (memo, index, live) = (Memo::default(), index(), live());
-        memo.put(&index, &live, 100, question("svc.skydns.local."), kept());
-        let again = memo.get(&index, &live, 100, &question("SVC.SkyDNS.local."));
+        let name = question("svc.skydns.local.");
+        memo.put(&index, &live, 100, name.clone(), (kept(), 1_500));
+        let again = memo.get(&index, &live, 1_499, &question("SVC.SkyDNS.local."));
         assert!(again.is_some_and(|(_, system)| system == System::auth));
-        assert!(memo
-            .get(&index, &live, 101, &question("svc.skydns.local."))
-            .is_none());
-        assert!(memo
-            .get(&self::index(), &live, 100, &question("svc.skydns.local."))
-            .is_none());
-        assert!(memo
-            .get(&index, &self::live(), 100, &question("svc.skydns.local."))
-            .is_none());
-        memo.put(&index, &live, 101, question("other.skydns.local."), kept());
-        assert!(memo
-            .get(&index, &live, 101, &question("svc.skydns.local."))
-            .is_none());
+        assert!(memo.get(&index, &live, 1_500, &name).is_none());
+        assert!(memo.get(&self::index(), &live, 200, &name).is_none());
+        assert!(memo.get(&index, &self::live(), 200, &name).is_none());
+        memo.put(
+            &self::index(),
+            &live,
+            300,
+            question("other.skydns.local."),
+            (kept(), 900),
+        );
+        assert!(memo.get(&index, &live, 400, &name).is_none());
+        memo.put(&index, &live, 400, name.clone(), (kept(), 400));
+        assert!(
+            memo.get(&index, &live, 400, &name).is_none(),
+            "already past"
+        );
     }
 
-    // Goal: the memo stays bounded and an answer from an older second cannot replace it.
-    // Method: fill past MEMO_MAX; put with an earlier second.
+    // Goal: the memo stays bounded, a full one makes room by dropping answers past their
+    // instant, and an answer of a request older than the memo's index cannot replace it.
+    // Method: fill past MEMO_MAX with half the entries ending at 50; put later; put with an
+    // earlier request time and another index.
     #[test]
     fn the_memo_is_bounded_and_never_goes_back_in_time() {
         let (memo, index, live) = (Memo::default(), index(), live());
         for n in 0..=MEMO_MAX {
-            memo.put(
-                &index,
-                &live,
-                7,
-                question(&format!("s{n}.skydns.local.")),
-                kept(),
-            );
+            let until = if n % 2 == 0 { 50 } else { 5_000 };
+            let name = question(&format!("s{n}.skydns.local."));
+            memo.put(&index, &live, 7, name, (kept(), until));
         }
         let last = question(&format!("s{MEMO_MAX}.skydns.local."));
-        assert!(memo.get(&index, &live, 7, &last).is_none());
+        assert!(memo.get(&index, &live, 8, &last).is_none());
         assert!(memo
-            .get(&index, &live, 7, &question("s0.skydns.local."))
+            .get(&index, &live, 8, &question("s0.skydns.local."))
             .is_some());
-        memo.put(&index, &live, 6, question("late.skydns.local."), kept());
+        memo.put(&index, &live, 2_000, last.clone(), (kept(), 5_000));
+        assert!(
+            memo.get(&index, &live, 2_001, &last).is_some(),
+            "room was made"
+        );
         assert!(memo
-            .get(&index, &live, 7, &question("s1.skydns.local."))
+            .get(&index, &live, 2_001, &question("s1.skydns.local."))
             .is_some());
+        memo.put(
+            &self::index(),
+            &live,
+            6,
+            question("late.skydns.local."),
+            (kept(), 5_000),
+        );
         assert!(memo
-            .get(&index, &live, 6, &question("late.skydns.local."))
-            .is_none());
+            .get(&index, &live, 2_001, &question("s1.skydns.local."))
+            .is_some());
     }
 }
