@@ -20,6 +20,8 @@ use std::cell::Cell;
 const SOA_REFRESH_SECS: u32 = 28_800;
 const SOA_RETRY_SECS: u32 = 7_200;
 const SOA_EXPIRE_SECS: u32 = 604_800;
+/// The SOA serial is Unix time rounded down to this period (an hour).
+const SOA_SERIAL_PERIOD_SECS: i64 = 3_600;
 
 /// Who answers a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +128,7 @@ pub fn rotate_address_records<T: Clone>(
 /// The zone's SOA record at `now_ms` (serial: Unix time rounded down to the hour).
 #[must_use]
 pub fn soa(zone: &Zone, now_ms: i64, ttl: u32) -> crate::record::Record {
-    let hour_secs = (now_ms / 1000).max(0) / 3600 * 3600;
+    let hour_secs = (now_ms / 1000).max(0) / SOA_SERIAL_PERIOD_SECS * SOA_SERIAL_PERIOD_SECS;
     let data = Data::Soa(Soa {
         mname: zone.reserved("ns"),
         rname: zone.hostmaster.clone(),
@@ -137,6 +139,13 @@ pub fn soa(zone: &Zone, now_ms: i64, ttl: u32) -> crate::record::Record {
         minimum: zone.min_ttl,
     });
     record(&zone.domain, ttl, data)
+}
+
+/// The instant (Unix milliseconds) after `now_ms` at which [`soa`]'s serial next changes.
+#[must_use]
+pub fn soa_serial_changes_at_ms(now_ms: i64) -> i64 {
+    let period_ms = SOA_SERIAL_PERIOD_SECS * 1000;
+    (now_ms.div_euclid(period_ms) + 1).saturating_mul(period_ms)
 }
 
 fn authoritative(context: &Context<'_>, name: &str, lookup: &str, qtype: RecordType) -> Answer {

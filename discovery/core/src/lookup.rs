@@ -56,8 +56,7 @@ impl Context<'_> {
     /// The zone's SOA now with `ttl`; notes that its serial changes on the next hour.
     #[must_use]
     pub fn soa(&self, ttl: u32) -> Record {
-        let next_hour_ms = (self.now_ms.div_euclid(3_600_000) + 1).saturating_mul(3_600_000);
-        self.steady_until(next_hour_ms);
+        self.steady_until(crate::answer::soa_serial_changes_at_ms(self.now_ms));
         crate::answer::soa(self.zone, self.now_ms, ttl)
     }
 
