@@ -302,7 +302,12 @@ fn three_hosts_are_isolated_and_leave_nothing_behind() {
         .flat_map(|h| ["pid", "mnt"].map(|ns| format!("/proc/{}/ns/{ns}", h.pid())))
         .map(|link| std::fs::read_link(link).unwrap())
         .collect();
-    let recorded = identities(&hosts.iter().flat_map(Host::processes).collect::<Vec<_>>());
+    let recorded = identities(
+        &hosts
+            .iter()
+            .flat_map(|host| host.processes())
+            .collect::<Vec<_>>(),
+    );
     drop(hosts);
     drop(lab);
     assert!(

@@ -5,14 +5,14 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::process::poll_until;
-use super::{HostError, CLEANUP_DEADLINE};
+use crate::process::poll_until;
+use crate::{HostError, CLEANUP_DEADLINE};
 
 /// Cgroup names start with this, then `.<pid of the test process>.<host name>`.
 const CGROUP_PREFIX: &str = "keel-host.";
 
 /// Mount points of the unified hierarchy and, on a hybrid layout, of `name=systemd`.
-pub(super) fn cgroup_hierarchies() -> Vec<PathBuf> {
+pub(crate) fn cgroup_hierarchies() -> Vec<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut found = BTreeSet::new();
     for line in mountinfo.lines() {
@@ -32,7 +32,7 @@ pub(super) fn cgroup_hierarchies() -> Vec<PathBuf> {
     found.into_iter().collect()
 }
 
-pub(super) fn create_cgroups(name: &str) -> Result<Vec<PathBuf>, HostError> {
+pub(crate) fn create_cgroups(name: &str) -> Result<Vec<PathBuf>, HostError> {
     let leaf = format!("{CGROUP_PREFIX}{}.{name}", std::process::id());
     let mut created = Vec::new();
     for hierarchy in cgroup_hierarchies() {
@@ -56,7 +56,7 @@ pub(super) fn create_cgroups(name: &str) -> Result<Vec<PathBuf>, HostError> {
 
 /// Removes each cgroup tree, deepest first, once its processes are gone (a cgroup stays busy
 /// for a moment after its last process exits).
-pub(super) fn remove_cgroups(cgroups: &[PathBuf]) {
+pub(crate) fn remove_cgroups(cgroups: &[PathBuf]) {
     for cgroup in cgroups {
         let removed = poll_until(CLEANUP_DEADLINE, || {
             let mut directories = Vec::new();
@@ -65,12 +65,12 @@ pub(super) fn remove_cgroups(cgroups: &[PathBuf]) {
             directories.iter().all(|d| std::fs::remove_dir(d).is_ok())
         });
         if !removed && cgroup.exists() {
-            eprintln!("testkit: could not remove cgroup {}", cgroup.display());
+            eprintln!("keel-host: could not remove cgroup {}", cgroup.display());
         }
     }
 }
 
-pub(super) fn collect_directories(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn collect_directories(dir: &Path, out: &mut Vec<PathBuf>) {
     if !dir.is_dir() {
         return;
     }
@@ -85,7 +85,7 @@ pub(super) fn collect_directories(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Hosts of a test process that died before dropping them (killed by a signal it could not
 /// handle): kill the processes left in their cgroups, by PID, and remove the cgroups. The
 /// test process's PID is part of the cgroup name; a live one is never touched.
-pub(super) fn remove_leftover_cgroups() {
+pub(crate) fn remove_leftover_cgroups() {
     for hierarchy in cgroup_hierarchies() {
         for entry in std::fs::read_dir(&hierarchy)
             .into_iter()

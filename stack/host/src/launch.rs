@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::{HostConfig, HostError};
+use crate::{HostConfig, HostError};
 
 /// The first process of a host, run by `sh` as PID 1 of its namespace. Arguments: the host
 /// directory, then the cgroup directories to join.
 const FIRST_PROCESS_SCRIPT: &str = r#"#!/bin/sh
-# The first process of a testkit host (jepsen/testkit/src/host/launch.rs). PID 1 of its own PID
+# The first process of a keel-host host (stack/host/src/launch.rs). PID 1 of its own PID
 # namespace, in a private mount namespace; it lives as long as the systemd user manager.
 set -eu
 dir=$1
@@ -20,7 +20,7 @@ mount -t tmpfs -o mode=0755 tmpfs /run
 # /run/systemd/system makes systemd's tools believe the host was booted with systemd.
 mkdir -p /run/systemd/system /run/dbus /run/systemd/journald.conf.d /run/user/0
 chmod 0700 /run/user/0
-cp "$dir/journald.conf" /run/systemd/journald.conf.d/testkit-host.conf
+cp "$dir/journald.conf" /run/systemd/journald.conf.d/keel-host.conf
 mount --bind "$dir/machine-id" /etc/machine-id
 if [ -e /var/lib/dbus/machine-id ]; then
   mount --bind "$dir/machine-id" /var/lib/dbus/machine-id
@@ -75,7 +75,7 @@ ForwardToSyslog=no
 /// Variables of the test's own environment that must not reach a host's manager: a
 /// `NOTIFY_SOCKET` would let it report to the machine's service manager, and the bus
 /// addresses would point at the machine's buses.
-pub(super) const ENVIRONMENT_REMOVED: &[&str] = &[
+pub(crate) const ENVIRONMENT_REMOVED: &[&str] = &[
     "NOTIFY_SOCKET",
     "LISTEN_PID",
     "LISTEN_FDS",
@@ -90,7 +90,7 @@ pub(super) const ENVIRONMENT_REMOVED: &[&str] = &[
 ];
 
 /// The script, bus and journal configuration, machine-id, `HOME` and `XDG_CONFIG_HOME`.
-pub(super) fn write_host_files(config: &HostConfig) -> Result<(), HostError> {
+pub(crate) fn write_host_files(config: &HostConfig) -> Result<(), HostError> {
     let dir = &config.dir;
     let io = |action: &str, path: &Path| {
         let path = path.to_owned();
@@ -121,7 +121,7 @@ pub(super) fn write_host_files(config: &HostConfig) -> Result<(), HostError> {
 /// Starts the launcher: `[nsenter --net=/run/netns/NS] unshare ... sh host.sh DIR CGROUPS`.
 /// `nsenter` rather than `ip netns exec`: the latter mounts a fresh sysfs for the namespace,
 /// on which `/sys/fs/cgroup` is empty, so neither the script nor systemd would find cgroups.
-pub(super) fn launch(config: &HostConfig, cgroups: &[PathBuf]) -> Result<Child, HostError> {
+pub(crate) fn launch(config: &HostConfig, cgroups: &[PathBuf]) -> Result<Child, HostError> {
     let log = config.dir.join("host.log");
     let file = std::fs::File::create(&log).map_err(|source| HostError::Io {
         action: "creating".into(),
