@@ -1,0 +1,106 @@
+//! `keel-stack`: the whole stack on one machine (see the library's documentation). Flags
+//! name what each service listens on; every default is the stack's embedded default.
+
+use anyhow::Context as _;
+use clap::Parser;
+use keel_stack::manager::Choice;
+use keel_stack::plan::Flags;
+use keel_stack::run::Options;
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Keel, fleetd, discoveryd and locksmithd on this machine, in one command.
+#[derive(Parser)]
+#[command(name = "keel-stack", version)]
+struct Args {
+    /// Where the stack keeps its data between runs (Keel's, logs, the private manager's
+    /// files, the environment file).
+    #[arg(
+        long,
+        env = "KEEL_STACK_DATA_DIR",
+        default_value = "default.keel-stack"
+    )]
+    data_dir: PathBuf,
+    /// Keel's client URL (the etcd v2 API).
+    #[arg(long, default_value = "http://127.0.0.1:2379")]
+    keel_client_url: String,
+    /// Keel's peer URL.
+    #[arg(long, default_value = "http://127.0.0.1:2380")]
+    keel_peer_url: String,
+    /// discoveryd's DNS address (UDP and TCP).
+    #[arg(long, default_value = "127.0.0.1:1053")]
+    dns_addr: SocketAddr,
+    /// discoveryd's metrics, /ready and /health port, on the DNS address's IP.
+    #[arg(long, default_value_t = 9153)]
+    dns_metrics_port: u16,
+    /// The DNS zone discoveryd serves and fleet publishes `[X-Discovery]` units in.
+    #[arg(long, default_value = "skydns.local")]
+    domain: String,
+    /// The IP fleet publishes in DNS for this machine's `[X-Discovery]` units.
+    #[arg(long, default_value = "127.0.0.1")]
+    public_ip: std::net::IpAddr,
+    /// locksmithd's reboot strategy (`off`, `reboot`, `etcd-lock`).
+    #[arg(long, env = "REBOOT_STRATEGY", default_value = "off")]
+    reboot_strategy: String,
+    /// The systemd manager fleetd drives.
+    #[arg(long, value_enum, default_value_t = Choice::Auto)]
+    manager: Choice,
+    /// Also reach fleet's API at this path, a symbolic link made when the path is free
+    /// (fleetctl's default endpoint); `none`: no link.
+    #[arg(long, default_value = "/var/run/fleet.sock")]
+    fleet_link: String,
+    /// Where the other binaries are (default: beside keel-stack).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    log_json: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if args.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    let here = std::env::current_dir().context("cannot read the working directory")?;
+    let bin_dir = match args.bin_dir {
+        Some(dir) => here.join(dir),
+        None => std::env::current_exe()
+            .context("cannot find keel-stack's own executable")?
+            .parent()
+            .context("keel-stack's executable has no directory")?
+            .to_owned(),
+    };
+    let flags = Flags {
+        bin_dir,
+        data_dir: here.join(args.data_dir),
+        keel_client_url: args.keel_client_url,
+        keel_peer_url: args.keel_peer_url,
+        dns_addr: args.dns_addr,
+        dns_metrics_port: args.dns_metrics_port,
+        domain: args.domain,
+        public_ip: args.public_ip,
+        reboot_strategy: args.reboot_strategy,
+    };
+    let options = Options {
+        flags,
+        manager: args.manager,
+        fleet_link: (args.fleet_link != "none").then(|| PathBuf::from(args.fleet_link)),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime
+        .block_on(keel_stack::run::run(options))
+        .context("keel-stack")
+}

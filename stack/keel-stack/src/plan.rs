@@ -1,0 +1,443 @@
+//! What the stack runs, decided without I/O: from the [`Settings`] (flags, the data directory,
+//! which systemd manager fleetd drives) to the ordered [`Part`]s, each a program with its
+//! arguments, environment, place, readiness check and the line printed once it is ready;
+//! and the environment file that points the command-line tools at the stack.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The systemd manager fleetd drives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Manager {
+    /// The caller's own user manager, on this session bus address.
+    Own { bus: String },
+    /// A private `systemd --user` in a host of its own (keel-host); fleetd runs inside it
+    /// and reaches its manager on this bus address (as the host sees it).
+    Private { bus: String },
+}
+
+/// What the flags say; paths are absolute.
+#[derive(Debug, Clone)]
+pub struct Flags {
+    /// Where the binaries are (`keel`, `fleetd`, ...).
+    pub bin_dir: PathBuf,
+    /// The stack's data: `keel/`, `logs/`, `host/`, `fleet.sock`, `env`.
+    pub data_dir: PathBuf,
+    /// Keel's client URL (`http://127.0.0.1:2379`).
+    pub keel_client_url: String,
+    /// Keel's peer URL (`http://127.0.0.1:2380`).
+    pub keel_peer_url: String,
+    /// discoveryd's DNS address (UDP and TCP).
+    pub dns_addr: SocketAddr,
+    /// discoveryd's metrics, `/ready` and `/health` port, on the DNS address's IP.
+    pub dns_metrics_port: u16,
+    /// The DNS zone discoveryd serves and fleet publishes units in.
+    pub domain: String,
+    /// The IP fleet publishes for this machine's units (fleet's `public_ip`).
+    pub public_ip: std::net::IpAddr,
+    /// locksmithd's `REBOOT_STRATEGY`.
+    pub reboot_strategy: String,
+}
+
+/// Everything the plan depends on: the flags and the manager found for fleetd.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub flags: Flags,
+    pub manager: Manager,
+}
+
+/// Where a part runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A child process of the stack, on the machine.
+    Machine,
+    /// Inside the private manager's host (its mount and PID namespaces).
+    Host,
+}
+
+/// When a part counts as up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ready {
+    /// `GET url` answers 200.
+    HttpOk { url: String },
+    /// fleet's API on this unix socket lists at least one machine.
+    FleetMachine { socket: PathBuf },
+    /// The process exits with status 0 (a daemon that has nothing to do, such as locksmithd
+    /// with strategy `off`).
+    ExitsCleanly,
+    /// The process is running and its log has this line.
+    Logged { text: &'static str },
+}
+
+/// One daemon of the stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Its name in messages and its log's name (`logs/<name>.log`).
+    pub name: &'static str,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Added to the stack's own environment.
+    pub env: Vec<(String, String)>,
+    pub place: Place,
+    pub ready: Ready,
+    /// Printed once every part is ready (`dns: 127.0.0.1:1053`).
+    pub line: String,
+}
+
+/// fleetd's API socket.
+pub fn fleet_socket(settings: &Settings) -> PathBuf {
+    settings.flags.data_dir.join("fleet.sock")
+}
+
+/// The parts in start order; they stop in the reverse order.
+pub fn parts(settings: &Settings) -> Vec<Part> {
+    vec![
+        keel(settings),
+        fleetd(settings),
+        discoveryd(settings),
+        locksmithd(settings),
+    ]
+}
+
+fn keel(settings: &Settings) -> Part {
+    let client = settings.flags.keel_client_url.clone();
+    let peer = settings.flags.keel_peer_url.clone();
+    let args = [
+        ("--name", "default".to_owned()),
+        (
+            "--data-dir",
+            path_text(&settings.flags.data_dir.join("keel")),
+        ),
+        ("--listen-client-urls", client.clone()),
+        ("--advertise-client-urls", client.clone()),
+        ("--listen-peer-urls", peer.clone()),
+        ("--initial-advertise-peer-urls", peer.clone()),
+        ("--initial-cluster", format!("default={peer}")),
+    ];
+    Part {
+        name: "keel",
+        program: settings.flags.bin_dir.join("keel"),
+        args: args
+            .into_iter()
+            .flat_map(|(flag, value)| [flag.to_owned(), value])
+            .collect(),
+        env: Vec::new(),
+        place: Place::Machine,
+        ready: Ready::HttpOk {
+            url: format!("{}/health", client.trim_end_matches('/')),
+        },
+        line: format!("keel: {client}"),
+    }
+}
+
+fn fleetd(settings: &Settings) -> Part {
+    let socket = fleet_socket(settings);
+    let (bus, place, units, how) = match &settings.manager {
+        Manager::Own { bus } => (
+            bus.clone(),
+            Place::Machine,
+            settings.flags.data_dir.join("fleet-units"),
+            "your systemd --user",
+        ),
+        Manager::Private { bus } => (
+            bus.clone(),
+            Place::Host,
+            PathBuf::from("/run/fleet/units"),
+            "a private systemd --user",
+        ),
+    };
+    let env = [
+        ("FLEET_ETCD_SERVERS", settings.flags.keel_client_url.clone()),
+        ("FLEET_SYSTEMD_USER", "true".to_owned()),
+        ("FLEET_UNITS_DIRECTORY", path_text(&units)),
+        ("FLEET_API_LISTEN", format!("unix://{}", path_text(&socket))),
+        ("FLEET_PUBLIC_IP", settings.flags.public_ip.to_string()),
+        ("FLEET_DNS_DOMAIN", settings.flags.domain.clone()),
+        ("DBUS_SESSION_BUS_ADDRESS", bus),
+    ];
+    Part {
+        name: "fleetd",
+        program: settings.flags.bin_dir.join("fleetd"),
+        args: Vec::new(),
+        env: owned(&env),
+        place,
+        ready: Ready::FleetMachine {
+            socket: socket.clone(),
+        },
+        line: format!("fleet: unix://{} (driving {how})", path_text(&socket)),
+    }
+}
+
+fn discoveryd(settings: &Settings) -> Part {
+    let metrics = SocketAddr::new(
+        settings.flags.dns_addr.ip(),
+        settings.flags.dns_metrics_port,
+    );
+    let args = [
+        ("-addr", settings.flags.dns_addr.to_string()),
+        ("-machines", settings.flags.keel_client_url.clone()),
+        ("-domain", settings.flags.domain.clone()),
+        (
+            "-prometheus-port",
+            settings.flags.dns_metrics_port.to_string(),
+        ),
+    ];
+    Part {
+        name: "discoveryd",
+        program: settings.flags.bin_dir.join("discoveryd"),
+        args: args
+            .into_iter()
+            .map(|(flag, value)| format!("{flag}={value}"))
+            .collect(),
+        env: Vec::new(),
+        place: Place::Machine,
+        ready: Ready::HttpOk {
+            url: format!("http://{metrics}/ready"),
+        },
+        line: format!(
+            "dns: {} (zone {}, metrics http://{metrics}/metrics)",
+            settings.flags.dns_addr, settings.flags.domain
+        ),
+    }
+}
+
+fn locksmithd(settings: &Settings) -> Part {
+    let strategy = settings.flags.reboot_strategy.trim().to_owned();
+    let env = [
+        ("REBOOT_STRATEGY", strategy.clone()),
+        (
+            "LOCKSMITHD_ENDPOINT",
+            settings.flags.keel_client_url.clone(),
+        ),
+        (
+            "LOCKSMITHD_STATE_FILE",
+            path_text(
+                &settings
+                    .flags
+                    .data_dir
+                    .join("locksmith")
+                    .join("coordinator.conf"),
+            ),
+        ),
+    ];
+    let off = strategy == "off";
+    Part {
+        name: "locksmithd",
+        program: settings.flags.bin_dir.join("locksmithd"),
+        args: Vec::new(),
+        env: owned(&env),
+        place: Place::Machine,
+        ready: if off {
+            Ready::ExitsCleanly
+        } else {
+            Ready::Logged {
+                text: "locksmithd starting",
+            }
+        },
+        line: if off {
+            "locksmith: reboot strategy off (locksmithctl status reads the semaphore in keel)"
+                .to_owned()
+        } else {
+            format!("locksmith: reboot strategy {strategy}")
+        },
+    }
+}
+
+/// The environment file: `export` lines that point every command-line tool at the stack.
+pub fn env_file(settings: &Settings) -> String {
+    let keel = &settings.flags.keel_client_url;
+    let socket = path_text(&fleet_socket(settings));
+    let mut text = String::from(
+        "# keel-stack: `. <this file>` points fleetctl, keelctl, etcdctl, locksmithctl and\n\
+         # discoveryctl at the running stack.\n",
+    );
+    for (name, value) in [
+        ("FLEETCTL_ENDPOINT", format!("unix://{socket}")),
+        ("KEELCTL_ENDPOINTS", keel.clone()),
+        ("ETCDCTL_ENDPOINTS", keel.clone()),
+        ("ETCDCTL_API", "2".to_owned()),
+        ("LOCKSMITHCTL_ENDPOINT", keel.clone()),
+        ("ETCD_MACHINES", keel.clone()),
+        ("KEEL_STACK_DNS", settings.flags.dns_addr.to_string()),
+    ] {
+        text.push_str(&format!("export {name}={}\n", shell_quoted(&value)));
+    }
+    text
+}
+
+/// `value` as one shell word.
+fn shell_quoted(value: &str) -> String {
+    let plain = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/:._-,=@+".contains(&b));
+    if plain && !value.is_empty() {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// Whether Keel's client URL is one the plan can use: `http://IP:port`.
+///
+/// # Errors
+/// What is wrong with it.
+pub fn check_keel_url(flag: &str, url: &str) -> Result<(), String> {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(format!("{flag}: {url:?} must start with http://"));
+    };
+    match rest.trim_end_matches('/').parse::<SocketAddr>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("{flag}: {url:?} must be http://IP:port")),
+    }
+}
+
+fn owned(pairs: &[(&str, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), value.clone()))
+        .collect()
+}
+
+fn path_text(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(manager: Manager) -> Settings {
+        let flags = Flags {
+            bin_dir: PathBuf::from("/opt/keel/bin"),
+            data_dir: PathBuf::from("/srv/stack"),
+            keel_client_url: "http://127.0.0.1:2379".into(),
+            keel_peer_url: "http://127.0.0.1:2380".into(),
+            dns_addr: "127.0.0.1:1053".parse().unwrap(),
+            dns_metrics_port: 9153,
+            domain: "skydns.local".into(),
+            public_ip: "127.0.0.1".parse().unwrap(),
+            reboot_strategy: "off".into(),
+        };
+        Settings { flags, manager }
+    }
+
+    fn env<'a>(part: &'a Part, key: &str) -> Option<&'a str> {
+        part.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Goal: the parts start in dependency order (Keel first, every other part is its
+    /// client) and each points at the same Keel and the same zone. Method: the default
+    /// settings' plan, read field by field.
+    #[test]
+    fn parts_start_in_order_and_agree_on_keel_and_the_zone() {
+        let plan = parts(&settings(Manager::Private {
+            bus: "unix:path=/run/user/0/bus".into(),
+        }));
+        let names: Vec<&str> = plan.iter().map(|part| part.name).collect();
+        assert_eq!(names, ["keel", "fleetd", "discoveryd", "locksmithd"]);
+        let keel = &plan[0];
+        assert_eq!(keel.program, PathBuf::from("/opt/keel/bin/keel"));
+        assert!(keel
+            .args
+            .windows(2)
+            .any(|w| w == ["--data-dir", "/srv/stack/keel"]));
+        assert!(keel
+            .args
+            .windows(2)
+            .any(|w| w == ["--initial-cluster", "default=http://127.0.0.1:2380"]));
+        assert_eq!(
+            keel.ready,
+            Ready::HttpOk {
+                url: "http://127.0.0.1:2379/health".into()
+            }
+        );
+        let fleetd = &plan[1];
+        assert_eq!(fleetd.place, Place::Host);
+        assert_eq!(
+            env(fleetd, "FLEET_ETCD_SERVERS"),
+            Some("http://127.0.0.1:2379")
+        );
+        assert_eq!(env(fleetd, "FLEET_DNS_DOMAIN"), Some("skydns.local"));
+        assert_eq!(env(fleetd, "FLEET_PUBLIC_IP"), Some("127.0.0.1"));
+        assert_eq!(
+            env(fleetd, "FLEET_API_LISTEN"),
+            Some("unix:///srv/stack/fleet.sock")
+        );
+        assert_eq!(
+            env(fleetd, "FLEET_UNITS_DIRECTORY"),
+            Some("/run/fleet/units")
+        );
+        let discoveryd = &plan[2];
+        assert!(discoveryd
+            .args
+            .contains(&"-machines=http://127.0.0.1:2379".to_owned()));
+        assert!(discoveryd.args.contains(&"-domain=skydns.local".to_owned()));
+        assert_eq!(
+            discoveryd.ready,
+            Ready::HttpOk {
+                url: "http://127.0.0.1:9153/ready".into()
+            }
+        );
+        assert!(discoveryd.line.starts_with("dns: 127.0.0.1:1053"));
+        let locksmithd = &plan[3];
+        assert_eq!(env(locksmithd, "REBOOT_STRATEGY"), Some("off"));
+        assert_eq!(locksmithd.ready, Ready::ExitsCleanly);
+    }
+
+    /// Goal: with the caller's own manager fleetd runs on the machine, on that bus, with
+    /// its unit files in the stack's data; a strategy other than `off` waits for
+    /// locksmithd to say it started. Method: the plan with `Manager::Own` and `etcd-lock`.
+    #[test]
+    fn own_manager_and_a_real_strategy() {
+        let mut settings = settings(Manager::Own {
+            bus: "unix:path=/run/user/1000/bus".into(),
+        });
+        settings.flags.reboot_strategy = "etcd-lock".into();
+        let plan = parts(&settings);
+        assert_eq!(plan[1].place, Place::Machine);
+        assert_eq!(
+            env(&plan[1], "DBUS_SESSION_BUS_ADDRESS"),
+            Some("unix:path=/run/user/1000/bus")
+        );
+        assert_eq!(
+            env(&plan[1], "FLEET_UNITS_DIRECTORY"),
+            Some("/srv/stack/fleet-units")
+        );
+        assert!(matches!(plan[3].ready, Ready::Logged { .. }));
+        assert_eq!(plan[3].line, "locksmith: reboot strategy etcd-lock");
+    }
+
+    /// Goal: the environment file names every tool's variable, each value one shell word.
+    /// Method: the file for a data directory with a space and a quote in its name.
+    #[test]
+    fn env_file_quotes_what_the_shell_would_split() {
+        let mut settings = settings(Manager::Own { bus: String::new() });
+        settings.flags.data_dir = PathBuf::from("/home/o'neil/my stack");
+        let text = env_file(&settings);
+        assert!(text
+            .contains("export FLEETCTL_ENDPOINT='unix:///home/o'\\''neil/my stack/fleet.sock'\n"));
+        assert!(text.contains("export KEELCTL_ENDPOINTS=http://127.0.0.1:2379\n"));
+        assert!(text.contains("export LOCKSMITHCTL_ENDPOINT=http://127.0.0.1:2379\n"));
+        assert!(text.contains("export ETCD_MACHINES=http://127.0.0.1:2379\n"));
+        assert!(text.contains("export ETCDCTL_API=2\n"));
+    }
+
+    /// Goal: a Keel URL the stack cannot use is refused with the flag's name. Method: each
+    /// malformed shape, then a good one.
+    #[test]
+    fn keel_urls_must_be_http_ip_port() {
+        for bad in [
+            "127.0.0.1:2379",
+            "https://127.0.0.1:2379",
+            "http://localhost:2379",
+            "http://127.0.0.1",
+        ] {
+            let error = check_keel_url("--keel-client-url", bad).unwrap_err();
+            assert!(error.starts_with("--keel-client-url: "), "{error}");
+        }
+        assert!(check_keel_url("--keel-client-url", "http://127.0.0.1:2379/").is_ok());
+    }
+}

@@ -1,0 +1,255 @@
+//! The README's run command (`scripts/run.sh`, which builds the binaries and runs
+//! `keel-stack`) end to end, as a newcomer uses it: from a clean data directory, wait until
+//! the stack prints where everything is, start a unit with `fleetctl`, resolve its name with
+//! `dig`, read `locksmithctl status`, then SIGINT and check that nothing the stack started
+//! is still running. Free ports instead of the defaults, so it runs beside other tests; the
+//! private `systemd --user` (root, as on CI).
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use testkit::{free_port, wait_for};
+
+/// The run command builds first (a no-op after `cargo build --bins`, minutes when cold).
+const UP_DEADLINE: Duration = Duration::from_secs(600);
+
+/// fleet schedules and systemd starts a unit; the agent publishes it in DNS.
+const UNIT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// SIGINT to the last part gone: each part gets 15 s before SIGKILL.
+const STOP_DEADLINE: Duration = Duration::from_secs(90);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The stack's process; dropping it (a failed test) kills the stack and everything below it
+/// by PID.
+struct Stack {
+    child: Child,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            for pid in descendants(self.child.id()).into_keys() {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `/proc/<pid>/stat`'s parent PID and start time (which tells a reused PID apart).
+fn parent_and_start(pid: u32) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid ... starttime(22nd)": the command may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+}
+
+/// Every process below `root`, with its start time.
+fn descendants(root: u32) -> BTreeMap<u32, u64> {
+    let mut parents = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            if let Some(info) = parent_and_start(pid) {
+                parents.insert(pid, info);
+            }
+        }
+    }
+    let mut found = BTreeMap::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for (&pid, &(ppid, start)) in &parents {
+            if ppid == parent && found.insert(pid, start).is_none() {
+                frontier.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// The stack's line `name: value...`, its first word after the name.
+fn line_value(out: &str, name: &str) -> Option<String> {
+    out.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+}
+
+/// `script` in bash with the stack's environment file sourced, in `dir`.
+fn with_env(dir: &Path, env: &Path, script: &str) -> std::process::Output {
+    let bin = root().join("target/debug");
+    Command::new("bash")
+        .arg("-c")
+        .arg(format!(". '{}' && {script}", env.display()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Where the stack under test listens, and its files.
+struct Ports {
+    client: u16,
+    peer: u16,
+    dns: u16,
+    metrics: u16,
+}
+
+/// Runs the README's run command with `ports`, data under `dir`, and waits for its lines.
+fn start_stack(dir: &Path, ports: &Ports) -> (Stack, String) {
+    let out_path = dir.join("stack.out");
+    let err_path = dir.join("stack.err");
+    let child = Command::new("bash")
+        .arg(root().join("scripts/run.sh"))
+        .arg(format!("--data-dir={}", dir.join("data").display()))
+        .arg(format!(
+            "--keel-client-url=http://127.0.0.1:{}",
+            ports.client
+        ))
+        .arg(format!("--keel-peer-url=http://127.0.0.1:{}", ports.peer))
+        .arg(format!("--dns-addr=127.0.0.1:{}", ports.dns))
+        .arg(format!("--dns-metrics-port={}", ports.metrics))
+        .arg(format!("--fleet-link={}", dir.join("fleet.sock").display()))
+        .arg("--manager=private")
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stack = Stack { child };
+    let out = wait_for(UP_DEADLINE, "the stack's ready lines", || {
+        if let Ok(Some(status)) = stack.child.try_wait() {
+            panic!(
+                "the run command exited with {status}:\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+        out.lines()
+            .any(|line| line.starts_with("stop: "))
+            .then_some(out)
+    });
+    (stack, out)
+}
+
+/// `fleetctl start` of a unit with an `[X-Discovery]` section, until `dig` resolves it;
+/// `locksmithctl status` and `keelctl ls`: every tool through the environment file only.
+fn use_the_tools(dir: &Path, dns: u16) {
+    let env = dir.join("data/env");
+    std::fs::write(
+        dir.join("hello.service"),
+        "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/bin/sleep infinity\n\n\
+         [X-Discovery]\nName=hello\nPort=8080\n",
+    )
+    .unwrap();
+    let started = with_env(dir, &env, "fleetctl start hello.service");
+    assert!(started.status.success(), "{}", text(&started));
+    let answer = wait_for(UNIT_DEADLINE, "hello.skydns.local in DNS", || {
+        let dig = Command::new("dig")
+            .args(["+short", "@127.0.0.1", "-p", &dns.to_string()])
+            .args(["hello.skydns.local", "A"])
+            .output()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&dig.stdout).trim().to_owned();
+        (!answer.is_empty()).then_some(answer)
+    });
+    assert_eq!(answer, "127.0.0.1");
+    let units = with_env(dir, &env, "fleetctl list-units --no-legend");
+    assert!(text(&units).contains("active"), "{}", text(&units));
+    let status = with_env(dir, &env, "locksmithctl status");
+    assert!(status.status.success(), "{}", text(&status));
+    assert!(text(&status).contains("Available: 1"), "{}", text(&status));
+    assert!(text(&with_env(dir, &env, "keelctl ls /")).contains("/skydns"));
+}
+
+/// Goal: the README's run command brings up keel, fleetd (on a private systemd --user),
+/// discoveryd and locksmithd; the tools reach them through the environment file with no
+/// flags of their own; SIGINT stops everything it started. Method: run it from a clean data
+/// directory on free ports, `fleetctl start` a unit with an `[X-Discovery]` section, `dig`
+/// its name until it answers with fleet's public IP, `locksmithctl status`; record every
+/// process below the stack, SIGINT, and check the stack exits 0 and none of them is left.
+#[test]
+fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
+    if testkit::host::available().is_err()
+        || !testkit::reference_tools_present(&[("/usr/bin/dig", "bind9-dnsutils")])
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports {
+        client: free_port(),
+        peer: free_port(),
+        dns: free_port(),
+        metrics: free_port(),
+    };
+    let (mut stack, out) = start_stack(dir.path(), &ports);
+    let keel = format!("http://127.0.0.1:{}", ports.client);
+    assert_eq!(line_value(&out, "keel"), Some(keel), "{out}");
+    let dns = format!("127.0.0.1:{}", ports.dns);
+    assert_eq!(line_value(&out, "dns"), Some(dns), "{out}");
+    assert!(line_value(&out, "fleet").is_some(), "{out}");
+    assert!(line_value(&out, "locksmith").is_some(), "{out}");
+    assert!(
+        dir.path().join("fleet.sock").exists(),
+        "no link to fleet's socket"
+    );
+    use_the_tools(dir.path(), ports.dns);
+
+    let before = descendants(stack.child.id());
+    assert!(
+        before.len() >= 5,
+        "keel, the host, fleetd, discoveryd, the unit: {before:?}"
+    );
+    let pid = stack.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = wait_for(STOP_DEADLINE, "the stack to exit", || {
+        stack.child.try_wait().unwrap()
+    });
+    let log = std::fs::read_to_string(dir.path().join("stack.err")).unwrap_or_default();
+    assert!(status.success(), "{status}: {log}");
+    let left: Vec<u32> = before
+        .iter()
+        .filter(|(pid, start)| parent_and_start(**pid).is_some_and(|(_, now)| now == **start))
+        .map(|(pid, _)| *pid)
+        .collect();
+    assert!(
+        left.is_empty(),
+        "still running after the stack stopped: {left:?}"
+    );
+    assert!(
+        !dir.path().join("fleet.sock").exists(),
+        "the link to fleet's socket was left"
+    );
+}
