@@ -64,6 +64,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         catch_up_entries: config.snapshot_catch_up_entries,
         first_seq: 0,
     };
+    let durations = std::sync::Arc::new(kv_http::metrics::RaftDurations::default());
+    let observer: std::sync::Arc<dyn kvstore::Observer> = durations.clone();
     let (node, raft_thread) = kvstore::thread::spawn(
         node_config,
         config.tick_interval,
@@ -71,6 +73,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         transport,
         opened.state,
         opened.applied,
+        Some(observer),
     )
     .context("starting the raft loop")?;
 
@@ -105,7 +108,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         request_timeout,
         start_time: kvstore::thread::wall_now(),
     };
-    let router = kv_http::client_router(Api::new(node.clone(), api_config, peer_stats));
+    let router = kv_http::client_router(Api::new(node.clone(), api_config, peer_stats, &durations));
     for listener in client_listeners {
         let router = router.clone();
         let shutdown = shutdown.clone();

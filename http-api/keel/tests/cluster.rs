@@ -268,3 +268,63 @@ fn a_member_that_exits_at_start_is_retried_then_reported_with_its_log() {
         "an exited member is noticed without waiting out the deadline"
     );
 }
+
+/// The value of the sample `series` (name and labels, as printed) in a scrape, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+}
+
+// Goal: in a real cluster `/metrics` tells leader from followers with etcd's names, and the
+// leader measures its round trip to each follower (`etcd_network_peer_round_trip_time_seconds`
+// labelled `To` with the follower's member ID). Method: three members; every member's scrape
+// read for has_leader and is_leader; the leader's scraped until each follower's ID has a
+// round trip counted (heartbeats go out every tick).
+#[test]
+fn metrics_show_the_leader_and_its_round_trips_to_each_follower() {
+    let cluster = Cluster::start(3, &[]);
+    let leader = cluster.wait_leader();
+    let members = cluster
+        .get(cluster.url(leader), "/v2/members")
+        .unwrap()
+        .json();
+    let ids: Vec<String> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|member| member["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let own = |index: usize| {
+        let text = cluster.get(cluster.url(index), "/metrics").unwrap().body;
+        let label = text
+            .lines()
+            .find_map(|line| line.strip_prefix("etcd_server_id{server_id=\""))
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_owned();
+        (label, text)
+    };
+    let (leader_id, _) = own(leader);
+    for index in 0..3 {
+        let (id, text) = own(index);
+        assert!(ids.contains(&id), "{id} not in {ids:?}");
+        assert_eq!(sample(&text, "etcd_server_has_leader"), Some(1.0), "{text}");
+        let is_leader = if index == leader { 1.0 } else { 0.0 };
+        assert_eq!(sample(&text, "etcd_server_is_leader"), Some(is_leader));
+        assert!(sample(&text, "etcd_server_leader_changes_seen_total").unwrap() >= 1.0);
+    }
+    for follower in ids.iter().filter(|id| **id != leader_id) {
+        let series =
+            format!("etcd_network_peer_round_trip_time_seconds_count{{To=\"{follower}\"}}");
+        wait_for(
+            READY_DEADLINE,
+            "a heartbeat round trip to a follower",
+            || {
+                let text = cluster.get(cluster.url(leader), "/metrics").ok()?.body;
+                sample(&text, &series).filter(|count| *count >= 1.0)
+            },
+        );
+    }
+}

@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<Api> {
         .route("/debug/raft", get(debug_raft))
         .route("/keel/backup", get(backup))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/version", get(version))
 }
 
@@ -360,6 +361,11 @@ async fn backup(State(api): State<Api>) -> Response {
 /// Keel's own view of its raft log (not an etcd endpoint): indexes, the extent of the stored
 /// log after compaction, and snapshot counters. Operators and tests use it to see compaction
 /// and snapshot catch-up happen.
+/// `GET /metrics`: Prometheus's text format (`crate::metrics`).
+async fn metrics(State(api): State<Api>) -> Response {
+    api.metrics.response()
+}
+
 async fn debug_raft(State(api): State<Api>) -> Response {
     use std::sync::atomic::Ordering;
     let progress = api.node.progress();

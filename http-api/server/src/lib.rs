@@ -9,6 +9,7 @@ mod batch;
 mod cluster;
 pub mod error;
 pub mod keys;
+pub mod metrics;
 pub mod peer;
 mod propose;
 mod rfc3339;
@@ -46,13 +47,21 @@ pub struct Api {
     pub(crate) node: NodeHandle,
     pub(crate) config: Arc<ApiConfig>,
     pub(crate) peers: Arc<peer::PeerStats>,
+    pub(crate) metrics: Arc<metrics::Metrics>,
 }
 
 impl Api {
-    /// Handlers' state over a running member.
+    /// Handlers' state over a running member; `durations` is the observer its raft thread
+    /// was started with (`kvstore::thread::spawn`).
     #[must_use]
-    pub fn new(node: NodeHandle, config: ApiConfig, peers: Arc<peer::PeerStats>) -> Api {
+    pub fn new(
+        node: NodeHandle,
+        config: ApiConfig,
+        peers: Arc<peer::PeerStats>,
+        durations: &metrics::RaftDurations,
+    ) -> Api {
         Api {
+            metrics: Arc::new(metrics::Metrics::new(node.clone(), durations)),
             node,
             config: Arc::new(config),
             peers,
@@ -61,7 +70,7 @@ impl Api {
 }
 
 /// The client router: `/v2/keys`, `/v2/members`, `/v2/machines`, `/v2/stats/*`, `/health`,
-/// `/version`, and Keel's `/keel/v1/batch`. Every response carries `X-Etcd-Cluster-Id` and etcd's CORS headers, set here and
+/// `/version`, `/metrics`, and Keel's `/keel/v1/batch`. Every response carries `X-Etcd-Cluster-Id` and etcd's CORS headers, set here and
 /// nowhere else; `OPTIONS` on any path is answered 200 with an empty body, as etcd's CORS
 /// wrapper answers it.
 pub fn client_router(api: Api) -> Router {
@@ -74,13 +83,31 @@ pub fn client_router(api: Api) -> Router {
         .route("/keel/v1/batch", axum::routing::post(batch::batch))
         .merge(cluster::routes())
         .fallback(cluster::page_not_found)
-        .with_state(api)
+        .with_state(api.clone())
         // One layer for what every request gets: each axum layer clones the inner service
         // and boxes a future per request, which showed in the plain GET profile.
         .layer(axum::middleware::from_fn_with_state(
-            cluster_id,
+            Around {
+                cluster_id,
+                metrics: Arc::clone(&api.metrics),
+            },
             around_every_request,
         ))
+}
+
+/// What the one layer around every request needs.
+#[derive(Clone)]
+struct Around {
+    cluster_id: HeaderValue,
+    metrics: Arc<metrics::Metrics>,
+}
+
+/// Whether a keys request is a watch (`wait=true`), which metrics do not time.
+fn is_watch(query: Option<&str>) -> bool {
+    query.is_some_and(|query| {
+        form_urlencoded::parse(query.as_bytes())
+            .any(|(key, value)| key == "wait" && value == "true")
+    })
 }
 
 /// The headers etcd's CORS wrapper adds to every response (spec §1), built at compile time.
@@ -104,13 +131,18 @@ static REQUEST_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::Atomic
 
 /// Every request runs in a `request{id, method, path}` span (STYLE §2.9); the outcome is logged
 /// at debug, never the stored values. `OPTIONS` never reaches a handler: etcd answers it 200
-/// with an empty body on every path. Every response gets the cluster id and the CORS headers.
+/// with an empty body on every path. Every response gets the cluster id and the CORS headers;
+/// every keys request is counted and timed (`metrics`).
 async fn around_every_request(
-    axum::extract::State(cluster_id): axum::extract::State<HeaderValue>,
+    axum::extract::State(around): axum::extract::State<Around>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     use tracing::Instrument as _;
+    let keys = request.uri().path().starts_with("/v2/keys");
+    let method = request.method().clone();
+    let watch = keys && is_watch(request.uri().query());
+    let started = std::time::Instant::now();
     let id = REQUEST_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let span = tracing::debug_span!("request", id, method = %request.method(), path = %request.uri().path());
     let mut response = async move {
@@ -124,8 +156,13 @@ async fn around_every_request(
     }
     .instrument(span)
     .await;
+    if keys && method != axum::http::Method::OPTIONS {
+        around
+            .metrics
+            .request(&method, response.status(), watch, started.elapsed());
+    }
     let headers = response.headers_mut();
-    headers.insert(X_ETCD_CLUSTER_ID, cluster_id);
+    headers.insert(X_ETCD_CLUSTER_ID, around.cluster_id);
     for (name, value) in CORS_HEADERS {
         headers.insert(name, value);
     }

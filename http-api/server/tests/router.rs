@@ -47,6 +47,8 @@ fn start(max_request_bytes: usize) -> Harness {
     };
     let members = Members::from_initial([(id, vec!["http://127.0.0.1:2".to_string()])]);
     let (transport, _queues, stats) = peer::transport(&[]);
+    let durations = std::sync::Arc::new(kv_http::metrics::RaftDurations::default());
+    let observer: std::sync::Arc<dyn kvstore::Observer> = durations.clone();
     let (node, raft) = kvstore::thread::spawn(
         config,
         Duration::from_millis(10),
@@ -54,6 +56,7 @@ fn start(max_request_bytes: usize) -> Harness {
         transport,
         StateMachine::new(members),
         0,
+        Some(observer),
     )
     .unwrap();
     let api_config = ApiConfig {
@@ -63,7 +66,7 @@ fn start(max_request_bytes: usize) -> Harness {
         request_timeout: Duration::from_secs(5),
         start_time: kvstore::thread::wall_now(),
     };
-    let router = kv_http::client_router(Api::new(node, api_config, stats));
+    let router = kv_http::client_router(Api::new(node, api_config, stats, &durations));
     Harness {
         router,
         raft: Some(raft),
@@ -110,6 +113,92 @@ async fn write_then_read_carries_v2_headers() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(headers["x-etcd-cluster-id"], "abc");
     assert_eq!(&body[..], b"404 page not found\n");
+}
+
+/// The value of the sample `series` (name and labels, as printed) in a scrape, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+}
+
+// Goal: `/metrics` speaks etcd's names: keys requests counted by method, failures by method
+// and code, successful non-watch requests timed, the raft gauges and the synced writes.
+// Method: a PUT, a GET, a GET of a missing key and a watch that a second PUT answers, then
+// one scrape, each series read back by its exact name and labels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_and_raft_progress_with_etcds_names() {
+    let harness = start(1024);
+    let router = &harness.router;
+    assert_eq!(
+        send(router, "PUT", "/v2/keys/a", "value=1").await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        send(router, "GET", "/v2/keys/a", "").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(router, "GET", "/v2/keys/nope", "").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let watch = {
+        let router = router.clone();
+        tokio::spawn(async move { send(&router, "GET", "/v2/keys/a?wait=true", "").await })
+    };
+    // The watch answers the next write only once it is registered: write until it does.
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            send(router, "PUT", "/v2/keys/a", "value=2").await;
+            if watch.is_finished() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "the watch never answered");
+    let (status, headers, body) = send(router, "GET", "/metrics", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let puts = sample(&text, r#"etcd_http_received_total{method="PUT"}"#).unwrap();
+    assert!(puts >= 2.0, "{text}");
+    // Two plain GETs and the watch.
+    assert_eq!(
+        sample(&text, r#"etcd_http_received_total{method="GET"}"#),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"etcd_http_failed_total{method="GET",code="404"}"#),
+        Some(1.0)
+    );
+    // The watch is counted, never timed: one timed GET.
+    assert_eq!(
+        sample(
+            &text,
+            r#"etcd_http_successful_duration_seconds_count{method="GET"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "etcd_server_has_leader"), Some(1.0));
+    assert_eq!(sample(&text, "etcd_server_is_leader"), Some(1.0));
+    assert_eq!(
+        sample(&text, "etcd_server_leader_changes_seen_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "etcd_server_proposals_failed_total"),
+        Some(0.0)
+    );
+    assert!(sample(&text, "etcd_server_proposals_committed_total").unwrap() >= 1.0 + puts);
+    assert!(sample(&text, "etcd_disk_wal_fsync_duration_seconds_count").unwrap() >= 1.0);
+    assert!(text.ends_with("# EOF\n"), "{text}");
 }
 
 // Goal: a body over --max-request-bytes is refused in etcd's error format and not applied.

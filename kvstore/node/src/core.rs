@@ -234,6 +234,8 @@ pub struct RaftCore<S: LogStorage, T: Transport> {
     pub(crate) snapshot_index: u64,
     /// As leader: the tick at which each follower was first seen waiting for a snapshot.
     snapshot_waits: HashMap<u64, u64>,
+    /// As leader, with an observer: when the oldest unanswered heartbeat to each peer left.
+    pub(crate) heartbeats_out: HashMap<u64, std::time::Instant>,
     /// Voters in the stored snapshot's membership (empty: not known since start).
     pub(crate) snapshot_voters: Vec<u64>,
     /// Take a snapshot at the next ready even if `snapshot_entries` have not passed.
@@ -309,6 +311,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             repropose: false,
             snapshot_index: applied,
             snapshot_waits: HashMap::new(),
+            heartbeats_out: HashMap::new(),
             snapshot_voters: Vec::new(),
             force_snapshot: false,
             transfer: None,
@@ -317,6 +320,16 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         };
         core.publish_log_bounds();
         Ok(core)
+    }
+
+    /// A heartbeat response from `peer`: the round trip of its oldest unanswered heartbeat,
+    /// to the observer (etcd's peer round-trip time).
+    fn heartbeat_answered(&mut self, peer: u64) {
+        if let Some(sent) = self.heartbeats_out.remove(&peer) {
+            if let Some(observer) = self.progress.observer.get() {
+                observer.heartbeat_round_trip(NodeId(peer), sent.elapsed());
+            }
+        }
     }
 
     /// raft-rs's node, for inspection (the simulator checks invariants through it).
@@ -330,10 +343,14 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             Input::Propose { body, now, reply } => self.propose(body, now, reply),
             Input::ReadIndex { reply } => self.start_read(reply),
             Input::Step(message) => {
-                if message.get_msg_type() == MessageType::MsgAppend {
-                    self.progress
-                        .append_received
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match message.get_msg_type() {
+                    MessageType::MsgAppend => {
+                        self.progress
+                            .append_received
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    MessageType::MsgHeartbeatResponse => self.heartbeat_answered(message.from),
+                    _ => {}
                 }
                 if let Err(error) = self.raw.step(*message) {
                     tracing::debug!(%error, "raft message ignored");
@@ -378,6 +395,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             self.proposal_deadlines.pop_front();
             if let Some(pending) = self.proposals.remove(&seq) {
                 // The entry may still commit later: the outcome is unknown, not failed.
+                self.progress.proposal_failed();
                 let _ = pending.reply.send(Err(ProposeError::Timeout));
             }
         }
@@ -404,6 +422,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
     ) {
         use raft::eraftpb::{ConfChangeSingle, ConfChangeV2};
         if self.raw.raft.leader_id == raft::INVALID_ID {
+            self.progress.proposal_failed();
             let _ = reply.send(Err(ProposeError::NoLeader));
             return;
         }
@@ -424,6 +443,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             }
             Err(error) => {
                 tracing::info!(%error, "configuration change refused");
+                self.progress.proposal_failed();
                 let _ = reply.send(Err(ProposeError::Busy));
             }
         }
@@ -544,10 +564,12 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         reply: oneshot::Sender<Result<Applied, ProposeError>>,
     ) {
         if self.proposals.len() >= limits::PENDING_PROPOSALS_MAX {
+            self.progress.proposal_failed();
             let _ = reply.send(Err(ProposeError::Busy));
             return;
         }
         let Some((seq, entry)) = self.propose_command(body, now) else {
+            self.progress.proposal_failed();
             let _ = reply.send(Err(ProposeError::NoLeader));
             return;
         };
@@ -703,6 +725,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
 
     fn fail_all(&mut self) {
         for (_, pending) in self.proposals.drain() {
+            self.progress.proposal_failed();
             let _ = pending.reply.send(Err(ProposeError::Stopped));
         }
         for (_, read) in self.reads.drain() {

@@ -44,9 +44,15 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         self.apply(ready.take_committed_entries())?;
         // 5. Persist entries and hard state in one atomic write, synced when raft requires.
         let sync = ready.must_sync();
+        let started = std::time::Instant::now();
         self.raw
             .mut_store()
             .persist(ready.entries(), ready.hs(), sync)?;
+        if sync {
+            if let Some(observer) = self.progress.observer.get() {
+                observer.synced_write(started.elapsed());
+            }
+        }
         // 6. Messages that may only leave after the write above (votes, append responses).
         self.send(ready.take_persisted_messages());
         // 7. Advance; persist the new commit index before applying what it commits.
@@ -65,6 +71,9 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         self.check_transfer();
         self.maybe_snapshot()?;
         self.publish_log_bounds();
+        self.progress
+            .proposals_pending
+            .store(self.proposals.len() as u64, Ordering::Relaxed);
         self.complete_reads();
         // Outside the ready cycle: raft-rs takes new proposals only between readies.
         if std::mem::take(&mut self.repropose) {
@@ -99,6 +108,14 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             .iter()
             .filter(|m| m.get_msg_type() == MessageType::MsgAppend)
             .count();
+        if self.progress.observer.get().is_some() {
+            let now = std::time::Instant::now();
+            for message in &messages {
+                if message.get_msg_type() == MessageType::MsgHeartbeat {
+                    self.heartbeats_out.entry(message.to).or_insert(now);
+                }
+            }
+        }
         self.progress
             .append_sent
             .fetch_add(appends as u64, Ordering::Relaxed);

@@ -49,6 +49,16 @@ pub struct Progress {
     pub first_index: AtomicU64,
     /// Last index in the log.
     pub last_index: AtomicU64,
+    /// Leader changes seen: a leader became known that is not the last one known (etcd's
+    /// `etcd_server_leader_changes_seen_total`; the first leader counts).
+    pub leader_changes: AtomicU64,
+    /// Proposals (and membership changes) answered with an error: no leader, busy, timed
+    /// out, stopped (etcd's `etcd_server_proposals_failed_total`).
+    pub proposals_failed: AtomicU64,
+    /// Proposals waiting for their entry to be applied.
+    pub proposals_pending: AtomicU64,
+    /// Durations for metrics, when the member's owner set an observer.
+    pub observer: crate::observe::ObserverSlot,
 }
 
 impl Progress {
@@ -92,6 +102,9 @@ impl Progress {
         let previous = self.leader.swap(leader, Ordering::AcqRel);
         if previous != leader {
             self.leader_since.store(now.0, Ordering::Release);
+            if leader != 0 {
+                self.leader_changes.fetch_add(1, Ordering::Relaxed);
+            }
         }
         let role = match role {
             Role::Follower => 0,
@@ -109,6 +122,9 @@ impl Progress {
     }
     pub(crate) fn set_applied(&self, applied: u64) {
         self.applied.store(applied, Ordering::Release);
+    }
+    pub(crate) fn proposal_failed(&self) {
+        self.proposals_failed.fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn set_stopped(&self) {
         self.stopped.store(true, Ordering::Release);
@@ -270,5 +286,30 @@ impl NodeHandle {
         // Best effort (never block a transport task): a lost report only delays the resend
         // until the leader's snapshot timeout.
         let _ = self.inbox.try_send(Input::ReportSnapshotFailure(peer));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: leader changes count every newly known leader (the first included, and a
+    /// leader known again after none), never the loss of one. Method: the soft states of
+    /// none, 1, 1, none, 1, 2 in turn.
+    #[test]
+    fn leader_changes_count_each_new_leader() {
+        let progress = Progress::default();
+        let seen = |progress: &Progress| progress.leader_changes.load(Ordering::Relaxed);
+        progress.set_soft(0, Role::Follower, Time(1));
+        assert_eq!(seen(&progress), 0);
+        progress.set_soft(1, Role::Follower, Time(2));
+        progress.set_soft(1, Role::Follower, Time(3));
+        assert_eq!(seen(&progress), 1);
+        progress.set_soft(0, Role::Candidate, Time(4));
+        assert_eq!(seen(&progress), 1);
+        progress.set_soft(1, Role::Follower, Time(5));
+        progress.set_soft(2, Role::Leader, Time(6));
+        assert_eq!(seen(&progress), 3);
+        assert_eq!(progress.leader(), Some(NodeId(2)));
     }
 }

@@ -21,6 +21,7 @@ pub mod limits;
 mod logging;
 pub mod members;
 pub mod memory;
+pub mod observe;
 pub mod state;
 pub mod storage;
 pub mod thread;
@@ -31,6 +32,7 @@ pub use core::{Applied, ApplyReply, Input, NodeConfig, ProposeError, RaftCore, R
 pub use handle::{NodeHandle, Progress, Role};
 pub use ids::{ClusterId, NodeId, RaftIndex, RequestId, Term};
 pub use members::{Member, Members};
+pub use observe::Observer;
 pub use state::StateMachine;
 pub use storage::{LogStorage, StorageError};
 pub use transport::Transport;

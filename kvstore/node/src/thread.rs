@@ -51,7 +51,8 @@ pub fn wall_now() -> Time {
     Time(i64::try_from(nanos).unwrap_or(i64::MAX))
 }
 
-/// Start the raft loop of one member on its own thread.
+/// Start the raft loop of one member on its own thread; `observer` receives its durations
+/// for metrics (none: nothing is measured).
 ///
 /// # Errors
 /// `StartError` when raft-rs refuses the state or the thread cannot be spawned.
@@ -62,10 +63,14 @@ pub fn spawn<S: LogStorage, T: Transport>(
     transport: T,
     state: StateMachine,
     applied: u64,
+    observer: Option<Arc<dyn crate::Observer>>,
 ) -> Result<(NodeHandle, RaftThread), StartError> {
     let (inbox, receiver) = mpsc::sync_channel(limits::INBOX_MAX);
     let state = Arc::new(RwLock::new(state));
     let progress = Arc::new(Progress::default());
+    if let Some(observer) = observer {
+        progress.observer.set(observer);
+    }
     // Replayed entries carry counters of earlier lifetimes; start above them (see NodeConfig).
     config.first_seq = u64::try_from(wall_now().0)
         .unwrap_or(0)
