@@ -190,16 +190,115 @@ fn use_the_tools(dir: &Path, dns: u16) {
     assert!(text(&with_env(dir, &env, "keelctl ls /")).contains("/skydns"));
 }
 
+/// How long Prometheus may take to start, scrape every target and answer for each.
+const SCRAPE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Debian's Prometheus server, killed by PID on drop.
+struct Prometheus {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    /// Scrapes each `(job, host:port, path)` every second, its data under `dir`.
+    fn start(dir: &Path, targets: &[(&str, String, &str)]) -> Prometheus {
+        let mut config =
+            String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+        for (job, address, path) in targets {
+            config.push_str(&format!(
+                "  - job_name: {job}\n    metrics_path: {path}\n    static_configs:\n      - targets: ['{address}']\n"
+            ));
+        }
+        let config_path = dir.join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("prometheus").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// The first value of `query` through Prometheus's HTTP API, once it has one.
+    fn value(&self, query: &str) -> Option<f64> {
+        let reply: serde_json::Value = ureq::get(&format!("{}/api/v1/query", self.url))
+            .query("query", query)
+            .call()
+            .ok()?
+            .into_json()
+            .ok()?;
+        reply["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+}
+
+/// Prometheus scrapes keel and discoveryd; one series of each is read back through its
+/// API: keel's leader gauge, discoveryd's index state and its count of answered questions.
+fn prometheus_reads_every_daemon(dir: &Path, ports: &Ports) {
+    let prometheus = Prometheus::start(
+        dir,
+        &[
+            ("keel", format!("127.0.0.1:{}", ports.client), "/metrics"),
+            (
+                "discoveryd",
+                format!("127.0.0.1:{}", ports.metrics),
+                "/metrics",
+            ),
+        ],
+    );
+    // Each series at its least: the 0/1 gauges at 1, the counter past the digs above.
+    let wanted = [
+        (r#"up{job="keel"}"#, 1.0),
+        (r#"etcd_server_has_leader{job="keel"}"#, 1.0),
+        (r#"up{job="discoveryd"}"#, 1.0),
+        (r#"discoveryd_synced{job="discoveryd"}"#, 1.0),
+        (
+            r#"skydns_skydns_dns_request_count_total{job="discoveryd",system="auth"}"#,
+            1.0,
+        ),
+    ];
+    for (query, least) in wanted {
+        wait_for(SCRAPE_DEADLINE, query, || {
+            prometheus.value(query).filter(|value| *value >= least)
+        });
+    }
+}
+
 /// Goal: the README's run command brings up keel, fleetd (on a private systemd --user),
 /// discoveryd and locksmithd; the tools reach them through the environment file with no
 /// flags of their own; SIGINT stops everything it started. Method: run it from a clean data
 /// directory on free ports, `fleetctl start` a unit with an `[X-Discovery]` section, `dig`
-/// its name until it answers with fleet's public IP, `locksmithctl status`; record every
+/// its name until it answers with fleet's public IP, `locksmithctl status`; Debian's
+/// Prometheus scrapes the daemons and answers for a series of each; record every
 /// process below the stack, SIGINT, and check the stack exits 0 and none of them is left.
 #[test]
 fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
     if testkit::host::available().is_err()
-        || !testkit::reference_tools_present(&[("/usr/bin/dig", "bind9-dnsutils")])
+        || !testkit::reference_tools_present(&[
+            ("/usr/bin/dig", "bind9-dnsutils"),
+            ("/usr/bin/prometheus", "prometheus"),
+        ])
     {
         return;
     }
@@ -222,6 +321,7 @@ fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
         "no link to fleet's socket"
     );
     use_the_tools(dir.path(), ports.dns);
+    prometheus_reads_every_daemon(dir.path(), &ports);
 
     let before = descendants(stack.child.id());
     assert!(
