@@ -353,6 +353,7 @@ fn spawn_services(
         machine,
         readiness,
         inspector: Arc::new(LocalInspector::new(config.systemd_user)),
+        status: status.clone(),
     }));
     (router, fresh_rx)
 }

@@ -18,4 +18,5 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod host;
+pub mod metrics;
 pub mod status;

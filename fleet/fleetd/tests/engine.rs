@@ -341,6 +341,55 @@ async fn the_rebalancer_moves_units_to_a_machine_that_joined() {
     bench.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leading_engine_shows_units_machines_and_its_passes_in_metrics() {
+    // Goal: the leader's metrics tell how many machines and units by desired state it saw,
+    // which units it could not place, how long its passes take and how long a unit waited
+    // for a machine. Method: one engine, two machines; a launched unit it can place, a
+    // loaded one it cannot (MachineOf a unit that does not exist) and an inactive one; the
+    // status's metrics read back line by line until they show it.
+    let settings = settings(M1);
+    let status = settings.status.clone();
+    let bench = one_engine(&[M1, M2], settings).await;
+    let registry = &bench.registry;
+    let plain = UnitFile::parse("[Service]\nExecStart=/bin/true\n").unwrap();
+    let stuck =
+        UnitFile::parse("[Service]\nExecStart=/bin/true\n[X-Fleet]\nMachineOf=ghost.service\n")
+            .unwrap();
+    for (name, file, state) in [
+        ("web.service", &plain, DesiredState::Launched),
+        ("stuck.service", &stuck, DesiredState::Loaded),
+        ("idle.service", &plain, DesiredState::Inactive),
+    ] {
+        registry.create_unit(name, file, state).await.unwrap();
+    }
+    let wanted = [
+        "fleet_engine_leader 1",
+        "fleet_machines 2",
+        "fleet_units{desired_state=\"launched\"} 1",
+        "fleet_units{desired_state=\"loaded\"} 1",
+        "fleet_units{desired_state=\"inactive\"} 1",
+        "fleet_units_pending 1",
+        "fleet_engine_scheduling_latency_seconds_count 1",
+    ];
+    eventually("the engine's metrics", || async {
+        let text = status.metrics().encode();
+        wanted
+            .iter()
+            .all(|line| text.lines().any(|l| l == *line))
+            .then_some(())
+    })
+    .await;
+    let text = status.metrics().encode();
+    let passes = text
+        .lines()
+        .find_map(|line| line.strip_prefix("fleet_engine_reconcile_duration_seconds_count "))
+        .and_then(|count| count.parse::<u64>().ok())
+        .unwrap();
+    assert!(passes >= 1, "{text}");
+    bench.stop().await;
+}
+
 /// A stand-in for the agents: every 50 ms, reports each placed unit (and each index entry
 /// of `global`) active on the hash it has, or failed when that hash is in `failing`.
 fn spawn_fake_agents(

@@ -28,6 +28,9 @@ struct Args {
     /// Keel's peer URL.
     #[arg(long, default_value = "http://127.0.0.1:2380")]
     keel_peer_url: String,
+    /// fleet's API over TCP on 127.0.0.1, beside its unix socket (its /metrics too).
+    #[arg(long, default_value_t = 49153)]
+    fleet_api_port: u16,
     /// discoveryd's DNS address (UDP and TCP).
     #[arg(long, default_value = "127.0.0.1:1053")]
     dns_addr: SocketAddr,
@@ -85,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         data_dir: here.join(args.data_dir),
         keel_client_url: args.keel_client_url,
         keel_peer_url: args.keel_peer_url,
+        fleet_api_port: args.fleet_api_port,
         dns_addr: args.dns_addr,
         dns_metrics_port: args.dns_metrics_port,
         domain: args.domain,

@@ -27,6 +27,9 @@ pub struct Flags {
     pub keel_client_url: String,
     /// Keel's peer URL (`http://127.0.0.1:2380`).
     pub keel_peer_url: String,
+    /// fleet's API over TCP on 127.0.0.1 (beside its unix socket), for `/metrics` and for
+    /// clients that speak TCP.
+    pub fleet_api_port: u16,
     /// discoveryd's DNS address (UDP and TCP).
     pub dns_addr: SocketAddr,
     /// discoveryd's metrics, `/ready` and `/health` port, on the DNS address's IP.
@@ -150,7 +153,14 @@ fn fleetd(settings: &Settings) -> Part {
         ("FLEET_ETCD_SERVERS", settings.flags.keel_client_url.clone()),
         ("FLEET_SYSTEMD_USER", "true".to_owned()),
         ("FLEET_UNITS_DIRECTORY", path_text(&units)),
-        ("FLEET_API_LISTEN", format!("unix://{}", path_text(&socket))),
+        (
+            "FLEET_API_LISTEN",
+            format!(
+                "unix://{},http://127.0.0.1:{}",
+                path_text(&socket),
+                settings.flags.fleet_api_port
+            ),
+        ),
         ("FLEET_PUBLIC_IP", settings.flags.public_ip.to_string()),
         ("FLEET_DNS_DOMAIN", settings.flags.domain.clone()),
         ("DBUS_SESSION_BUS_ADDRESS", bus),
@@ -164,7 +174,11 @@ fn fleetd(settings: &Settings) -> Part {
         ready: Ready::FleetMachine {
             socket: socket.clone(),
         },
-        line: format!("fleet: unix://{} (driving {how})", path_text(&socket)),
+        line: format!(
+            "fleet: unix://{} and http://127.0.0.1:{} (driving {how})",
+            path_text(&socket),
+            settings.flags.fleet_api_port
+        ),
     }
 }
 
@@ -312,6 +326,7 @@ mod tests {
             data_dir: PathBuf::from("/srv/stack"),
             keel_client_url: "http://127.0.0.1:2379".into(),
             keel_peer_url: "http://127.0.0.1:2380".into(),
+            fleet_api_port: 49153,
             dns_addr: "127.0.0.1:1053".parse().unwrap(),
             dns_metrics_port: 9153,
             domain: "skydns.local".into(),
@@ -364,7 +379,7 @@ mod tests {
         assert_eq!(env(fleetd, "FLEET_PUBLIC_IP"), Some("127.0.0.1"));
         assert_eq!(
             env(fleetd, "FLEET_API_LISTEN"),
-            Some("unix:///srv/stack/fleet.sock")
+            Some("unix:///srv/stack/fleet.sock,http://127.0.0.1:49153")
         );
         assert_eq!(
             env(fleetd, "FLEET_UNITS_DIRECTORY"),

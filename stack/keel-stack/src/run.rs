@@ -52,6 +52,11 @@ impl Options {
                 self.flags.dns_metrics_port
             )));
         }
+        if self.flags.fleet_api_port == 0 {
+            return Err(StackError::Flag(
+                "--fleet-api-port: 0 is not a port fleetctl can be given".into(),
+            ));
+        }
         let probe = self.settings(Manager::Own { bus: String::new() });
         for part in plan::parts(&probe) {
             if !part.program.is_file() {

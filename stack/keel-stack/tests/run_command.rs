@@ -118,6 +118,7 @@ fn text(output: &std::process::Output) -> String {
 struct Ports {
     client: u16,
     peer: u16,
+    fleet: u16,
     dns: u16,
     metrics: u16,
 }
@@ -134,6 +135,7 @@ fn start_stack(dir: &Path, ports: &Ports) -> (Stack, String) {
             ports.client
         ))
         .arg(format!("--keel-peer-url=http://127.0.0.1:{}", ports.peer))
+        .arg(format!("--fleet-api-port={}", ports.fleet))
         .arg(format!("--dns-addr=127.0.0.1:{}", ports.dns))
         .arg(format!("--dns-metrics-port={}", ports.metrics))
         .arg(format!("--fleet-link={}", dir.join("fleet.sock").display()))
@@ -253,13 +255,15 @@ impl Prometheus {
     }
 }
 
-/// Prometheus scrapes keel and discoveryd; one series of each is read back through its
-/// API: keel's leader gauge, discoveryd's index state and its count of answered questions.
+/// Prometheus scrapes keel, fleetd and discoveryd; series of each are read back through its
+/// API: keel's leader gauge, fleet's engine lease and launched units, discoveryd's index
+/// state and its count of answered questions.
 fn prometheus_reads_every_daemon(dir: &Path, ports: &Ports) {
     let prometheus = Prometheus::start(
         dir,
         &[
             ("keel", format!("127.0.0.1:{}", ports.client), "/metrics"),
+            ("fleetd", format!("127.0.0.1:{}", ports.fleet), "/metrics"),
             (
                 "discoveryd",
                 format!("127.0.0.1:{}", ports.metrics),
@@ -271,6 +275,9 @@ fn prometheus_reads_every_daemon(dir: &Path, ports: &Ports) {
     let wanted = [
         (r#"up{job="keel"}"#, 1.0),
         (r#"etcd_server_has_leader{job="keel"}"#, 1.0),
+        (r#"up{job="fleetd"}"#, 1.0),
+        (r#"fleet_engine_leader{job="fleetd"}"#, 1.0),
+        (r#"fleet_units{job="fleetd",desired_state="launched"}"#, 1.0),
         (r#"up{job="discoveryd"}"#, 1.0),
         (r#"discoveryd_synced{job="discoveryd"}"#, 1.0),
         (
@@ -306,6 +313,7 @@ fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
     let ports = Ports {
         client: free_port(),
         peer: free_port(),
+        fleet: free_port(),
         dns: free_port(),
         metrics: free_port(),
     };

@@ -88,6 +88,8 @@ pub struct ApiSettings {
     pub readiness: Readiness,
     /// Runs `systemctl status` and `journalctl` for units on this machine.
     pub inspector: Arc<dyn UnitInspector>,
+    /// The daemon's state, for `GET /metrics`.
+    pub status: crate::status::Status,
 }
 
 /// The state shared by every handler; cheap to clone.
@@ -119,6 +121,10 @@ impl ApiState {
 
     pub(crate) fn machine(&self) -> &MachineId {
         &self.shared.machine
+    }
+
+    pub(crate) fn status(&self) -> &crate::status::Status {
+        &self.shared.status
     }
 
     pub(crate) fn is_ready(&self) -> bool {

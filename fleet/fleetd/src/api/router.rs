@@ -137,6 +137,13 @@ fn keel_routes(router: Router<ApiState>) -> Router<ApiState> {
                 .delete(cordon::delete)
                 .fallback(only_put_delete),
         )
+        .route("/metrics", get(metrics).fallback(only_get))
+}
+
+/// `GET /metrics`: the daemon's Prometheus metrics (`crate::metrics`).
+async fn metrics(State(state): State<ApiState>) -> Response {
+    let text = state.status().metrics().encode();
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
 
 /// Answers 503 until the machine is registered.

@@ -121,6 +121,9 @@ pub struct Engine {
     /// waits for its caches to hold them, for at most one interval (a cache publishes
     /// nothing for an event that changes none of its entries, so its index may stay behind).
     written_through: (apply::WrittenThrough, Instant),
+    /// When a pass first saw each unit that wants a machine and has none (for the
+    /// scheduling latency; global units, placed nowhere, stay until they go inactive).
+    unplaced_since: BTreeMap<String, Instant>,
 }
 
 /// Runs the engine until `shutdown`. Spawned tasks (the caches' watches) are tracked by
@@ -144,6 +147,7 @@ pub async fn run(
         last_rebalance: None,
         rollouts: rollout::Rollouts::default(),
         written_through: (apply::WrittenThrough::default(), Instant::now()),
+        unplaced_since: BTreeMap::new(),
     };
     let mut ticks = tokio::time::interval(engine.settings.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -230,6 +234,16 @@ impl Engine {
         }
         self.caches = None;
         self.lost = reconcile::LostMachines::default();
+        // The engine's series are the leader's: a follower shows none, so sums over machines
+        // count each unit once.
+        self.unplaced_since.clear();
+        let none = [
+            DesiredState::Inactive,
+            DesiredState::Loaded,
+            DesiredState::Launched,
+        ]
+        .map(|state| (state.as_str(), 0));
+        self.settings.status.metrics().set_cluster(0, none, 0);
     }
 
     /// `Some(when it may act)` when this engine holds the lease after the step.
@@ -313,6 +327,7 @@ impl Engine {
 
     /// One scheduling pass over the caches as they are now.
     async fn pass(&mut self) -> Result<(), RegistryError> {
+        let started = Instant::now();
         let Some(caches) = &self.caches else {
             return Ok(());
         };
@@ -336,6 +351,7 @@ impl Engine {
         let jobs = logged(view::jobs(&keys, pairs(&jobs)));
         let machines = logged(view::machines(&keys, pairs(&machines)));
         let index = logged(view::schedules(&keys, pairs(&schedule)));
+        self.observe_cluster(&jobs, machines.len());
         self.fetch_files(&jobs).await?;
         if self.scale_templates(&jobs).await? {
             // The caches bring the created or removed instances; the next pass plans them.
@@ -368,11 +384,47 @@ impl Engine {
         if through != apply::WrittenThrough::default() {
             self.written_through = (self.written_through.0.max(through), Instant::now());
         }
+        self.settings.status.metrics().reconciled(started.elapsed());
         Ok(())
     }
 
-    /// Puts the engine's state into the SIGUSR1 dump.
+    /// The metrics of what a pass sees: machines, units by desired state and pending, and
+    /// the scheduling latency of each unit placed since the last pass.
+    fn observe_cluster(&mut self, jobs: &BTreeMap<String, view::JobView>, machines: usize) {
+        let metrics = self.settings.status.metrics();
+        let count = |state: DesiredState| jobs.values().filter(|job| job.desired == state).count();
+        let by_state = [
+            DesiredState::Inactive,
+            DesiredState::Loaded,
+            DesiredState::Launched,
+        ]
+        .map(|state| (state.as_str(), count(state)));
+        let pending = jobs.values().filter(|job| job.pending.is_some()).count();
+        metrics.set_cluster(machines, by_state, pending);
+        let now = Instant::now();
+        self.unplaced_since
+            .retain(|unit, since| match jobs.get(unit) {
+                Some(job) if job.desired == DesiredState::Inactive => false,
+                Some(job) if job.target.is_some() => {
+                    metrics.scheduled(now.saturating_duration_since(*since));
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            });
+        for job in jobs.values() {
+            if job.desired != DesiredState::Inactive && job.target.is_none() {
+                self.unplaced_since.entry(job.name.clone()).or_insert(now);
+            }
+        }
+    }
+
+    /// Puts the engine's state into the SIGUSR1 dump and its leadership into the metrics.
     fn show(&self) {
+        self.settings
+            .status
+            .metrics()
+            .set_leading(self.leadership.is_some());
         self.settings.status.set(
             "engine",
             serde_json::json!({

@@ -139,6 +139,7 @@ pub fn api(registry: &Registry, token_limit: u16, machine: &str) -> Api {
         machine: id(machine),
         readiness: readiness.clone(),
         inspector: inspector.clone(),
+        status: fleetd::status::Status::default(),
     });
     Api {
         router: router(state),
