@@ -67,6 +67,12 @@ pub enum ConfigError {
         #[source]
         source: WindowError,
     },
+    /// `LOCKSMITHD_METRICS_ADDR` is not `IP:port`.
+    #[error("LOCKSMITHD_METRICS_ADDR={value:?} is not IP:port (for example 127.0.0.1:9154)")]
+    MetricsAddr {
+        /// The value given.
+        value: String,
+    },
 }
 
 /// The window settings, the time zone still a name for the caller to resolve.
@@ -114,6 +120,8 @@ pub struct DaemonConfig {
     /// `LOCKSMITHD_RETRY_MIN` / `_MAX`: the pauses between failed attempts, doubling from
     /// the first to the second (locksmith's 5 s to 5 min).
     pub retry: (Duration, Duration),
+    /// `LOCKSMITHD_METRICS_ADDR` (Keel's): serve Prometheus metrics at `/metrics` here.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// locksmith's default endpoints: etcd's client port and its legacy one.
@@ -121,6 +129,19 @@ pub const DEFAULT_ENDPOINTS: &str = "http://127.0.0.1:2379,http://127.0.0.1:4001
 
 /// Where locksmith writes its state (`/run`, as its code does; its changelog said `/etc`).
 pub const DEFAULT_STATE_FILE: &str = "/run/update-engine/coordinator.conf";
+
+/// `LOCKSMITHD_METRICS_ADDR`: unset or empty is off.
+fn metrics_addr(value: Option<&str>) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::MetricsAddr {
+                value: text.to_owned(),
+            }),
+    }
+}
 
 /// Reads `KEY=value` lines of an `update.conf`-style file: blank lines and `#` comments
 /// skipped, one pair of matching quotes around a value removed, lines without `=` ignored (as
@@ -194,6 +215,7 @@ impl DaemonConfig {
         let retry_min = duration("LOCKSMITHD_RETRY_MIN")?.unwrap_or(Duration::from_secs(5));
         let retry_max = duration("LOCKSMITHD_RETRY_MAX")?.unwrap_or(Duration::from_secs(300));
         let owned = |name: &str| get(name).map(str::to_owned);
+        let metrics_addr = metrics_addr(get("LOCKSMITHD_METRICS_ADDR"))?;
         Ok(DaemonConfig {
             strategy,
             best_effort_mapped,
@@ -216,6 +238,7 @@ impl DaemonConfig {
             ready_url: owned("LOCKSMITHD_READY_URL"),
             reboot_command: owned("LOCKSMITHD_REBOOT_COMMAND"),
             retry: (retry_min, retry_max.max(retry_min)),
+            metrics_addr,
         })
     }
 
@@ -270,6 +293,31 @@ mod tests {
         assert_eq!(all["LOCKSMITHD_REBOOT_WINDOW_START"], "Thu 04:00");
         assert_eq!(all["GROUP"], "stable");
         assert_eq!(all.len(), 4);
+    }
+
+    // Goal: the metrics address is off unless set, taken as IP:port, and anything else is
+    // refused at start with the variable's name. Method: unset, empty, good, bad.
+    #[test]
+    fn metrics_address() {
+        let read = |value: Option<&str>| {
+            let pairs: Vec<(&str, &str)> = value
+                .map(|v| vec![("LOCKSMITHD_METRICS_ADDR", v)])
+                .unwrap_or_default();
+            DaemonConfig::from_vars(&vars(&pairs)).map(|config| config.metrics_addr)
+        };
+        assert_eq!(read(None).unwrap(), None);
+        assert_eq!(read(Some("")).unwrap(), None);
+        assert_eq!(
+            read(Some("127.0.0.1:9154")).unwrap(),
+            Some("127.0.0.1:9154".parse().unwrap())
+        );
+        let error = read(Some("localhost")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("LOCKSMITHD_METRICS_ADDR=\"localhost\""),
+            "{error}"
+        );
     }
 
     // Goal: strategies as locksmith reads them: empty is reboot, best-effort maps to reboot

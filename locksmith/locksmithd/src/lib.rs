@@ -6,5 +6,6 @@
 //! `kv-client`) nor on zbus (only through `locksmith-dbus`).
 
 pub mod host;
+pub mod metrics;
 pub mod run;
 pub mod setup;

@@ -107,6 +107,8 @@ pub struct Daemon<U, R> {
     pub retry: (Duration, Duration),
     /// Wall time.
     pub clock: Clock,
+    /// What it counts, for `/metrics`.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// What a step asks of the loop.
@@ -174,8 +176,17 @@ impl<U: UpdateEngine, R: Rebooter> Daemon<U, R> {
     async fn facts(&self, update: Update) -> Facts {
         let slot = match (&self.store, self.strategy) {
             (Some(store), Strategy::EtcdLock) => match store.read().await {
-                Ok(read) if read.semaphore.is_held_by(&self.machine) => Slot::Held,
-                Ok(_) => Slot::Free,
+                Ok(read) => {
+                    let held = read.semaphore.is_held_by(&self.machine);
+                    let semaphore = &read.semaphore;
+                    self.metrics
+                        .semaphore(semaphore.holders.len(), semaphore.max, held);
+                    if held {
+                        Slot::Held
+                    } else {
+                        Slot::Free
+                    }
+                }
                 Err(error) => {
                     tracing::warn!(%error, "cannot read the semaphore");
                     Slot::Unknown
@@ -225,12 +236,16 @@ impl<U: UpdateEngine, R: Rebooter> Daemon<U, R> {
         let error = match store.lock(&self.machine, self.clock.now_ms()).await {
             Ok(token) => {
                 tracing::info!(%token, "acquired the reboot lock");
+                self.metrics.locked();
                 backoff.reset();
                 return After::Again;
             }
             Err(error) => error,
         };
         let full = matches!(error, StoreError::Refused(SemaphoreError::Full { .. }));
+        if full {
+            self.metrics.waited();
+        }
         if let (true, Some(max_hold)) = (full, self.max_hold) {
             if self.reap(store, max_hold).await {
                 return After::Again;
@@ -250,6 +265,7 @@ impl<U: UpdateEngine, R: Rebooter> Daemon<U, R> {
                 for reaping in &reaped {
                     tracing::warn!(holder = %reaping.holder, token = %reaping.token, "reaped a stale holder");
                 }
+                self.metrics.reaped(reaped.len());
                 !reaped.is_empty()
             }
             Err(error) => {
@@ -262,6 +278,7 @@ impl<U: UpdateEngine, R: Rebooter> Daemon<U, R> {
     async fn reboot(&mut self, backoff: &mut Backoff) -> anyhow::Result<After> {
         match self.rebooter.reboot().await {
             Ok(()) => {
+                self.metrics.rebooted();
                 self.state.set("rebooting")?;
                 tracing::info!("Reboot sent. Going to sleep.");
                 Ok(After::Sleep)

@@ -69,6 +69,7 @@ async fn a_reboot_waits_for_the_window() {
         state,
         retry: (Duration::from_secs(5), Duration::from_secs(300)),
         clock,
+        metrics: Arc::default(),
     };
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(daemon.run(Update::NeedsReboot, shutdown.clone()));

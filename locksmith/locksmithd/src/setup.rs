@@ -66,6 +66,27 @@ fn schedule(config: &DaemonConfig) -> anyhow::Result<Schedule> {
     })
 }
 
+/// The daemon's metrics, served at `addr` (when set) until `shutdown`.
+async fn serve_metrics(
+    addr: Option<std::net::SocketAddr>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<std::sync::Arc<crate::metrics::Metrics>> {
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    if let Some(addr) = addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        tracing::info!(%addr, "serving /metrics");
+        let served = crate::metrics::serve(listener, metrics.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(error) = served.await {
+                tracing::warn!(%error, "the metrics endpoint stopped");
+            }
+        });
+    }
+    Ok(metrics)
+}
+
 /// Builds the daemon from `config` and runs it until `shutdown`.
 ///
 /// # Errors
@@ -112,6 +133,7 @@ pub async fn run(config: DaemonConfig, shutdown: CancellationToken) -> anyhow::R
     for window in schedule.windows() {
         tracing::info!(%window, "reboot window");
     }
+    let metrics = serve_metrics(config.metrics_addr, &shutdown).await?;
     let now = jiff::Timestamp::now();
     tracing::info!(next_window = %schedule.next_open(now), "reboot window opens");
     tracing::info!(
@@ -132,6 +154,7 @@ pub async fn run(config: DaemonConfig, shutdown: CancellationToken) -> anyhow::R
         state,
         retry: config.retry,
         clock: Clock::System,
+        metrics,
     };
     daemon.run(update, shutdown).await
 }

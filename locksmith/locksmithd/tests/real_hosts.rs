@@ -137,6 +137,17 @@ async fn holders(store: &SemaphoreStore) -> Vec<String> {
     store.read().await.expect("read").semaphore.holders
 }
 
+/// The value of `series` in locksmithd's scrape at `addr`, when it answers.
+async fn scraped(addr: &str, series: &str) -> Option<f64> {
+    let url = format!("http://{addr}/metrics");
+    let text = tokio::task::spawn_blocking(move || ureq::get(&url).call().ok()?.into_string().ok())
+        .await
+        .ok()??;
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+}
+
 fn state_file(host: &LockHost) -> String {
     std::fs::read_to_string(host.host.dir().join("coordinator.conf")).unwrap_or_default()
 }
@@ -148,7 +159,8 @@ async fn reboots_only_with_a_slot_and_releases_after_a_ready_boot() {
     // and records `rebooting`; after the "boot" (a new daemon, the updater idle) it keeps the
     // slot until the readiness check passes, then gives it back. Method: one Keel member, one
     // host with stand-ins; the slot held by another id first; the reboot is asked for and
-    // the daemon restarted as after a boot; readiness is a file's existence.
+    // the daemon restarted as after a boot; readiness is a file's existence. Its metrics
+    // count the wait on the full semaphore, the slot taken and the reboot.
     let cluster = Cluster::start(1, &[]);
     let endpoint = cluster.url(0).to_owned();
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -162,7 +174,12 @@ async fn reboots_only_with_a_slot_and_releases_after_a_ready_boot() {
         .await
         .expect("the other host takes the slot");
 
-    let mut daemon = start(&host, &endpoint, &[]);
+    let metrics = format!("127.0.0.1:{}", testkit::free_port());
+    let mut daemon = start(
+        &host,
+        &endpoint,
+        &[("LOCKSMITHD_METRICS_ADDR", metrics.as_str())],
+    );
     assert!(
         eventually(async || state_file(&host).contains("STATE=reboot-planned")).await,
         "locksmithd plans the reboot: {}",
@@ -170,6 +187,16 @@ async fn reboots_only_with_a_slot_and_releases_after_a_ready_boot() {
     );
     wait_for_log(&host, "Failed to acquire lock").await;
     assert_eq!(host.logind.reboots(), 0, "no reboot without a slot");
+    assert!(scraped(&metrics, "locksmith_waits_total").await >= Some(1.0));
+    assert_eq!(
+        scraped(&metrics, "locksmith_semaphore_holders").await,
+        Some(1.0)
+    );
+    assert_eq!(
+        scraped(&metrics, "locksmith_semaphore_max").await,
+        Some(1.0)
+    );
+    assert_eq!(scraped(&metrics, "locksmith_holding").await, Some(0.0));
     assert!(store.unlock("other", 0).await.expect("unlock"));
     assert!(
         host.logind.wait_for_reboots(1, DEADLINE).await,
@@ -178,6 +205,15 @@ async fn reboots_only_with_a_slot_and_releases_after_a_ready_boot() {
     );
     assert_eq!(holders(&store).await, std::slice::from_ref(&host.machine));
     assert!(eventually(async || state_file(&host).contains("STATE=rebooting")).await);
+    assert_eq!(
+        scraped(&metrics, "locksmith_reboots_total").await,
+        Some(1.0)
+    );
+    assert_eq!(
+        scraped(&metrics, "locksmith_locks_acquired_total").await,
+        Some(1.0)
+    );
+    assert_eq!(scraped(&metrics, "locksmith_holding").await, Some(1.0));
     assert_eq!(
         state_file(&host),
         "NAME=locksmithd\nSTRATEGY=etcd-lock\nSTATE=rebooting\n"

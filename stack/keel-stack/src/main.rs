@@ -46,6 +46,9 @@ struct Args {
     /// locksmithd's reboot strategy (`off`, `reboot`, `etcd-lock`).
     #[arg(long, env = "REBOOT_STRATEGY", default_value = "off")]
     reboot_strategy: String,
+    /// locksmithd's metrics port on 127.0.0.1 (served unless the strategy is `off`).
+    #[arg(long, default_value_t = 9154)]
+    locksmith_metrics_port: u16,
     /// The systemd manager fleetd drives.
     #[arg(long, value_enum, default_value_t = Choice::Auto)]
     manager: Choice,
@@ -94,6 +97,7 @@ fn main() -> anyhow::Result<()> {
         domain: args.domain,
         public_ip: args.public_ip,
         reboot_strategy: args.reboot_strategy,
+        locksmith_metrics_port: args.locksmith_metrics_port,
     };
     let options = Options {
         flags,

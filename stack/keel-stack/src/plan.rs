@@ -40,6 +40,8 @@ pub struct Flags {
     pub public_ip: std::net::IpAddr,
     /// locksmithd's `REBOOT_STRATEGY`.
     pub reboot_strategy: String,
+    /// locksmithd's metrics port on 127.0.0.1 (`LOCKSMITHD_METRICS_ADDR`).
+    pub locksmith_metrics_port: u16,
 }
 
 /// Everything the plan depends on: the flags and the manager found for fleetd.
@@ -233,6 +235,10 @@ fn locksmithd(settings: &Settings) -> Part {
                     .join("coordinator.conf"),
             ),
         ),
+        (
+            "LOCKSMITHD_METRICS_ADDR",
+            format!("127.0.0.1:{}", settings.flags.locksmith_metrics_port),
+        ),
     ];
     let off = strategy == "off";
     Part {
@@ -332,6 +338,7 @@ mod tests {
             domain: "skydns.local".into(),
             public_ip: "127.0.0.1".parse().unwrap(),
             reboot_strategy: "off".into(),
+            locksmith_metrics_port: 9154,
         };
         Settings { flags, manager }
     }
@@ -399,6 +406,10 @@ mod tests {
         assert!(discoveryd.line.starts_with("dns: 127.0.0.1:1053"));
         let locksmithd = &plan[3];
         assert_eq!(env(locksmithd, "REBOOT_STRATEGY"), Some("off"));
+        assert_eq!(
+            env(locksmithd, "LOCKSMITHD_METRICS_ADDR"),
+            Some("127.0.0.1:9154")
+        );
         assert_eq!(locksmithd.ready, Ready::ExitsCleanly);
     }
 
