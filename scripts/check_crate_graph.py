@@ -18,9 +18,10 @@ ALLOWED = {
     "testkit": {"keel-host"},
     # Hosts on one machine (namespaces, bus, journal, systemd --user): no workspace crate.
     "keel-host": set(),
-    # The whole stack in one command: starts the binaries by path, links no service crate;
-    # its private manager is keel-host's; tests run it with testkit.
-    "keel-stack": {"keel-host", "testkit"},
+    # The whole stack in one command: starts the binaries by path, links no daemon's crate;
+    # its private manager is keel-host's; its dashboard reads the public APIs through the one
+    # client, fleet's wire types and discovery's record layout (pure); tests use testkit.
+    "keel-stack": {"keel-host", "kv-client", "fleet-api", "discovery-core", "testkit"},
     # Independent oracle for Jepsen histories: must never see the store's own crates.
     "checker": set(),
     # The Jepsen runner: a client like any other, plus the test kit and the oracle; the

@@ -16,7 +16,7 @@ keel_require_cargo
 # authoritative server they forward to.
 keel_install_packages libclang-dev clang build-essential etcd-client etcd-server python3 \
     python3-venv iproute2 nftables iptables faketime systemd dbus dbus-user-session util-linux \
-    bind9-dnsutils bind9-utils python3-dnspython nsd prometheus
+    bind9-dnsutils bind9-utils python3-dnspython nsd prometheus chromium chromium-driver
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
 # The python `fleet` 0.1.3 client (PyPI) for the fleet API compatibility test, in a virtualenv

@@ -1,7 +1,7 @@
 //! `keel-stack`: the whole Keel stack on one machine in one command. It starts the other
 //! binaries (found beside its own executable) as child processes, each once the one before
 //! is ready: the systemd manager fleetd drives (the caller's own, or a private one), `keel`,
-//! `fleetd`, `discoveryd`, `locksmithd`; prints one line per service once all are up, writes
+//! `fleetd`, `discoveryd`, `locksmithd` and the [`dashboard`]; prints one line per service once all are up, writes
 //! an environment file for the command-line tools, and stops everything it started on
 //! SIGINT or SIGTERM, in reverse order. It links no service crate: like any user, it sees
 //! them only through their executables and public APIs (`docs/operations.md`, "The whole
@@ -11,6 +11,7 @@
 //! processes and the checks; [`run`] puts them in order.
 
 pub mod child;
+pub mod dashboard;
 pub mod manager;
 pub mod plan;
 pub mod probe;

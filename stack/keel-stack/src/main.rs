@@ -49,6 +49,9 @@ struct Args {
     /// locksmithd's metrics port on 127.0.0.1 (served unless the strategy is `off`).
     #[arg(long, default_value_t = 9154)]
     locksmith_metrics_port: u16,
+    /// Where the dashboard is served.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    dashboard_addr: SocketAddr,
     /// The systemd manager fleetd drives.
     #[arg(long, value_enum, default_value_t = Choice::Auto)]
     manager: Choice,
@@ -98,6 +101,7 @@ fn main() -> anyhow::Result<()> {
         public_ip: args.public_ip,
         reboot_strategy: args.reboot_strategy,
         locksmith_metrics_port: args.locksmith_metrics_port,
+        dashboard_addr: args.dashboard_addr,
     };
     let options = Options {
         flags,

@@ -42,6 +42,8 @@ pub struct Flags {
     pub reboot_strategy: String,
     /// locksmithd's metrics port on 127.0.0.1 (`LOCKSMITHD_METRICS_ADDR`).
     pub locksmith_metrics_port: u16,
+    /// Where the dashboard is served.
+    pub dashboard_addr: SocketAddr,
 }
 
 /// Everything the plan depends on: the flags and the manager found for fleetd.
@@ -101,7 +103,31 @@ pub fn parts(settings: &Settings) -> Vec<Part> {
         fleetd(settings),
         discoveryd(settings),
         locksmithd(settings),
+        dashboard(settings),
     ]
+}
+
+fn dashboard(settings: &Settings) -> Part {
+    let flags = &settings.flags;
+    let args = [
+        ("--listen", flags.dashboard_addr.to_string()),
+        ("--keel", flags.keel_client_url.clone()),
+        (
+            "--fleet",
+            format!("http://127.0.0.1:{}", flags.fleet_api_port),
+        ),
+    ];
+    Part {
+        name: "dashboard",
+        program: flags.bin_dir.join("keel-dashboard"),
+        args: flag_pairs(args),
+        env: Vec::new(),
+        place: Place::Machine,
+        ready: Ready::HttpOk {
+            url: format!("http://{}/api/view", flags.dashboard_addr),
+        },
+        line: format!("dashboard: http://{}/", flags.dashboard_addr),
+    }
 }
 
 fn keel(settings: &Settings) -> Part {
@@ -122,10 +148,7 @@ fn keel(settings: &Settings) -> Part {
     Part {
         name: "keel",
         program: settings.flags.bin_dir.join("keel"),
-        args: args
-            .into_iter()
-            .flat_map(|(flag, value)| [flag.to_owned(), value])
-            .collect(),
+        args: flag_pairs(args),
         env: Vec::new(),
         place: Place::Machine,
         ready: Ready::HttpOk {
@@ -311,6 +334,14 @@ pub fn check_keel_url(flag: &str, url: &str) -> Result<(), String> {
     }
 }
 
+/// `--flag value` pairs as one argument list.
+fn flag_pairs<const N: usize>(pairs: [(&str, String); N]) -> Vec<String> {
+    pairs
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_owned(), value])
+        .collect()
+}
+
 fn owned(pairs: &[(&str, String)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -339,6 +370,7 @@ mod tests {
             public_ip: "127.0.0.1".parse().unwrap(),
             reboot_strategy: "off".into(),
             locksmith_metrics_port: 9154,
+            dashboard_addr: "127.0.0.1:8080".parse().unwrap(),
         };
         Settings { flags, manager }
     }
@@ -359,7 +391,10 @@ mod tests {
             bus: "unix:path=/run/user/0/bus".into(),
         }));
         let names: Vec<&str> = plan.iter().map(|part| part.name).collect();
-        assert_eq!(names, ["keel", "fleetd", "discoveryd", "locksmithd"]);
+        assert_eq!(
+            names,
+            ["keel", "fleetd", "discoveryd", "locksmithd", "dashboard"]
+        );
         let keel = &plan[0];
         assert_eq!(keel.program, PathBuf::from("/opt/keel/bin/keel"));
         assert!(keel
@@ -411,6 +446,12 @@ mod tests {
             Some("127.0.0.1:9154")
         );
         assert_eq!(locksmithd.ready, Ready::ExitsCleanly);
+        let dashboard = &plan[4];
+        assert!(dashboard
+            .args
+            .windows(2)
+            .any(|w| w == ["--fleet", "http://127.0.0.1:49153"]));
+        assert_eq!(dashboard.line, "dashboard: http://127.0.0.1:8080/");
     }
 
     /// Goal: with the caller's own manager fleetd runs on the machine, on that bus, with

@@ -1,7 +1,7 @@
-//! Readiness checks: one HTTP GET (hyper's client) over TCP or over fleet's unix socket,
-//! bounded by [`PROBE_TIMEOUT`].
+//! One HTTP exchange (hyper's client) over TCP or over fleet's unix socket, bounded by
+//! [`PROBE_TIMEOUT`]: the stack's readiness checks and the dashboard's reads and writes.
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use std::path::Path;
@@ -27,10 +27,11 @@ pub enum ProbeError {
     Timeout,
 }
 
-/// An answer: its status and body.
+/// An answer: its status, headers and body.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
+    pub headers: hyper::HeaderMap,
     pub body: Bytes,
 }
 
@@ -39,6 +40,18 @@ pub struct Reply {
 /// # Errors
 /// A URL of another shape, or no HTTP answer in time.
 pub async fn get(url: &str) -> Result<Reply, ProbeError> {
+    send(hyper::Method::GET, url, None).await
+}
+
+/// `method url` over TCP with a JSON `body`, when given.
+///
+/// # Errors
+/// A URL of another shape, or no HTTP answer in time.
+pub async fn send(
+    method: hyper::Method,
+    url: &str,
+    body: Option<String>,
+) -> Result<Reply, ProbeError> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| ProbeError::Url(url.to_owned()))?;
@@ -46,7 +59,7 @@ pub async fn get(url: &str) -> Result<Reply, ProbeError> {
     let path = format!("/{path}");
     let exchange = async {
         let stream = TcpStream::connect(authority).await?;
-        request(stream, authority, &path).await
+        request(stream, authority, method, &path, body).await
     };
     tokio::time::timeout(PROBE_TIMEOUT, exchange)
         .await
@@ -60,7 +73,7 @@ pub async fn get(url: &str) -> Result<Reply, ProbeError> {
 pub async fn get_unix(socket: &Path, path: &str) -> Result<Reply, ProbeError> {
     let exchange = async {
         let stream = UnixStream::connect(socket).await?;
-        request(stream, "localhost", path).await
+        request(stream, "localhost", hyper::Method::GET, path, None).await
     };
     tokio::time::timeout(PROBE_TIMEOUT, exchange)
         .await
@@ -82,7 +95,13 @@ pub async fn fleet_machines(socket: &Path) -> Option<usize> {
     )
 }
 
-async fn request<S>(stream: S, host: &str, path: &str) -> Result<Reply, ProbeError>
+async fn request<S>(
+    stream: S,
+    host: &str,
+    method: hyper::Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<Reply, ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -90,11 +109,21 @@ where
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     // Ends when the exchange below drops the sender, or with the probe's timeout.
     tokio::spawn(connection);
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, host)
-        .body(Empty::<Bytes>::new())?;
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, host);
+    if body.is_some() {
+        request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+    }
+    let request = request.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let body = response.into_body().collect().await?.to_bytes();
-    Ok(Reply { status, body })
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
 }

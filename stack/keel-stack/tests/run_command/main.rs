@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod browser;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -119,6 +121,7 @@ struct Ports {
     client: u16,
     peer: u16,
     fleet: u16,
+    dashboard: u16,
     dns: u16,
     metrics: u16,
 }
@@ -136,6 +139,7 @@ fn start_stack(dir: &Path, ports: &Ports) -> (Stack, String) {
         ))
         .arg(format!("--keel-peer-url=http://127.0.0.1:{}", ports.peer))
         .arg(format!("--fleet-api-port={}", ports.fleet))
+        .arg(format!("--dashboard-addr=127.0.0.1:{}", ports.dashboard))
         .arg(format!("--dns-addr=127.0.0.1:{}", ports.dns))
         .arg(format!("--dns-metrics-port={}", ports.metrics))
         .arg(format!("--fleet-link={}", dir.join("fleet.sock").display()))
@@ -174,6 +178,14 @@ fn use_the_tools(dir: &Path, dns: u16) {
     .unwrap();
     let started = with_env(dir, &env, "fleetctl start hello.service");
     assert!(started.status.success(), "{}", text(&started));
+    // Submitted only: the browser test starts it from the page.
+    std::fs::write(
+        dir.join("page.service"),
+        "[Unit]\nDescription=Started from the page\n\n[Service]\nExecStart=/bin/sleep infinity\n",
+    )
+    .unwrap();
+    let submitted = with_env(dir, &env, "fleetctl submit page.service");
+    assert!(submitted.status.success(), "{}", text(&submitted));
     let answer = wait_for(UNIT_DEADLINE, "hello.skydns.local in DNS", || {
         let dig = Command::new("dig")
             .args(["+short", "@127.0.0.1", "-p", &dns.to_string()])
@@ -297,7 +309,8 @@ fn prometheus_reads_every_daemon(dir: &Path, ports: &Ports) {
 /// flags of their own; SIGINT stops everything it started. Method: run it from a clean data
 /// directory on free ports, `fleetctl start` a unit with an `[X-Discovery]` section, `dig`
 /// its name until it answers with fleet's public IP, `locksmithctl status`; Debian's
-/// Prometheus scrapes the daemons and answers for a series of each; record every
+/// Prometheus scrapes the daemons and answers for a series of each; headless chromium
+/// loads the dashboard and starts a submitted unit with its button; record every
 /// process below the stack, SIGINT, and check the stack exits 0 and none of them is left.
 #[test]
 fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
@@ -305,6 +318,8 @@ fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
         || !testkit::reference_tools_present(&[
             ("/usr/bin/dig", "bind9-dnsutils"),
             ("/usr/bin/prometheus", "prometheus"),
+            ("/usr/bin/chromium", "chromium"),
+            ("/usr/bin/chromedriver", "chromium-driver"),
         ])
     {
         return;
@@ -314,6 +329,7 @@ fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
         client: free_port(),
         peer: free_port(),
         fleet: free_port(),
+        dashboard: free_port(),
         dns: free_port(),
         metrics: free_port(),
     };
@@ -330,6 +346,9 @@ fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
     );
     use_the_tools(dir.path(), ports.dns);
     prometheus_reads_every_daemon(dir.path(), &ports);
+    let page = format!("http://127.0.0.1:{}/", ports.dashboard);
+    assert_eq!(line_value(&out, "dashboard"), Some(page.clone()), "{out}");
+    browser::the_page_shows_the_stack_and_starts_a_unit(dir.path(), &page, "page.service");
 
     let before = descendants(stack.child.id());
     assert!(

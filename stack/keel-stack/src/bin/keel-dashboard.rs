@@ -1,0 +1,71 @@
+//! `keel-dashboard`: the stack's web page (see `keel_stack::dashboard`).
+
+use anyhow::Context as _;
+use clap::Parser;
+use keel_stack::dashboard::{server, source::Sources};
+use kv_client::{Client, ClientConfig};
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+/// A live web page of the Keel stack: members, machines, units, locks, DNS records.
+#[derive(Parser)]
+#[command(name = "keel-dashboard", version)]
+struct Args {
+    /// Where the page is served.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Keel's client URLs (comma-separated).
+    #[arg(long, default_value = "http://127.0.0.1:2379", value_delimiter = ',')]
+    keel: Vec<String>,
+    /// fleet's API over TCP.
+    #[arg(long, default_value = "http://127.0.0.1:49153")]
+    fleet: String,
+    /// The discovery records' key prefix.
+    #[arg(long, default_value = "skydns")]
+    record_prefix: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let keel = Client::new(ClientConfig::new(args.keel)).context("Keel's client URLs")?;
+    let sources = Sources {
+        keel,
+        fleet: args.fleet,
+        record_prefix: args.record_prefix,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        tracing::info!(address = %args.listen, "serving the dashboard");
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            stop.cancel();
+        });
+        server::serve(listener, sources, shutdown)
+            .await
+            .context("the dashboard stopped")
+    })
+}

@@ -1,0 +1,224 @@
+//! The dashboard's HTTP server (axum): the page and its two files, embedded in the binary;
+//! `GET /api/view`, the document as JSON; `GET /api/events`, server-sent events carrying
+//! the document each time it changes; `PUT /api/units/<name>` (`{"desiredState": ...}`)
+//! and `PUT /api/units/<name>/replicas` (`{"count": N}`), passed to fleet's API.
+//!
+//! The document is rebuilt by one task, on every change Keel's watch of `/` reports (fleet,
+//! locksmith and the records all live there) and at least every [`REFRESH`] (raft
+//! positions move without a key changing); the page never polls.
+
+use super::source::Sources;
+use super::view::{build, View};
+use crate::probe;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use futures_util::StreamExt as _;
+use kv_client::WatchOptions;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// The longest the document goes without a rebuild.
+pub const REFRESH: Duration = Duration::from_secs(1);
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+/// The handlers' state.
+#[derive(Clone)]
+struct Dashboard {
+    view: watch::Receiver<Arc<View>>,
+    fleet: String,
+}
+
+/// Serves the dashboard on `listener` until `shutdown`, reading from `sources`.
+///
+/// # Errors
+/// The server's I/O error.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    sources: Sources,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let first = Arc::new(build(&sources.gather().await, &sources.record_prefix));
+    let (publish, view) = watch::channel(first);
+    let fleet = sources.fleet.clone();
+    tokio::spawn(refresh(sources, publish, shutdown.clone()));
+    let router = Router::new()
+        .route("/", get(index))
+        .route("/app.js", get(app_js))
+        .route("/app.css", get(app_css))
+        .route("/api/view", get(current))
+        .route("/api/events", get(events))
+        .route("/api/units/{name}", put(set_state))
+        .route("/api/units/{name}/replicas", put(scale))
+        .with_state(Dashboard { view, fleet });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+/// Rebuilds the document on each change of Keel and every [`REFRESH`], publishing it when it
+/// differs from the last.
+async fn refresh(sources: Sources, publish: watch::Sender<Arc<View>>, shutdown: CancellationToken) {
+    let mut changes = sources.keel.watch("/", WatchOptions::default().recursive());
+    let mut tick = tokio::time::interval(REFRESH);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+            event = changes.next() => {
+                if !matches!(event, Some(Ok(_))) {
+                    // Ended or failing (history cleared, Keel away): watch again from now,
+                    // after the next tick, which keeps the document current meanwhile.
+                    tick.tick().await;
+                    changes = sources.keel.watch("/", WatchOptions::default().recursive());
+                }
+            }
+        }
+        let view = build(&sources.gather().await, &sources.record_prefix);
+        publish.send_if_modified(|current| {
+            let changed = **current != view;
+            if changed {
+                *current = Arc::new(view);
+            }
+            changed
+        });
+    }
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        INDEX_HTML,
+    )
+}
+
+async fn app_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        APP_JS,
+    )
+}
+
+async fn app_css() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS)
+}
+
+async fn current(State(dashboard): State<Dashboard>) -> Json<View> {
+    Json(View::clone(&dashboard.view.borrow()))
+}
+
+/// The document now, then each new one, as `view` events.
+async fn events(
+    State(dashboard): State<Dashboard>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let mut receiver = dashboard.view.clone();
+    receiver.mark_changed();
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.changed().await.ok()?;
+        let view = Arc::clone(&receiver.borrow_and_update());
+        let data = serde_json::to_string(&*view).unwrap_or_else(|_| "{}".to_owned());
+        Some((Ok(Event::default().event("view").data(data)), receiver))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// Whether `name` can be a unit's name (systemd's characters), so it cannot change the path
+/// of the request to fleet.
+fn unit_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@._:-\\".contains(&b))
+        && !name.starts_with('.')
+}
+
+fn bad_name() -> Response {
+    (StatusCode::BAD_REQUEST, "not a unit name").into_response()
+}
+
+/// `{"desiredState": "launched" | "loaded" | "inactive"}` for a unit, through fleet's API.
+async fn set_state(
+    State(dashboard): State<Dashboard>,
+    Path(name): Path<String>,
+    Json(body): Json<serde_json::Value>,
+) -> Response {
+    if !unit_name_ok(&name) {
+        return bad_name();
+    }
+    let state = body["desiredState"].as_str().unwrap_or_default();
+    if !matches!(state, "launched" | "loaded" | "inactive") {
+        let message = "desiredState must be launched, loaded or inactive";
+        return (StatusCode::BAD_REQUEST, message).into_response();
+    }
+    let url = format!("{}/fleet/v1/units/{name}", dashboard.fleet);
+    let body = serde_json::json!({ "desiredState": state }).to_string();
+    forward(probe::send(hyper::Method::PUT, &url, Some(body)).await)
+}
+
+/// `{"count": N}` for a template, through Keel's fleet API (`fleetctl scale`).
+async fn scale(
+    State(dashboard): State<Dashboard>,
+    Path(name): Path<String>,
+    Json(body): Json<serde_json::Value>,
+) -> Response {
+    if !unit_name_ok(&name) {
+        return bad_name();
+    }
+    let Some(count) = body["count"].as_u64() else {
+        return (StatusCode::BAD_REQUEST, "count must be a whole number").into_response();
+    };
+    let url = format!("{}/keel/v1/units/{name}/replicas", dashboard.fleet);
+    let body = serde_json::json!({ "count": count }).to_string();
+    forward(probe::send(hyper::Method::PUT, &url, Some(body)).await)
+}
+
+/// fleet's answer as it is, or 502 when fleet did not answer.
+fn forward(reply: Result<probe::Reply, probe::ProbeError>) -> Response {
+    match reply {
+        Ok(reply) => {
+            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, reply.body).into_response()
+        }
+        Err(error) => (StatusCode::BAD_GATEWAY, format!("fleet: {error}")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: a unit name from the page's path can never change the path of the request to
+    /// fleet. Method: systemd names pass; traversal, separators and queries do not.
+    #[test]
+    fn only_unit_names_reach_fleet() {
+        for good in [
+            "web.service",
+            "app@1.service",
+            "a-b_c:d.socket",
+            "x\\x2d.service",
+        ] {
+            assert!(unit_name_ok(good), "{good}");
+        }
+        for bad in [
+            "",
+            "..",
+            "../machines",
+            "a/b.service",
+            "a?b=c",
+            "a b.service",
+            ".hidden",
+        ] {
+            assert!(!unit_name_ok(bad), "{bad}");
+        }
+    }
+}

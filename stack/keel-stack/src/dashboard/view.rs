@@ -1,0 +1,359 @@
+//! What the dashboard shows, built without I/O from what the public APIs answered
+//! ([`Raw`]): Keel's members with their raft position and the leader, fleet's machines and
+//! units (desired and current state, host, why a unit waits), the reboot semaphores and the
+//! DNS records. The page renders this document as it is; nothing is decided in the browser.
+
+use fleet_api::entities::{Machine, Unit, UnitState};
+use kv_client::Member;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What the sources answered in one round; a source that failed leaves its part empty and
+/// names itself in `errors`.
+#[derive(Debug, Clone, Default)]
+pub struct Raw {
+    pub members: Vec<Member>,
+    /// The leader's member ID, when known.
+    pub leader: Option<String>,
+    /// Each member's raft index and term, by member ID, when it answered.
+    pub positions: BTreeMap<String, (u64, u64)>,
+    pub machines: Vec<Machine>,
+    pub units: Vec<Unit>,
+    pub states: Vec<UnitState>,
+    /// Why each waiting unit waits (`/keel/v1/units/<name>/pending`'s reason).
+    pub pending: BTreeMap<String, String>,
+    /// Every key and value under locksmith's prefix (`/coreos.com/updateengine/rebootlock`).
+    pub semaphores: Vec<(String, String)>,
+    /// Every key and value under the discovery prefix.
+    pub records: Vec<(String, String)>,
+    pub errors: Vec<String>,
+}
+
+/// The dashboard's document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct View {
+    pub members: Vec<MemberView>,
+    pub leader: Option<String>,
+    pub machines: Vec<MachineView>,
+    pub units: Vec<UnitView>,
+    /// Units by their systemd active state (`active`, `failed`, ...; `-` for none yet).
+    pub unit_states: BTreeMap<String, usize>,
+    pub locks: Vec<LockView>,
+    pub records: Vec<RecordView>,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemberView {
+    pub id: String,
+    pub name: String,
+    pub client_urls: Vec<String>,
+    pub leader: bool,
+    /// Whether it answered this round.
+    pub up: bool,
+    pub raft_index: u64,
+    pub raft_term: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MachineView {
+    pub id: String,
+    pub ip: String,
+    pub metadata: BTreeMap<String, String>,
+    /// Units fleet placed here.
+    pub units: usize,
+    /// Of those, the ones systemd reports active.
+    pub active: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitView {
+    pub name: String,
+    pub desired: String,
+    pub current: String,
+    pub machine: String,
+    /// systemd's active and sub state on its machine (`-` before the first report).
+    pub active: String,
+    pub sub: String,
+    /// Why it waits for a machine, when it does.
+    pub pending: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockView {
+    /// The group (`default` for locksmith's default semaphore).
+    pub group: String,
+    pub max: i64,
+    pub holders: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordView {
+    pub name: String,
+    pub host: String,
+    pub port: Option<u64>,
+}
+
+/// locksmith's key prefix of the semaphores.
+pub const LOCKSMITH_PREFIX: &str = "/coreos.com/updateengine/rebootlock";
+
+/// The document for `raw`; records live under `/<record_prefix>`.
+pub fn build(raw: &Raw, record_prefix: &str) -> View {
+    let states: BTreeMap<&str, &UnitState> = raw
+        .states
+        .iter()
+        .map(|state| (state.name.as_str(), state))
+        .collect();
+    let units: Vec<UnitView> = raw
+        .units
+        .iter()
+        .map(|unit| unit_view(unit, states.get(unit.name.as_str()).copied(), &raw.pending))
+        .collect();
+    let mut unit_states = BTreeMap::new();
+    for unit in &units {
+        *unit_states.entry(unit.active.clone()).or_insert(0) += 1;
+    }
+    View {
+        members: members(raw),
+        leader: raw.leader.clone(),
+        machines: raw
+            .machines
+            .iter()
+            .map(|machine| machine_view(machine, &units))
+            .collect(),
+        units,
+        unit_states,
+        locks: locks(&raw.semaphores),
+        records: records(&raw.records, record_prefix),
+        errors: raw.errors.clone(),
+    }
+}
+
+fn members(raw: &Raw) -> Vec<MemberView> {
+    raw.members
+        .iter()
+        .map(|member| {
+            let position = raw.positions.get(&member.id);
+            MemberView {
+                id: member.id.clone(),
+                name: member.name.clone(),
+                client_urls: member.client_urls.clone(),
+                leader: raw.leader.as_deref() == Some(member.id.as_str()),
+                up: position.is_some(),
+                raft_index: position.map_or(0, |p| p.0),
+                raft_term: position.map_or(0, |p| p.1),
+            }
+        })
+        .collect()
+}
+
+fn unit_view(
+    unit: &Unit,
+    state: Option<&UnitState>,
+    pending: &BTreeMap<String, String>,
+) -> UnitView {
+    let or_dash = |text: &str| {
+        if text.is_empty() {
+            "-".to_owned()
+        } else {
+            text.to_owned()
+        }
+    };
+    UnitView {
+        name: unit.name.clone(),
+        desired: or_dash(&unit.desired_state),
+        current: or_dash(&unit.current_state),
+        machine: or_dash(&unit.machine_id),
+        active: or_dash(state.map_or("", |s| s.active_state.as_str())),
+        sub: or_dash(state.map_or("", |s| s.sub_state.as_str())),
+        pending: pending.get(&unit.name).cloned(),
+    }
+}
+
+fn machine_view(machine: &Machine, units: &[UnitView]) -> MachineView {
+    let here: Vec<&UnitView> = units.iter().filter(|u| u.machine == machine.id).collect();
+    MachineView {
+        id: machine.id.clone(),
+        ip: machine.primary_ip.clone(),
+        metadata: machine.metadata.clone(),
+        units: here.len(),
+        active: here.iter().filter(|u| u.active == "active").count(),
+    }
+}
+
+/// `<prefix>/semaphore` is the default group's; `<prefix>/groups/<name>/semaphore` others'.
+/// A value that is not a semaphore document is left out.
+fn locks(pairs: &[(String, String)]) -> Vec<LockView> {
+    let mut locks = Vec::new();
+    for (key, value) in pairs {
+        let Some(rest) = key.strip_prefix(LOCKSMITH_PREFIX) else {
+            continue;
+        };
+        let group = match rest {
+            "/semaphore" => "default".to_owned(),
+            _ => match rest
+                .strip_prefix("/groups/")
+                .and_then(|r| r.strip_suffix("/semaphore"))
+            {
+                Some(group) => group.to_owned(),
+                None => continue,
+            },
+        };
+        let Ok(document) = serde_json::from_str::<serde_json::Value>(value) else {
+            continue;
+        };
+        let holders = document["holders"]
+            .as_array()
+            .map(|holders| {
+                holders
+                    .iter()
+                    .filter_map(|h| h.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        locks.push(LockView {
+            group,
+            max: document["max"].as_i64().unwrap_or(0),
+            holders,
+        });
+    }
+    locks
+}
+
+/// Each record key with a service document (`{"host": ..., "port": ...}`).
+fn records(pairs: &[(String, String)], prefix: &str) -> Vec<RecordView> {
+    pairs
+        .iter()
+        .filter_map(|(key, value)| {
+            let name = discovery_core::path::name_for_key(prefix, key)?;
+            let document: serde_json::Value = serde_json::from_str(value).ok()?;
+            Some(RecordView {
+                name,
+                host: document["host"].as_str()?.to_owned(),
+                port: document["port"].as_u64(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> Raw {
+        let member = |id: &str, name: &str| Member {
+            id: id.into(),
+            name: name.into(),
+            peer_urls: vec![],
+            client_urls: vec![format!("http://{name}:2379")],
+        };
+        Raw {
+            members: vec![member("a1", "one"), member("b2", "two")],
+            leader: Some("b2".into()),
+            positions: [("b2".to_owned(), (42, 3))].into(),
+            machines: vec![Machine {
+                id: "m1".into(),
+                primary_ip: "10.0.0.1".into(),
+                metadata: [("zone".to_owned(), "a".to_owned())].into(),
+            }],
+            units: vec![
+                Unit {
+                    name: "web.service".into(),
+                    desired_state: "launched".into(),
+                    current_state: "launched".into(),
+                    machine_id: "m1".into(),
+                    options: vec![],
+                },
+                Unit {
+                    name: "big.service".into(),
+                    desired_state: "launched".into(),
+                    current_state: "inactive".into(),
+                    machine_id: String::new(),
+                    options: vec![],
+                },
+            ],
+            states: vec![UnitState {
+                name: "web.service".into(),
+                hash: "h".into(),
+                machine_id: "m1".into(),
+                load_state: "loaded".into(),
+                active_state: "active".into(),
+                sub_state: "running".into(),
+            }],
+            pending: [("big.service".to_owned(), "no machine has 64 GiB".to_owned())].into(),
+            semaphores: vec![
+                (
+                    format!("{LOCKSMITH_PREFIX}/semaphore"),
+                    r#"{"semaphore":0,"max":1,"holders":["m1"]}"#.into(),
+                ),
+                (
+                    format!("{LOCKSMITH_PREFIX}/groups/db/semaphore"),
+                    r#"{"semaphore":2,"max":2,"holders":null}"#.into(),
+                ),
+                (format!("{LOCKSMITH_PREFIX}/groups/x/other"), "{}".into()),
+            ],
+            records: vec![
+                (
+                    "/skydns/local/skydns/web/x1".into(),
+                    r#"{"host":"10.0.0.1","port":8080}"#.into(),
+                ),
+                ("/skydns/local/skydns/bad".into(), "not json".into()),
+            ],
+            errors: vec![],
+        }
+    }
+
+    /// Goal: every part of the document comes from its source as the page shows it: the
+    /// leader marked, a silent member down, units joined with their states and pending
+    /// reasons, machines counting their units, semaphores by group, records by name.
+    /// Method: one raw round of every source, the document read field by field.
+    #[test]
+    fn the_view_joins_every_source() {
+        let view = build(&raw(), "skydns");
+        assert_eq!(view.members.len(), 2);
+        assert!(!view.members[0].leader && !view.members[0].up);
+        assert!(view.members[1].leader && view.members[1].up);
+        assert_eq!(
+            (view.members[1].raft_index, view.members[1].raft_term),
+            (42, 3)
+        );
+        let web = &view.units[0];
+        assert_eq!(
+            (web.active.as_str(), web.sub.as_str(), web.machine.as_str()),
+            ("active", "running", "m1")
+        );
+        let big = &view.units[1];
+        assert_eq!(big.machine, "-");
+        assert_eq!(big.active, "-");
+        assert_eq!(big.pending.as_deref(), Some("no machine has 64 GiB"));
+        assert_eq!(
+            view.unit_states,
+            [("-".to_owned(), 1), ("active".to_owned(), 1)].into()
+        );
+        assert_eq!(view.machines[0].units, 1);
+        assert_eq!(view.machines[0].active, 1);
+        assert_eq!(
+            view.locks,
+            vec![
+                LockView {
+                    group: "default".into(),
+                    max: 1,
+                    holders: vec!["m1".into()]
+                },
+                LockView {
+                    group: "db".into(),
+                    max: 2,
+                    holders: vec![]
+                },
+            ]
+        );
+        assert_eq!(
+            view.records,
+            vec![RecordView {
+                name: "x1.web.skydns.local.".into(),
+                host: "10.0.0.1".into(),
+                port: Some(8080)
+            }]
+        );
+    }
+}
