@@ -358,14 +358,14 @@ async fn backup(State(api): State<Api>) -> Response {
         .into_response()
 }
 
-/// Keel's own view of its raft log (not an etcd endpoint): indexes, the extent of the stored
-/// log after compaction, and snapshot counters. Operators and tests use it to see compaction
-/// and snapshot catch-up happen.
 /// `GET /metrics`: Prometheus's text format (`crate::metrics`).
 async fn metrics(State(api): State<Api>) -> Response {
     api.metrics.response()
 }
 
+/// Keel's own view of its raft log (not an etcd endpoint): indexes, the extent of the stored
+/// log after compaction, and snapshot counters. Operators and tests use it to see compaction
+/// and snapshot catch-up happen.
 async fn debug_raft(State(api): State<Api>) -> Response {
     use std::sync::atomic::Ordering;
     let progress = api.node.progress();

@@ -221,7 +221,40 @@ impl std::fmt::Debug for ProgressCollector {
 impl Collector for ProgressCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let progress = self.node.progress();
-        let gauges: [(&str, &str, i64); 5] = [
+        for (name, help, value) in self.gauges() {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        let counters = [
+            (
+                "etcd_server_leader_changes_seen",
+                "The number of leader changes seen.",
+                progress.leader_changes.load(Ordering::Relaxed),
+            ),
+            (
+                "etcd_server_proposals_failed",
+                "The total number of failed proposals seen.",
+                progress.proposals_failed.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        self.encode_labelled(&mut encoder)
+    }
+}
+
+impl ProgressCollector {
+    /// The plain gauges: name, help, value now.
+    fn gauges(&self) -> [(&'static str, &'static str, i64); 5] {
+        let progress = self.node.progress();
+        [
             (
                 "etcd_server_has_leader",
                 "Whether or not a leader exists. 1 is existence, 0 is not.",
@@ -247,32 +280,11 @@ impl Collector for ProgressCollector {
                 "The current number of pending proposals to commit.",
                 count(progress.proposals_pending.load(Ordering::Relaxed)),
             ),
-        ];
-        for (name, help, value) in gauges {
-            let gauge = ConstGauge::new(value);
-            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
-        }
-        let counters = [
-            (
-                "etcd_server_leader_changes_seen",
-                "The number of leader changes seen.",
-                progress.leader_changes.load(Ordering::Relaxed),
-            ),
-            (
-                "etcd_server_proposals_failed",
-                "The total number of failed proposals seen.",
-                progress.proposals_failed.load(Ordering::Relaxed),
-            ),
-        ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(
-                name,
-                help,
-                None,
-                counter.metric_type(),
-            )?)?;
-        }
+        ]
+    }
+
+    /// The gauges that are 1 with a label: the member ID and the version.
+    fn encode_labelled(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let labelled = [
             (
                 "etcd_server_id",

@@ -247,6 +247,10 @@ pub struct RaftCore<S: LogStorage, T: Transport> {
     pub(crate) now: Time,
 }
 
+/// A heartbeat answered later than this is not counted as a round trip (see
+/// `heartbeat_answered`).
+const HEARTBEAT_ROUND_TRIP_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Most deadline records kept before completed ones are swept out.
 const PROPOSAL_DEADLINES_MAX: usize = 2 * limits::PENDING_PROPOSALS_MAX;
 
@@ -326,10 +330,24 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
     /// to the observer (etcd's peer round-trip time).
     fn heartbeat_answered(&mut self, peer: u64) {
         if let Some(sent) = self.heartbeats_out.remove(&peer) {
+            let took = sent.elapsed();
+            // Longer than any round trip a member can still be led through: the answer is
+            // to a later heartbeat after an outage, not a measurement.
+            if took > HEARTBEAT_ROUND_TRIP_MAX {
+                return;
+            }
             if let Some(observer) = self.progress.observer.get() {
-                observer.heartbeat_round_trip(NodeId(peer), sent.elapsed());
+                observer.heartbeat_round_trip(NodeId(peer), took);
             }
         }
+    }
+
+    /// Publishes how many proposals wait (etcd's `proposals_pending`).
+    pub(crate) fn publish_pending(&self) {
+        self.progress.proposals_pending.store(
+            self.proposals.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// raft-rs's node, for inspection (the simulator checks invariants through it).
@@ -356,7 +374,11 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
                     tracing::debug!(%error, "raft message ignored");
                 }
             }
-            Input::ReportUnreachable(peer) => self.raw.report_unreachable(peer.0),
+            Input::ReportUnreachable(peer) => {
+                // Its heartbeats went nowhere: no round trip to measure from them.
+                self.heartbeats_out.remove(&peer.0);
+                self.raw.report_unreachable(peer.0);
+            }
             Input::ReportSnapshotFailure(peer) => {
                 self.raw
                     .report_snapshot(peer.0, raft::SnapshotStatus::Failure);
@@ -397,6 +419,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
                 // The entry may still commit later: the outcome is unknown, not failed.
                 self.progress.proposal_failed();
                 let _ = pending.reply.send(Err(ProposeError::Timeout));
+                self.publish_pending();
             }
         }
         self.tick_reads();
@@ -575,6 +598,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         };
         let deadline = self.ticks + self.config.request_timeout_ticks;
         self.proposals.insert(seq, PendingProposal { reply, entry });
+        self.publish_pending();
         if self.proposal_deadlines.len() >= PROPOSAL_DEADLINES_MAX {
             let proposals = &self.proposals;
             self.proposal_deadlines
@@ -728,6 +752,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             self.progress.proposal_failed();
             let _ = pending.reply.send(Err(ProposeError::Stopped));
         }
+        self.publish_pending();
         for (_, read) in self.reads.drain() {
             let _ = read.reply.send(Err(ReadError::Stopped));
         }

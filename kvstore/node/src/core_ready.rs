@@ -71,9 +71,7 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
         self.check_transfer();
         self.maybe_snapshot()?;
         self.publish_log_bounds();
-        self.progress
-            .proposals_pending
-            .store(self.proposals.len() as u64, Ordering::Relaxed);
+        self.publish_pending();
         self.complete_reads();
         // Outside the ready cycle: raft-rs takes new proposals only between readies.
         if std::mem::take(&mut self.repropose) {
@@ -96,6 +94,10 @@ impl<S: LogStorage, T: Transport> RaftCore<S, T> {
             );
             // Proposals forwarded to the previous leader may be lost with it.
             self.repropose = leader != raft::INVALID_ID && !self.proposals.is_empty();
+        }
+        if role != Role::Leader {
+            // Heartbeats of a former term are never answered as such.
+            self.heartbeats_out.clear();
         }
         self.progress.set_soft(leader, role, self.now);
     }

@@ -121,7 +121,12 @@ pub(crate) fn write_host_files(config: &HostConfig) -> Result<(), HostError> {
 /// Starts the launcher: `[nsenter --net=/run/netns/NS] unshare ... sh host.sh DIR CGROUPS`.
 /// `nsenter` rather than `ip netns exec`: the latter mounts a fresh sysfs for the namespace,
 /// on which `/sys/fs/cgroup` is empty, so neither the script nor systemd would find cgroups.
-pub(crate) fn launch(config: &HostConfig, cgroups: &[PathBuf]) -> Result<Child, HostError> {
+/// `detached`: in a process group of its own (see `Host::start_detached`).
+pub(crate) fn launch(
+    config: &HostConfig,
+    cgroups: &[PathBuf],
+    detached: bool,
+) -> Result<Child, HostError> {
     let log = config.dir.join("host.log");
     let file = std::fs::File::create(&log).map_err(|source| HostError::Io {
         action: "creating".into(),
@@ -151,6 +156,9 @@ pub(crate) fn launch(config: &HostConfig, cgroups: &[PathBuf]) -> Result<Child, 
         .args(cgroups);
     for name in ENVIRONMENT_REMOVED {
         command.env_remove(name);
+    }
+    if detached {
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
     }
     command
         .stdin(Stdio::null())

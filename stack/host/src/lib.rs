@@ -158,6 +158,9 @@ pub struct Host {
     /// The host's cgroup directory in each mounted hierarchy.
     cgroups: Vec<PathBuf>,
     killed: bool,
+    /// Whether the launcher and every program started in the host have process groups of
+    /// their own ([`Host::start_detached`]).
+    detached: bool,
 }
 
 impl Host {
@@ -169,12 +172,28 @@ impl Host {
     /// A bad config, a name already running, a failed file or cgroup operation, or a host that
     /// exits or does not answer in time (its log is in the error). Nothing is left running.
     pub fn start(config: HostConfig) -> Result<Host, HostError> {
+        Host::start_with(config, false)
+    }
+
+    /// As [`Host::start`], but the launcher and every program later started in the host
+    /// ([`Host::command`], [`Host::spawn`]) run in process groups of their own, so a
+    /// terminal's Ctrl-C reaches only the owner, which stops them in its own order. Such a
+    /// host does not end with its owner's process group: an owner killed by SIGKILL leaves
+    /// it to the next start of any owner (leftover cleanup).
+    ///
+    /// # Errors
+    /// As [`Host::start`].
+    pub fn start_detached(config: HostConfig) -> Result<Host, HostError> {
+        Host::start_with(config, true)
+    }
+
+    fn start_with(config: HostConfig, detached: bool) -> Result<Host, HostError> {
         validate(&config)?;
         remove_leftover_cgroups();
         // The cgroups claim the name first: a second host of that name must not rewrite the
         // files (the bind-mounted machine ID among them) of the running one.
         let cgroups = create_cgroups(&config.name)?;
-        let launched = write_host_files(&config).and_then(|()| launch(&config, &cgroups));
+        let launched = write_host_files(&config).and_then(|()| launch(&config, &cgroups, detached));
         let launcher = match launched {
             Ok(launcher) => launcher,
             Err(error) => {
@@ -189,6 +208,7 @@ impl Host {
             launcher,
             cgroups,
             killed: false,
+            detached,
         };
         // On error, dropping `host` kills whatever started and removes the cgroups.
         host.wait_ready()?;
@@ -277,6 +297,9 @@ impl Host {
             .env("HOME", self.config.dir.join("home"))
             .env("XDG_CONFIG_HOME", self.config.dir.join("config"))
             .stdin(Stdio::null());
+        if self.detached {
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        }
         command
     }
 
@@ -426,7 +449,7 @@ impl Host {
         // Give the name back first: its cgroups are what claims it.
         remove_cgroups(&self.cgroups);
         self.cgroups.clear();
-        let booted = Host::start(self.config.clone())?;
+        let booted = Host::start_with(self.config.clone(), self.detached)?;
         // The old value is killed and owns no cgroups: dropping it does nothing more.
         drop(std::mem::replace(self, booted));
         Ok(())

@@ -4,8 +4,12 @@
 //!
 //! A child on the machine runs in a process group of its own, so a terminal's Ctrl-C
 //! reaches only the stack, which then stops the parts in reverse order; through `setpriv
-//! --pdeathsig TERM` (util-linux) it is also told to stop when the stack dies without
-//! stopping it. A child in the host dies with the host (keel-host's `spawn`).
+//! --pdeathsig TERM` (util-linux, on every Debian; without it a warning says the parts
+//! outlive a killed stack) it is also told to stop when the stack dies without stopping it.
+//! A child in the host dies with the host (keel-host's `spawn`, in a detached host).
+//!
+//! A log is appended to across runs; a part's readiness and error messages read only what
+//! it wrote in this run (from the log's length at its start).
 
 use crate::plan::{Part, Place};
 use crate::StackError;
@@ -32,6 +36,8 @@ const LOG_TAIL_LINES: usize = 20;
 pub struct Child {
     pub name: &'static str,
     log: PathBuf,
+    /// The log's length when this run of the part started.
+    log_start: u64,
     process: std::process::Child,
     /// For a part in the host: `process` is its `nsenter`, and the program's PID is found
     /// through the host.
@@ -51,6 +57,7 @@ impl Child {
             .append(true)
             .open(&log)
             .map_err(StackError::io("opening", &log))?;
+        let log_start = file.metadata().map_or(0, |meta| meta.len());
         let stderr = file.try_clone().map_err(StackError::io("opening", &log))?;
         let mut command = if Path::new(SETPRIV).exists() {
             let mut command = Command::new(SETPRIV);
@@ -59,6 +66,10 @@ impl Child {
                 .arg(&part.program);
             command
         } else {
+            tracing::warn!(
+                part = part.name,
+                "no {SETPRIV} (util-linux): the part outlives the stack if the stack is killed"
+            );
             Command::new(&part.program)
         };
         let process = command
@@ -73,6 +84,7 @@ impl Child {
         Ok(Child {
             name: part.name,
             log,
+            log_start,
             process,
             in_host: false,
         })
@@ -91,14 +103,17 @@ impl Child {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let process = host.spawn(&program, &args, &env)?;
         let file_name = part
             .program
             .file_name()
             .map_or_else(|| program.clone(), |n| n.to_string_lossy().into_owned());
+        let log = host.dir().join(format!("{file_name}.log"));
+        let log_start = std::fs::metadata(&log).map_or(0, |meta| meta.len());
+        let process = host.spawn(&program, &args, &env)?;
         Ok(Child {
             name: part.name,
-            log: host.dir().join(format!("{file_name}.log")),
+            log,
+            log_start,
             process,
             in_host: true,
         })
@@ -109,9 +124,11 @@ impl Child {
         self.process.try_wait().ok().flatten()
     }
 
-    /// The log's text (empty when it cannot be read).
+    /// What the part wrote to its log in this run (empty when it cannot be read).
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let bytes = std::fs::read(&self.log).unwrap_or_default();
+        let start = usize::try_from(self.log_start).unwrap_or(usize::MAX);
+        String::from_utf8_lossy(bytes.get(start..).unwrap_or_default()).into_owned()
     }
 
     /// The log's last lines, for an error message.
@@ -148,6 +165,12 @@ impl Child {
             .and_then(|pid| i32::try_from(pid).ok())
             .and_then(Pid::from_raw)
             .is_some_and(|pid| kill_process(pid, Signal::TERM).is_ok());
+        if !signalled {
+            tracing::warn!(
+                part = self.name,
+                "no process to send SIGTERM to; killing it"
+            );
+        }
         let deadline = Instant::now() + STOP_DEADLINE;
         while signalled && Instant::now() < deadline {
             if self.exited().is_some() {
@@ -155,7 +178,9 @@ impl Child {
             }
             std::thread::sleep(STOP_POLL);
         }
-        tracing::warn!(part = self.name, "did not stop after SIGTERM; killing it");
+        if signalled {
+            tracing::warn!(part = self.name, "did not stop after SIGTERM; killing it");
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
     }

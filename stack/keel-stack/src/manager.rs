@@ -73,7 +73,11 @@ pub fn start(choice: Choice, data_dir: &Path) -> Result<Running, StackError> {
                 namespace: None,
                 dir: data_dir.join("host"),
             };
-            Ok(Running::Private(Box::new(keel_host::Host::start(config)?)))
+            // Detached: a terminal's Ctrl-C must reach only the stack, which stops fleetd
+            // before the host.
+            Ok(Running::Private(Box::new(keel_host::Host::start_detached(
+                config,
+            )?)))
         }
     }
 }

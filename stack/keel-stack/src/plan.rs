@@ -324,14 +324,58 @@ fn shell_quoted(value: &str) -> String {
 ///
 /// # Errors
 /// What is wrong with it.
-pub fn check_keel_url(flag: &str, url: &str) -> Result<(), String> {
+pub fn check_keel_url(flag: &str, url: &str) -> Result<SocketAddr, String> {
     let Some(rest) = url.strip_prefix("http://") else {
         return Err(format!("{flag}: {url:?} must start with http://"));
     };
-    match rest.trim_end_matches('/').parse::<SocketAddr>() {
-        Ok(_) => Ok(()),
-        Err(_) => Err(format!("{flag}: {url:?} must be http://IP:port")),
+    rest.trim_end_matches('/')
+        .parse::<SocketAddr>()
+        .map_err(|_| format!("{flag}: {url:?} must be http://IP:port"))
+}
+
+/// Whether the flags give every listener an address of its own: Keel's URLs must be
+/// `http://IP:port`, no port may be 0, and no two listeners may bind the same port on the
+/// same IP (or on any IP, for `0.0.0.0`).
+///
+/// # Errors
+/// The first flag at fault, named with the one it collides with.
+pub fn check_addresses(flags: &Flags) -> Result<(), String> {
+    let loopback = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let listeners = [
+        (
+            "--keel-client-url",
+            check_keel_url("--keel-client-url", &flags.keel_client_url)?,
+        ),
+        (
+            "--keel-peer-url",
+            check_keel_url("--keel-peer-url", &flags.keel_peer_url)?,
+        ),
+        ("--fleet-api-port", loopback(flags.fleet_api_port)),
+        ("--dns-addr", flags.dns_addr),
+        (
+            "--dns-metrics-port",
+            SocketAddr::new(flags.dns_addr.ip(), flags.dns_metrics_port),
+        ),
+        (
+            "--locksmith-metrics-port",
+            loopback(flags.locksmith_metrics_port),
+        ),
+        ("--dashboard-addr", flags.dashboard_addr),
+    ];
+    for (i, (flag, address)) in listeners.iter().enumerate() {
+        if address.port() == 0 {
+            return Err(format!("{flag}: port 0 cannot be given to the tools"));
+        }
+        for (other, theirs) in &listeners[..i] {
+            let same_ip = address.ip() == theirs.ip()
+                || address.ip().is_unspecified()
+                || theirs.ip().is_unspecified();
+            if same_ip && address.port() == theirs.port() {
+                return Err(format!("{flag}: {address} is {other}'s address too"));
+            }
+        }
     }
+    Ok(())
 }
 
 /// `--flag value` pairs as one argument list.
@@ -490,6 +534,37 @@ mod tests {
         assert!(text.contains("export LOCKSMITHCTL_ENDPOINT=http://127.0.0.1:2379\n"));
         assert!(text.contains("export ETCD_MACHINES=http://127.0.0.1:2379\n"));
         assert!(text.contains("export ETCDCTL_API=2\n"));
+    }
+
+    /// Goal: two listeners on one address, or port 0, are refused before anything starts,
+    /// naming both flags; the same port on two IPs is fine. Method: the defaults, then one
+    /// collision at a time.
+    #[test]
+    fn every_listener_needs_an_address_of_its_own() {
+        let base = settings(Manager::Own { bus: String::new() }).flags;
+        assert!(check_addresses(&base).is_ok());
+        let mut same = base.clone();
+        same.dashboard_addr = "127.0.0.1:2379".parse().unwrap();
+        let error = check_addresses(&same).unwrap_err();
+        assert!(
+            error.contains("--dashboard-addr") && error.contains("--keel-client-url"),
+            "{error}"
+        );
+        let mut any = base.clone();
+        any.dns_addr = "0.0.0.0:9154".parse().unwrap();
+        let error = check_addresses(&any).unwrap_err();
+        assert!(
+            error.contains("--locksmith-metrics-port") && error.contains("--dns-addr"),
+            "{error}"
+        );
+        let mut zero = base.clone();
+        zero.fleet_api_port = 0;
+        assert!(check_addresses(&zero)
+            .unwrap_err()
+            .starts_with("--fleet-api-port"));
+        let mut elsewhere = base;
+        elsewhere.dns_addr = "127.0.0.2:2379".parse().unwrap();
+        assert!(check_addresses(&elsewhere).is_ok());
     }
 
     /// Goal: a Keel URL the stack cannot use is refused with the flag's name. Method: each

@@ -41,22 +41,7 @@ impl Options {
     /// Refuses flags the stack cannot use and binaries that are not there, before anything
     /// starts.
     fn check(&self) -> Result<(), StackError> {
-        plan::check_keel_url("--keel-client-url", &self.flags.keel_client_url)
-            .and_then(|()| plan::check_keel_url("--keel-peer-url", &self.flags.keel_peer_url))
-            .map_err(StackError::Flag)?;
-        if self.flags.dns_metrics_port == self.flags.dns_addr.port()
-            || self.flags.dns_metrics_port == 0
-        {
-            return Err(StackError::Flag(format!(
-                "--dns-metrics-port: {} must be a port of its own",
-                self.flags.dns_metrics_port
-            )));
-        }
-        if self.flags.fleet_api_port == 0 {
-            return Err(StackError::Flag(
-                "--fleet-api-port: 0 is not a port fleetctl can be given".into(),
-            ));
-        }
+        plan::check_addresses(&self.flags).map_err(StackError::Flag)?;
         let probe = self.settings(Manager::Own { bus: String::new() });
         for part in plan::parts(&probe) {
             if !part.program.is_file() {
@@ -111,8 +96,10 @@ pub async fn run(options: Options) -> Result<(), StackError> {
                 .fleet_link
                 .as_deref()
                 .and_then(|path| link_fleet_socket(path, &plan::fleet_socket(&settings)));
-            announce(&settings, link.as_deref())?;
-            watch(&mut started, &mut signals).await
+            match announce(&settings, link.as_deref()) {
+                Ok(()) => watch(&mut started, &mut signals).await,
+                Err(error) => Err(error),
+            }
         }
         Ok(false) => Ok(()),
         Err(error) => Err(error),

@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     let keel = Client::new(ClientConfig::new(args.keel)).context("Keel's client URLs")?;
     let sources = Sources {
         keel,
-        fleet: args.fleet,
+        fleet: args.fleet.trim_end_matches('/').to_owned(),
         record_prefix: args.record_prefix,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

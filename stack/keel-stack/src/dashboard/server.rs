@@ -142,6 +142,11 @@ fn unit_name_ok(name: &str) -> bool {
         && !name.starts_with('.')
 }
 
+/// `name` as one path segment of a URL (systemd's `\x2d` escapes and all).
+pub fn segment(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 fn bad_name() -> Response {
     (StatusCode::BAD_REQUEST, "not a unit name").into_response()
 }
@@ -160,7 +165,7 @@ async fn set_state(
         let message = "desiredState must be launched, loaded or inactive";
         return (StatusCode::BAD_REQUEST, message).into_response();
     }
-    let url = format!("{}/fleet/v1/units/{name}", dashboard.fleet);
+    let url = format!("{}/fleet/v1/units/{}", dashboard.fleet, segment(&name));
     let body = serde_json::json!({ "desiredState": state }).to_string();
     forward(probe::send(hyper::Method::PUT, &url, Some(body)).await)
 }
@@ -177,7 +182,11 @@ async fn scale(
     let Some(count) = body["count"].as_u64() else {
         return (StatusCode::BAD_REQUEST, "count must be a whole number").into_response();
     };
-    let url = format!("{}/keel/v1/units/{name}/replicas", dashboard.fleet);
+    let url = format!(
+        "{}/keel/v1/units/{}/replicas",
+        dashboard.fleet,
+        segment(&name)
+    );
     let body = serde_json::json!({ "count": count }).to_string();
     forward(probe::send(hyper::Method::PUT, &url, Some(body)).await)
 }

@@ -15,7 +15,7 @@ const PAGES_MAX: usize = 100;
 #[derive(Debug, Clone)]
 pub struct Sources {
     pub keel: Client,
-    /// fleet's API, `http://host:port`.
+    /// fleet's API, `http://host:port` (no `/` at the end).
     pub fleet: String,
     /// The discovery records' prefix (`skydns`).
     pub record_prefix: String,
@@ -66,7 +66,7 @@ impl Sources {
     }
 
     async fn fleet(&self, raw: &mut Raw) {
-        let base = format!("{}/fleet/v1", self.fleet.trim_end_matches('/'));
+        let base = format!("{}/fleet/v1", self.fleet);
         match pages::<MachinePage>(&format!("{base}/machines")).await {
             Ok(pages) => raw.machines = pages.into_iter().flat_map(|p| p.machines).collect(),
             Err(error) => raw.errors.push(format!("fleet machines: {error}")),
@@ -86,7 +86,11 @@ impl Sources {
             .map(|unit| unit.name.clone())
             .collect();
         for name in waiting {
-            let url = format!("{}/keel/v1/units/{name}/pending", self.fleet);
+            let url = format!(
+                "{}/keel/v1/units/{}/pending",
+                self.fleet,
+                super::server::segment(&name)
+            );
             if let Ok(reply) = probe::get(&url).await {
                 let reason = serde_json::from_slice::<serde_json::Value>(&reply.body)
                     .ok()

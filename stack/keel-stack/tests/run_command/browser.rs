@@ -55,6 +55,23 @@ async fn wait_text(client: &fantoccini::Client, xpath: &str, good: impl Fn(&str)
     }
 }
 
+/// Clicks the element at `xpath`, finding it again when the page replaced it between the
+/// find and the click (a stale element), until the deadline.
+async fn click(client: &fantoccini::Client, xpath: &str) {
+    let deadline = Instant::now() + PAGE_DEADLINE;
+    loop {
+        let clicked = match client.find(Locator::XPath(xpath)).await {
+            Ok(element) => element.click().await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match clicked {
+            Ok(()) => return,
+            Err(error) if Instant::now() >= deadline => panic!("cannot click {xpath}: {error}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// The page at `url` shows the stack; `unit` (submitted, not started) is started from it.
 pub fn the_page_shows_the_stack_and_starts_a_unit(dir: &Path, url: &str, unit: &str) {
     let port = testkit::free_port();
@@ -112,15 +129,7 @@ async fn drive(dir: &Path, driver_url: &str, url: &str, unit: &str) {
     std::fs::create_dir_all(artefacts()).unwrap();
     let shot = client.screenshot().await.unwrap();
     std::fs::write(artefacts().join("1-loaded.png"), shot).unwrap();
-    client
-        .find(Locator::XPath(&format!(
-            "{row}//button[@data-action='start']"
-        )))
-        .await
-        .expect("the unit's start button")
-        .click()
-        .await
-        .unwrap();
+    click(&client, &format!("{row}//button[@data-action='start']")).await;
     wait_text(&client, &format!("{row}/td[3]"), |t| {
         t == "active (running)"
     })

@@ -10,6 +10,7 @@
 mod browser;
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -144,6 +145,8 @@ fn start_stack(dir: &Path, ports: &Ports) -> (Stack, String) {
         .arg(format!("--dns-metrics-port={}", ports.metrics))
         .arg(format!("--fleet-link={}", dir.join("fleet.sock").display()))
         .arg("--manager=private")
+        // A group of its own, as a terminal's foreground job: SIGINT goes to the group.
+        .process_group(0)
         .current_dir(root())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).unwrap())
@@ -311,7 +314,8 @@ fn prometheus_reads_every_daemon(dir: &Path, ports: &Ports) {
 /// its name until it answers with fleet's public IP, `locksmithctl status`; Debian's
 /// Prometheus scrapes the daemons and answers for a series of each; headless chromium
 /// loads the dashboard and starts a submitted unit with its button; record every
-/// process below the stack, SIGINT, and check the stack exits 0 and none of them is left.
+/// process below the stack, SIGINT to its process group (a terminal's Ctrl-C), and check the
+/// stack exits 0 and none of them is left.
 #[test]
 fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
     if testkit::host::available().is_err()
@@ -355,9 +359,11 @@ fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
         before.len() >= 5,
         "keel, the host, fleetd, discoveryd, the unit: {before:?}"
     );
-    let pid = stack.child.id().to_string();
+    // Ctrl-C in a terminal: SIGINT to the whole process group, which must reach only the
+    // stack (every part and the private manager's host are in groups of their own).
+    let group = format!("-{}", stack.child.id());
     assert!(Command::new("kill")
-        .args(["-INT", &pid])
+        .args(["-INT", "--", &group])
         .status()
         .unwrap()
         .success());

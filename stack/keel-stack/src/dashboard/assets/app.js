@@ -152,6 +152,15 @@ function renderPlots() {
     element("span", {}, element("i", { style: `background:${s.color}` }), `${s.name} ${last[s.name] ?? 0}`)));
 }
 
+const rendered = {};
+
+function changed(section, part) {
+  const text = JSON.stringify(part);
+  if (rendered[section] === text) return false;
+  rendered[section] = text;
+  return true;
+}
+
 function render(view) {
   const leader = view.members.find((member) => member.leader);
   $("#health").replaceWith(Object.assign(
@@ -160,11 +169,13 @@ function render(view) {
   const errors = $("#errors");
   errors.hidden = view.errors.length === 0;
   errors.textContent = view.errors.join(" · ");
-  renderMembers(view);
-  renderMachines(view);
-  renderUnits(view);
-  renderLocks(view);
-  renderRecords(view);
+  // A section is rebuilt only when its part of the document changed, so a button is not
+  // replaced under the pointer when only raft positions moved.
+  changed("members", view.members) && renderMembers(view);
+  changed("machines", view.machines) && renderMachines(view);
+  changed("units", view.units) && renderUnits(view);
+  changed("locks", view.locks) && renderLocks(view);
+  changed("records", view.records) && renderRecords(view);
   remember(view);
   renderPlots();
   document.body.dataset.units = String(view.units.length);
