@@ -147,8 +147,17 @@ pub fn segment(name: &str) -> String {
     percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-fn bad_name() -> Response {
-    (StatusCode::BAD_REQUEST, "not a unit name").into_response()
+fn bad_request(message: &'static str) -> Response {
+    (StatusCode::BAD_REQUEST, message).into_response()
+}
+
+/// `PUT <fleet><before><name><after>` with `body`, once `name` is known to be a unit name.
+async fn put_unit(fleet: &str, before: &str, name: &str, after: &str, body: String) -> Response {
+    if !unit_name_ok(name) {
+        return bad_request("not a unit name");
+    }
+    let url = format!("{fleet}{before}{}{after}", segment(name));
+    forward(probe::send(hyper::Method::PUT, &url, Some(body)).await)
 }
 
 /// `{"desiredState": "launched" | "loaded" | "inactive"}` for a unit, through fleet's API.
@@ -157,17 +166,12 @@ async fn set_state(
     Path(name): Path<String>,
     Json(body): Json<serde_json::Value>,
 ) -> Response {
-    if !unit_name_ok(&name) {
-        return bad_name();
-    }
     let state = body["desiredState"].as_str().unwrap_or_default();
     if !matches!(state, "launched" | "loaded" | "inactive") {
-        let message = "desiredState must be launched, loaded or inactive";
-        return (StatusCode::BAD_REQUEST, message).into_response();
+        return bad_request("desiredState must be launched, loaded or inactive");
     }
-    let url = format!("{}/fleet/v1/units/{}", dashboard.fleet, segment(&name));
     let body = serde_json::json!({ "desiredState": state }).to_string();
-    forward(probe::send(hyper::Method::PUT, &url, Some(body)).await)
+    put_unit(&dashboard.fleet, "/fleet/v1/units/", &name, "", body).await
 }
 
 /// `{"count": N}` for a template, through Keel's fleet API (`fleetctl scale`).
@@ -176,19 +180,18 @@ async fn scale(
     Path(name): Path<String>,
     Json(body): Json<serde_json::Value>,
 ) -> Response {
-    if !unit_name_ok(&name) {
-        return bad_name();
-    }
     let Some(count) = body["count"].as_u64() else {
-        return (StatusCode::BAD_REQUEST, "count must be a whole number").into_response();
+        return bad_request("count must be a whole number");
     };
-    let url = format!(
-        "{}/keel/v1/units/{}/replicas",
-        dashboard.fleet,
-        segment(&name)
-    );
     let body = serde_json::json!({ "count": count }).to_string();
-    forward(probe::send(hyper::Method::PUT, &url, Some(body)).await)
+    put_unit(
+        &dashboard.fleet,
+        "/keel/v1/units/",
+        &name,
+        "/replicas",
+        body,
+    )
+    .await
 }
 
 /// fleet's answer as it is, or 502 when fleet did not answer.
