@@ -10,6 +10,7 @@
 //! store counters (`/v2/stats/store`, summed over the members for reads, the leader's for
 //! writes) give the requests made. Prints one JSON object. A benchmark: nothing asserted.
 
+use crate::progress::{Count, Progress};
 use crate::running::Running;
 use anyhow::{bail, Context, Result};
 use fleet_core::model::MachineId;
@@ -56,9 +57,64 @@ const TEMPLATE: &str = "[Service]\nExecStart=/bin/sleep 100000\n[X-Fleet]\nCpu=1
 /// # Errors
 /// A phase that does not finish within the deadline, or Keel refusing the setup.
 pub fn run(settings: &Settings) -> Result<()> {
-    crate::keel::run(settings.members, |urls| async move {
-        bench(settings, &urls).await
+    let progress = Progress::stderr(8);
+    let progress = &progress;
+    crate::keel::run(settings.members, progress, |urls| async move {
+        bench(settings, &urls, progress).await
     })
+}
+
+/// Counts `done` of `of` things (`what`) on `progress`.
+fn count(progress: &Progress, done: usize, of: usize, what: &'static str) {
+    progress.count(Count {
+        done: done as u64,
+        of: of as u64,
+        what,
+    });
+}
+
+/// Starts the engine and the simulated machines.
+fn start(
+    settings: &Settings,
+    urls: &[String],
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<Vec<Machine>> {
+    let engine_settings = EngineSettings {
+        machine: MachineId::parse("e0").context("engine ID")?,
+        interval: Duration::from_secs(1),
+        agent_ttl: settings.agent_ttl,
+        reschedule_grace: Duration::ZERO,
+        rebalance_moves: 0,
+        rebalance_interval: Duration::from_secs(60),
+        status: Status::default(),
+    };
+    tasks.spawn(engine::run(
+        crate::keel::registry(urls)?,
+        engine_settings,
+        tasks.clone(),
+        shutdown.child_token(),
+    ));
+    (0..settings.machines)
+        .map(|number| spawn_machine(number, urls, settings, tasks, shutdown))
+        .collect()
+}
+
+/// Waits out the steady window, counting its seconds on `progress`.
+async fn steady_window(window: Duration, progress: &Progress) {
+    let end = Instant::now() + window;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+        progress.count(Count {
+            done: (window - end.saturating_duration_since(Instant::now())).as_secs(),
+            of: window.as_secs(),
+            what: "s",
+        });
+    }
 }
 
 /// One simulated machine: its ID and the token that ends its agent and presence.
@@ -164,33 +220,20 @@ async fn present(registry: &Registry) -> Result<BTreeMap<MachineId, MachineObjec
     Ok(registry.machines().await.context("machines")?.items)
 }
 
-async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
+async fn bench(settings: &Settings, urls: &[String], progress: &Progress) -> Result<Value> {
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let watcher = crate::keel::registry(urls)?;
-    let engine_settings = EngineSettings {
-        machine: MachineId::parse("e0").context("engine ID")?,
-        interval: Duration::from_secs(1),
-        agent_ttl: settings.agent_ttl,
-        reschedule_grace: Duration::ZERO,
-        rebalance_moves: 0,
-        rebalance_interval: Duration::from_secs(60),
-        status: Status::default(),
-    };
-    tasks.spawn(engine::run(
-        crate::keel::registry(urls)?,
-        engine_settings,
-        tasks.clone(),
-        shutdown.child_token(),
-    ));
-    let machines = (0..settings.machines)
-        .map(|number| spawn_machine(number, urls, settings, &tasks, &shutdown))
-        .collect::<Result<Vec<_>>>()?;
+    let machines = start(settings, urls, &tasks, &shutdown)?;
+    progress.phase("machines present");
     let all_present = until("machines present", settings.deadline, || async {
-        Ok(present(&watcher).await?.len() >= settings.machines)
+        let present = present(&watcher).await?.len();
+        count(progress, present, settings.machines, "machines");
+        Ok(present >= settings.machines)
     })
     .await?;
 
+    progress.phase("follow the state reports");
     let mut running =
         Running::follow(crate::keel::registry(urls)?, &tasks, shutdown.child_token())?;
     running
@@ -198,44 +241,24 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
         .await?;
     let before = crate::stats::read(urls, own_reads()).await?;
     let started = Instant::now();
-    submit(&watcher, settings.units, settings.submit_parallel).await?;
+    progress.phase("submit units");
+    submit(&watcher, settings.units, settings.submit_parallel, progress).await?;
     let submitted = started.elapsed();
+    progress.phase("units running");
     running
         .until("units running", settings.deadline, |active| {
+            count(progress, active.len(), settings.units, "units");
             active.len() >= settings.units
         })
         .await?;
     let all_running = started.elapsed();
     let placed = crate::stats::read(urls, own_reads()).await?;
 
-    tokio::time::sleep(settings.steady).await;
+    progress.phase("steady window");
+    steady_window(settings.steady, progress).await;
     let steady = crate::stats::read(urls, own_reads()).await?;
 
-    let lost = &machines[0];
-    let on_lost: Vec<String> = running
-        .units()
-        .into_iter()
-        .filter(|(_, machine)| *machine == lost.id)
-        .map(|(unit, _)| unit)
-        .collect();
-    lost.stop.cancel();
-    let expired = until(
-        "a lost machine's presence expired",
-        settings.deadline,
-        || async { Ok(!present(&watcher).await?.contains_key(&lost.id)) },
-    )
-    .await?;
-    let moved = running
-        .until(
-            "a lost machine's units elsewhere",
-            settings.deadline,
-            |now| {
-                on_lost
-                    .iter()
-                    .all(|unit| now.get(unit).is_some_and(|machine| *machine != lost.id))
-            },
-        )
-        .await?;
+    let loss = lose_machine(&machines[0], &watcher, &mut running, settings, progress).await?;
     let after_loss = crate::stats::read(urls, own_reads()).await?;
 
     crate::keel::stop(&shutdown, &tasks, "some simulated machines").await;
@@ -260,16 +283,77 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
         "steadyRequestsPerMinute": (per(&quiet["reads"], window) + per(&quiet["writes"], window)) * 60.0,
         "steadyWritesPerHeartbeat": per(&quiet["writes"], heartbeats),
         "steady": quiet,
-        "lostMachineUnits": on_lost.len(),
-        "lossToExpirySeconds": expired.as_secs_f64(),
-        "expiryToRunningElsewhereSeconds": moved.as_secs_f64(),
+        "lostMachineUnits": loss.units,
+        "lossToExpirySeconds": loss.expired.as_secs_f64(),
+        "expiryToRunningElsewhereSeconds": loss.moved.as_secs_f64(),
         "loss": crate::stats::delta(&steady, &after_loss),
     }))
 }
 
+/// What losing a machine took.
+struct Loss {
+    /// Units that ran on it.
+    units: usize,
+    /// From stopping it to its presence key expiring.
+    expired: Duration,
+    /// From then to its units being reported active elsewhere.
+    moved: Duration,
+}
+
+/// Stops `lost`'s agent and presence, then waits (two phases) for its presence to expire and
+/// for its units to run elsewhere.
+async fn lose_machine(
+    lost: &Machine,
+    watcher: &Registry,
+    running: &mut Running,
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<Loss> {
+    let on_lost: Vec<String> = running
+        .units()
+        .into_iter()
+        .filter(|(_, machine)| *machine == lost.id)
+        .map(|(unit, _)| unit)
+        .collect();
+    lost.stop.cancel();
+    progress.phase("a lost machine's presence expires");
+    let expired = until(
+        "a lost machine's presence expired",
+        settings.deadline,
+        || async { Ok(!present(watcher).await?.contains_key(&lost.id)) },
+    )
+    .await?;
+    progress.phase("the lost machine's units run elsewhere");
+    let moved = running
+        .until(
+            "a lost machine's units elsewhere",
+            settings.deadline,
+            |now| {
+                let elsewhere = on_lost
+                    .iter()
+                    .filter(|unit| now.get(*unit).is_some_and(|machine| *machine != lost.id))
+                    .count();
+                count(progress, elsewhere, on_lost.len(), "units");
+                elsewhere == on_lost.len()
+            },
+        )
+        .await?;
+    Ok(Loss {
+        units: on_lost.len(),
+        expired,
+        moved,
+    })
+}
+
 /// Creates `units` instances of one template, desired `launched`, `parallel` at a time.
-async fn submit(registry: &Registry, units: usize, parallel: usize) -> Result<()> {
+async fn submit(
+    registry: &Registry,
+    units: usize,
+    parallel: usize,
+    progress: &Progress,
+) -> Result<()> {
     let file = UnitFile::parse(TEMPLATE).context("the template parses")?;
     let names = (0..units).map(|number| (format!("sim@{number}.service"), &file));
-    crate::keel::create_units(registry, names, parallel).await
+    let created = progress.counter(units as u64, "units");
+    crate::keel::create_units(registry, names, parallel, &created).await
 }

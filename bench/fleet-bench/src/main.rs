@@ -12,11 +12,14 @@
 //! `fleet-bench agents --machines 1000 --units 10000` runs simulated machines against a real
 //! Keel cluster ([`agents`]).
 //!
+//! Progress goes to stderr ([`progress`]): a live line on a terminal, plain lines otherwise.
+//!
 //! Benchmarks, never tests: nothing is asserted.
 
 mod agents;
 mod generated;
 mod keel;
+mod progress;
 mod running;
 mod stats;
 mod writes;
@@ -33,7 +36,7 @@ use generated::Generated;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(about = "Benchmarks of Keel's fleet scheduler")]
+#[command(version, about = "Benchmarks of Keel's fleet scheduler")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -135,11 +138,14 @@ fn main() -> Result<()> {
 }
 
 fn engine(machines: usize, units: usize, runs: u32) -> Result<()> {
+    let progress = progress::Progress::stderr(1 + runs.max(1) as usize);
+    progress.phase("generate the cluster");
     let cluster = Generated::new(machines, units)?.snapshot()?;
     let mut best = Duration::MAX;
     let mut placed = 0;
     let mut unplaceable = 0;
-    for _ in 0..runs.max(1) {
+    for run in 1..=runs.max(1) {
+        progress.phase(&format!("placement pass {run}"));
         let start = Instant::now();
         let planned = plan(&cluster);
         let elapsed = start.elapsed();
@@ -151,6 +157,7 @@ fn engine(machines: usize, units: usize, runs: u32) -> Result<()> {
             .count();
         unplaceable = planned.decisions.len() - placed;
     }
+    progress.finish();
     let seconds = best.as_secs_f64();
     let line = serde_json::json!({
         "benchmark": "engine",

@@ -10,6 +10,7 @@
 //! Prints one JSON object. A benchmark: nothing asserted.
 
 use crate::generated::Generated;
+use crate::progress::{Count, Progress};
 use anyhow::{bail, Context, Result};
 use fleet_core::model::MachineId;
 use fleet_core::schedule::{plan, Decision};
@@ -49,12 +50,15 @@ const PRESENCE_TTL: Duration = Duration::from_secs(3600);
 /// The generated cluster, Keel refusing the setup, or the engine not done within the
 /// deadline.
 pub fn run(settings: &Settings) -> Result<()> {
-    crate::keel::run(settings.members, |urls| async move {
-        bench(settings, &urls).await
+    let progress = Progress::stderr(5);
+    let progress = &progress;
+    crate::keel::run(settings.members, progress, |urls| async move {
+        bench(settings, &urls, progress).await
     })
 }
 
-async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
+async fn bench(settings: &Settings, urls: &[String], progress: &Progress) -> Result<Value> {
+    progress.phase("generate the cluster and time the pure pass");
     let generated = Generated::new(settings.machines, settings.units)?;
     let snapshot = generated.snapshot()?;
     let started = Instant::now();
@@ -68,17 +72,20 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
 
     let writer = crate::keel::registry(urls)?;
     let setup_started = Instant::now();
-    write_cluster(&writer, &generated, settings.setup_parallel).await?;
+    progress.phase("write the cluster");
+    write_cluster(&writer, &generated, settings.setup_parallel, progress).await?;
     let setup = setup_started.elapsed();
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    progress.phase("follow the index");
     let mut index = Index::follow(crate::keel::registry(urls)?, &tasks, shutdown.child_token())?;
     index
         .until("the index followed", settings.deadline, |_| true)
         .await?;
     let before = crate::stats::read(urls, 0).await?;
     let started = Instant::now();
+    progress.phase("the engine places and indexes");
     tasks.spawn(engine::run(
         crate::keel::registry(urls)?,
         engine_settings()?,
@@ -87,6 +94,11 @@ async fn bench(settings: &Settings, urls: &[String]) -> Result<Value> {
     ));
     index
         .until("every placement indexed", settings.deadline, |entries| {
+            progress.count(Count {
+                done: entries as u64,
+                of: placed as u64,
+                what: "placements",
+            });
             entries >= placed
         })
         .await?;
@@ -127,14 +139,24 @@ fn engine_settings() -> Result<EngineSettings> {
 }
 
 /// Every machine's presence, then every unit (created through the registry, desired
-/// `launched`), `parallel` at a time.
-async fn write_cluster(registry: &Registry, generated: &Generated, parallel: usize) -> Result<()> {
+/// `launched`), `parallel` at a time, counted on `progress`.
+async fn write_cluster(
+    registry: &Registry,
+    generated: &Generated,
+    parallel: usize,
+    progress: &Progress,
+) -> Result<()> {
+    let records = generated.machines.len() + generated.units.len();
+    let written = progress.counter(records as u64, "records");
+    let written = &written;
     stream::iter(&generated.machines)
         .map(|machine| async move {
             registry
                 .announce(machine, PRESENCE_TTL)
                 .await
-                .with_context(|| format!("announce {}", machine.id))
+                .with_context(|| format!("announce {}", machine.id))?;
+            written.add_one();
+            Ok::<_, anyhow::Error>(())
         })
         .buffer_unordered(parallel)
         .try_collect::<Vec<_>>()
@@ -143,7 +165,7 @@ async fn write_cluster(registry: &Registry, generated: &Generated, parallel: usi
         .units
         .iter()
         .map(|(name, file)| (name.clone(), file));
-    crate::keel::create_units(registry, units, parallel).await
+    crate::keel::create_units(registry, units, parallel, written).await
 }
 
 /// The per-machine index (`schedule/`), followed by watch: how many entries it holds.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::progress::{self, fsync_line, Progress};
 use crate::{histogram, record, Latency};
 
 /// Size of each write.
@@ -38,7 +39,8 @@ impl Drop for ProbeFile {
 }
 
 /// Writes a `file_bytes` file in `dir`, then times 4 KiB overwrite + `fdatasync` pairs for
-/// `duration` or `max_syncs`, whichever ends first; the file is removed afterwards.
+/// `duration` or `max_syncs`, whichever ends first, showing how far on `progress`; the file is
+/// removed afterwards.
 ///
 /// # Errors
 /// When the file cannot be created, written or synced.
@@ -47,6 +49,7 @@ pub fn probe(
     file_bytes: u64,
     duration: Duration,
     max_syncs: u64,
+    mut progress: Progress,
 ) -> Result<FsyncReport, String> {
     let blocks = (file_bytes / BLOCK as u64).max(1);
     let path = dir.join(format!(".keel-bench-fsync-{}", std::process::id()));
@@ -74,7 +77,14 @@ pub fn probe(
         file.sync_data().map_err(|e| io("fdatasync of", e))?;
         record(&mut latencies, t.elapsed());
         syncs += 1;
+        progress.tick(|| {
+            let elapsed = started.elapsed();
+            let bound = (max_syncs < u64::MAX).then_some(max_syncs);
+            let fraction = progress::fraction(syncs, bound, elapsed, Some(duration));
+            (fraction, fsync_line(syncs, elapsed, duration))
+        });
     }
+    progress.finish(&fsync_line(syncs, started.elapsed(), duration));
     drop(file);
     drop(guard);
     Ok(FsyncReport {
@@ -103,7 +113,14 @@ mod tests {
     #[test]
     fn probe_counts_syncs_and_cleans_up() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let report = probe(dir.path(), 64 * 1024, Duration::from_secs(30), 50).expect("probe");
+        let report = probe(
+            dir.path(),
+            64 * 1024,
+            Duration::from_secs(30),
+            50,
+            Progress::off(),
+        )
+        .expect("probe");
         assert_eq!(report.syncs, 50);
         assert_eq!(report.latency.count, 50);
         assert_eq!(report.file_bytes, 64 * 1024);
@@ -119,6 +136,7 @@ mod tests {
             4096,
             Duration::from_secs(1),
             1,
+            Progress::off(),
         )
         .expect_err("no such directory");
         assert!(error.contains("/nonexistent/keel-bench"), "{error}");

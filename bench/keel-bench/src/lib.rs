@@ -5,9 +5,9 @@
 
 pub mod fsync;
 pub mod http;
+pub mod progress;
 pub mod watch;
 
-use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +21,8 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::http::Connection;
+use crate::http::{Answer, Connection, RequestError};
+use crate::progress::{load_line, LoadStatus, Progress};
 
 /// What the clients do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +90,7 @@ pub struct BenchConfig {
     pub prefix: String,
     /// Seed of the key choice.
     pub seed: u64,
-    /// Draw a progress bar on stderr (only when it is a terminal).
+    /// Show progress on stderr: a bar on a terminal, plain lines otherwise ([`progress`]).
     pub progress: bool,
 }
 
@@ -186,6 +187,7 @@ struct Shared {
     issued: AtomicU64,
     stop: AtomicBool,
     completed: AtomicU64,
+    failed: AtomicU64,
     start: Instant,
     value_form: Bytes,
 }
@@ -222,36 +224,28 @@ pub async fn run(config: BenchConfig) -> Result<Report, String> {
         issued: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         completed: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
         start: Instant::now(),
         value_form: Bytes::from(form),
         config: config.clone(),
     });
-    let progress = (config.progress && std::io::stderr().is_terminal())
-        .then(|| tokio::spawn(draw_progress(Arc::clone(&shared))));
+    let (finished, finish) = tokio::sync::oneshot::channel();
+    let progress = tokio::spawn(show_progress(
+        Arc::clone(&shared),
+        Progress::stderr(config.progress),
+        finish,
+    ));
     let mut tasks = Vec::with_capacity(clients);
     for client in 0..clients {
         let shared = Arc::clone(&shared);
         let connection = Arc::clone(&connections[client % conns]);
         tasks.push(tokio::spawn(run_client(shared, connection, client as u64)));
     }
-    let mut total = histogram();
-    let (mut ok, mut not_found, mut errors, mut samples) = (0, 0, 0, Vec::new());
-    for task in tasks {
-        let result = task
-            .await
-            .map_err(|e| format!("a client task failed: {e}"))?;
-        total
-            .add(&result.histogram)
-            .map_err(|e| format!("merging histograms: {e}"))?;
-        ok += result.ok;
-        not_found += result.not_found;
-        errors += result.errors;
-        samples.extend(result.samples);
-    }
+    let (total, ok, not_found, errors, mut samples) = merge(tasks).await?;
     let elapsed_s = shared.start.elapsed().as_secs_f64();
-    if let Some(progress) = progress {
-        progress.abort();
-        eprintln!();
+    let _ = finished.send(());
+    if let Ok(progress) = progress.await {
+        progress.finish(&load_line(&load_status(&shared, &config.workload.name())));
     }
     samples.truncate(5);
     #[allow(clippy::cast_precision_loss)]
@@ -271,6 +265,111 @@ pub async fn run(config: BenchConfig) -> Result<Report, String> {
     })
 }
 
+/// The clients' results added up: latencies, ok, not found, errors and error samples.
+type Merged = (Histogram<u64>, u64, u64, u64, Vec<String>);
+
+async fn merge(tasks: Vec<tokio::task::JoinHandle<ClientResult>>) -> Result<Merged, String> {
+    let mut total = histogram();
+    let (mut ok, mut not_found, mut errors, mut samples) = (0, 0, 0, Vec::new());
+    for task in tasks {
+        let result = task
+            .await
+            .map_err(|e| format!("a client task failed: {e}"))?;
+        total
+            .add(&result.histogram)
+            .map_err(|e| format!("merging histograms: {e}"))?;
+        ok += result.ok;
+        not_found += result.not_found;
+        errors += result.errors;
+        samples.extend(result.samples);
+    }
+    Ok((total, ok, not_found, errors, samples))
+}
+
+fn load_status<'a>(shared: &Shared, workload: &'a str) -> LoadStatus<'a> {
+    LoadStatus {
+        workload,
+        done: shared.completed.load(Ordering::Relaxed),
+        total: shared.config.total,
+        errors: shared.failed.load(Ordering::Relaxed),
+        elapsed: shared.start.elapsed(),
+        duration: shared.config.duration,
+    }
+}
+
+/// Shows the run's progress until `finish` fires (or its sender is dropped), then hands the
+/// output back for its last line.
+async fn show_progress(
+    shared: Arc<Shared>,
+    mut progress: Progress,
+    mut finish: tokio::sync::oneshot::Receiver<()>,
+) -> Progress {
+    let name = shared.config.workload.name();
+    let mut interval = tokio::time::interval(progress::BAR_PERIOD);
+    loop {
+        tokio::select! {
+            _ = &mut finish => return progress,
+            _ = interval.tick() => {}
+        }
+        progress.tick(|| {
+            let status = load_status(&shared, &name);
+            let fraction =
+                progress::fraction(status.done, status.total, status.elapsed, status.duration);
+            (fraction, load_line(&status))
+        });
+    }
+}
+
+impl ClientResult {
+    fn new() -> ClientResult {
+        ClientResult {
+            histogram: histogram(),
+            ok: 0,
+            not_found: 0,
+            errors: 0,
+            samples: Vec::new(),
+        }
+    }
+
+    /// Counts one answer (a read of a missing key is answered), timing the successful ones
+    /// and keeping a sample of the first few failures; whether it succeeded.
+    fn note(
+        &mut self,
+        answer: Result<Answer, RequestError>,
+        read: bool,
+        elapsed: Duration,
+    ) -> bool {
+        match answer {
+            Ok(answer) if (200..300).contains(&answer.status) || (read && answer.status == 404) => {
+                self.ok += 1;
+                if answer.status == 404 {
+                    self.not_found += 1;
+                }
+                record(&mut self.histogram, elapsed);
+                true
+            }
+            Ok(answer) => {
+                self.errors += 1;
+                if self.samples.len() < 5 {
+                    self.samples.push(format!(
+                        "HTTP {}: {}",
+                        answer.status,
+                        String::from_utf8_lossy(&answer.body).trim()
+                    ));
+                }
+                false
+            }
+            Err(error) => {
+                self.errors += 1;
+                if self.samples.len() < 5 {
+                    self.samples.push(error.to_string());
+                }
+                false
+            }
+        }
+    }
+}
+
 async fn run_client(
     shared: Arc<Shared>,
     connection: Arc<Mutex<Connection>>,
@@ -279,13 +378,7 @@ async fn run_client(
     let config = &shared.config;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     rng.set_stream(client);
-    let mut result = ClientResult {
-        histogram: histogram(),
-        ok: 0,
-        not_found: 0,
-        errors: 0,
-        samples: Vec::new(),
-    };
+    let mut result = ClientResult::new();
     let deadline = config.duration.map(|d| shared.start + d);
     loop {
         if shared.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -336,60 +429,12 @@ async fn run_client(
             }
         };
         let elapsed = started.elapsed();
-        match answer {
-            Ok(answer) if (200..300).contains(&answer.status) || (read && answer.status == 404) => {
-                result.ok += 1;
-                if answer.status == 404 {
-                    result.not_found += 1;
-                }
-                record(&mut result.histogram, elapsed);
-            }
-            Ok(answer) => {
-                result.errors += 1;
-                if result.samples.len() < 5 {
-                    result.samples.push(format!(
-                        "HTTP {}: {}",
-                        answer.status,
-                        String::from_utf8_lossy(&answer.body).trim()
-                    ));
-                }
-            }
-            Err(error) => {
-                result.errors += 1;
-                if result.samples.len() < 5 {
-                    result.samples.push(error.to_string());
-                }
-            }
+        if !result.note(answer, read, elapsed) {
+            shared.failed.fetch_add(1, Ordering::Relaxed);
         }
         shared.completed.fetch_add(1, Ordering::Relaxed);
     }
     result
-}
-
-async fn draw_progress(shared: Arc<Shared>) {
-    let config = &shared.config;
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let done = shared.completed.load(Ordering::Relaxed);
-        let elapsed = shared.start.elapsed().as_secs_f64();
-        #[allow(clippy::cast_precision_loss)]
-        let fraction = match (config.total, config.duration) {
-            (Some(total), _) => done as f64 / total.max(1) as f64,
-            (None, Some(duration)) => elapsed / duration.as_secs_f64().max(1e-9),
-            (None, None) => 0.0,
-        }
-        .min(1.0);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let filled = (fraction * 30.0) as usize;
-        #[allow(clippy::cast_precision_loss)]
-        let rate = done as f64 / elapsed.max(1e-9);
-        eprint!(
-            "\r[{}{}] {:>3.0}% {done} requests, {rate:.0}/s",
-            "#".repeat(filled),
-            " ".repeat(30 - filled),
-            fraction * 100.0
-        );
-    }
 }
 
 /// Renders a report as a few human-readable lines.

@@ -1,6 +1,7 @@
 //! `keel-bench`: the etcd benchmark tool's workloads on the v2 API, against Keel or etcd.
 //!
-//! Prints a human summary, or JSON with `--json`; draws a progress bar on a terminal.
+//! Prints a human summary, or JSON with `--json`, on stdout; progress goes to stderr (a bar on
+//! a terminal, a plain line every few seconds otherwise: `keel_bench::progress`).
 
 use std::time::Duration;
 
@@ -155,6 +156,20 @@ fn print_report<T: serde::Serialize>(
     Ok(())
 }
 
+/// The fsync probe: `--duration` seconds (default 5) or `--total` syncs.
+fn fsync(common: &Common, dir: &std::path::Path, file_mib: u64) -> anyhow::Result<()> {
+    let duration = Duration::from_secs_f64(common.duration.unwrap_or(5.0));
+    let report = keel_bench::fsync::probe(
+        dir,
+        file_mib.saturating_mul(1 << 20),
+        duration,
+        common.total.unwrap_or(u64::MAX),
+        keel_bench::progress::Progress::stderr(true),
+    )
+    .map_err(anyhow::Error::msg)?;
+    print_report(common.json, &report, keel_bench::fsync::render)
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -177,23 +192,13 @@ fn main() -> anyhow::Result<()> {
                 read_percent,
                 quorum,
             },
-            Command::Fsync { dir, file_mib } => {
-                let duration = Duration::from_secs_f64(common.duration.unwrap_or(5.0));
-                let report = keel_bench::fsync::probe(
-                    &dir,
-                    file_mib.saturating_mul(1 << 20),
-                    duration,
-                    common.total.unwrap_or(u64::MAX),
-                )
-                .map_err(anyhow::Error::msg)?;
-                return print_report(common.json, &report, keel_bench::fsync::render);
-            }
+            Command::Fsync { dir, file_mib } => return fsync(&common, &dir, file_mib),
             Command::WatchLatency {
                 watchers,
                 puts,
                 interval_ms,
             } => {
-                let report = keel_bench::watch::run(WatchConfig {
+                let config = WatchConfig {
                     put_endpoint: endpoints[0].clone(),
                     watch_endpoints: endpoints.clone(),
                     watchers,
@@ -202,9 +207,11 @@ fn main() -> anyhow::Result<()> {
                     key: format!("{}/watched", common.prefix),
                     interval: Duration::from_millis(interval_ms),
                     deadline: Duration::from_secs(30),
-                })
-                .await
-                .map_err(anyhow::Error::msg)?;
+                    progress: true,
+                };
+                let report = keel_bench::watch::run(config)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
                 return print_report(common.json, &report, keel_bench::watch::render);
             }
         };
@@ -226,7 +233,7 @@ fn main() -> anyhow::Result<()> {
             sequential: common.sequential_keys,
             prefix: common.prefix,
             seed: common.seed,
-            progress: !common.json,
+            progress: true,
         })
         .await
         .map_err(anyhow::Error::msg)?;

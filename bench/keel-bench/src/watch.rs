@@ -10,11 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hdrhistogram::Histogram;
 use hyper::Method;
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::http::Connection;
+use crate::progress::{watch_line, Progress};
 use crate::{histogram, record, Latency};
 
 /// A watch-latency run.
@@ -36,6 +38,8 @@ pub struct WatchConfig {
     pub interval: Duration,
     /// Bound on the whole run after the last PUT.
     pub deadline: Duration,
+    /// Show progress on stderr ([`crate::progress`]).
+    pub progress: bool,
 }
 
 /// The result of a watch-latency run.
@@ -83,60 +87,19 @@ pub async fn run(config: WatchConfig) -> Result<WatchReport, String> {
     let last = Arc::new(AtomicU64::new(0));
     let mut watchers = Vec::new();
     for w in 0..config.watchers.max(1) {
-        let mut connection =
+        let connection =
             Connection::new(&config.watch_endpoints[w % config.watch_endpoints.len()])?;
-        let (path, last) = (path.clone(), Arc::clone(&last));
-        let deadline = config.deadline;
-        watchers.push(tokio::spawn(async move {
-            let mut seen: HashMap<u64, Instant> = HashMap::new();
-            let mut next = start_index + 1;
-            let mut give_up: Option<Instant> = None;
-            loop {
-                let wanted = last.load(Ordering::Acquire);
-                if wanted > 0 {
-                    if next > wanted {
-                        break;
-                    }
-                    let limit = *give_up.get_or_insert_with(|| Instant::now() + deadline);
-                    if Instant::now() >= limit {
-                        break;
-                    }
-                }
-                let query = format!("{path}?wait=true&waitIndex={next}");
-                let poll = connection.send(Method::GET, &query, None);
-                let Ok(Ok(answer)) = tokio::time::timeout(Duration::from_secs(1), poll).await
-                else {
-                    // Re-issue the same poll on a fresh connection: the abandoned one may
-                    // still owe an answer.
-                    connection.reset();
-                    continue;
-                };
-                let now = Instant::now();
-                if let Some(index) = modified_index(&answer.body) {
-                    seen.entry(index).or_insert(now);
-                    next = next.max(index + 1);
-                }
-            }
-            seen
-        }));
+        watchers.push(tokio::spawn(watch(
+            connection,
+            path.clone(),
+            start_index,
+            Arc::clone(&last),
+            config.deadline,
+        )));
     }
-    let mut form = b"value=".to_vec();
-    form.extend(std::iter::repeat_n(b'w', config.value_size));
-    let form = Bytes::from(form);
-    let mut puts: Vec<(u64, Instant, Instant)> = Vec::new();
-    let mut put_histogram = histogram();
-    for _ in 0..config.puts {
-        let sent = Instant::now();
-        let answer = putter.send(Method::PUT, &path, Some(form.clone())).await;
-        let acked = Instant::now();
-        if let Ok(answer) = answer {
-            if let Some(index) = modified_index(&answer.body).filter(|_| answer.status < 300) {
-                puts.push((index, sent, acked));
-                record(&mut put_histogram, acked - sent);
-            }
-        }
-        tokio::time::sleep(config.interval).await;
-    }
+    let started = Instant::now();
+    let mut progress = Progress::stderr(config.progress);
+    let (puts, put_histogram) = put_all(&config, &mut putter, &path, &mut progress).await;
     let last_index = puts.iter().map(|(i, _, _)| *i).max().unwrap_or(start_index);
     last.store(last_index.max(1), Ordering::Release);
     let mut from_ack = histogram();
@@ -156,6 +119,11 @@ pub async fn run(config: WatchConfig) -> Result<WatchReport, String> {
             }
         }
     }
+    progress.finish(&watch_line(
+        puts.len() as u64,
+        config.puts,
+        started.elapsed(),
+    ));
     Ok(WatchReport {
         watchers: config.watchers.max(1),
         puts: puts.len() as u64,
@@ -165,6 +133,83 @@ pub async fn run(config: WatchConfig) -> Result<WatchReport, String> {
         latency_from_send: Latency::of(&from_send),
         put_latency: Latency::of(&put_histogram),
     })
+}
+
+/// One watcher: long-polls `path` from `start_index + 1` until the index in `last` (once
+/// set) is seen or `deadline` after that has passed; when each index arrived.
+async fn watch(
+    mut connection: Connection,
+    path: String,
+    start_index: u64,
+    last: Arc<AtomicU64>,
+    deadline: Duration,
+) -> HashMap<u64, Instant> {
+    let mut seen: HashMap<u64, Instant> = HashMap::new();
+    let mut next = start_index + 1;
+    let mut give_up: Option<Instant> = None;
+    loop {
+        let wanted = last.load(Ordering::Acquire);
+        if wanted > 0 {
+            if next > wanted {
+                break;
+            }
+            let limit = *give_up.get_or_insert_with(|| Instant::now() + deadline);
+            if Instant::now() >= limit {
+                break;
+            }
+        }
+        let query = format!("{path}?wait=true&waitIndex={next}");
+        let poll = connection.send(Method::GET, &query, None);
+        let Ok(Ok(answer)) = tokio::time::timeout(Duration::from_secs(1), poll).await else {
+            // Re-issue the same poll on a fresh connection: the abandoned one may still owe
+            // an answer.
+            connection.reset();
+            continue;
+        };
+        let now = Instant::now();
+        if let Some(index) = modified_index(&answer.body) {
+            seen.entry(index).or_insert(now);
+            next = next.max(index + 1);
+        }
+    }
+    seen
+}
+
+/// The acknowledged PUTs (index, sent, acknowledged) and their latencies, one at a time with
+/// `config.interval` between them.
+async fn put_all(
+    config: &WatchConfig,
+    putter: &mut Connection,
+    path: &str,
+    progress: &mut Progress,
+) -> (Vec<(u64, Instant, Instant)>, Histogram<u64>) {
+    let mut form = b"value=".to_vec();
+    form.extend(std::iter::repeat_n(b'w', config.value_size));
+    let form = Bytes::from(form);
+    let mut puts: Vec<(u64, Instant, Instant)> = Vec::new();
+    let mut put_histogram = histogram();
+    let started = Instant::now();
+    for n in 0..config.puts {
+        let sent = Instant::now();
+        let answer = putter.send(Method::PUT, path, Some(form.clone())).await;
+        let acked = Instant::now();
+        if let Ok(answer) = answer {
+            if let Some(index) = modified_index(&answer.body).filter(|_| answer.status < 300) {
+                puts.push((index, sent, acked));
+                record(&mut put_histogram, acked - sent);
+            }
+        }
+        progress.tick(|| {
+            #[allow(clippy::cast_precision_loss)]
+            let fraction = (n + 1) as f64 / config.puts.max(1) as f64;
+            (
+                Some(fraction),
+                watch_line(puts.len() as u64, config.puts, started.elapsed()),
+            )
+        });
+        tokio::time::sleep(config.interval).await;
+    }
+    (puts, put_histogram)
 }
 
 /// Renders a watch report as a few lines.

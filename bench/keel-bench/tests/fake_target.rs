@@ -143,6 +143,41 @@ async fn mix_and_rate() {
     assert!(report.elapsed_s >= 0.49, "paced: {}", report.elapsed_s);
 }
 
+/// Goal: the binary's load run, stderr piped, ends its progress with one plain line that
+/// counts every request and error, free of control characters, and leaves stdout to the
+/// report. Method: `keel-bench put --total 100` against the fake failing every 10th request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piped_load_progress_is_a_plain_line() {
+    let fake = Arc::new(Fake {
+        fail_every: 10,
+        ..Fake::default()
+    });
+    let endpoint = serve(Arc::clone(&fake)).await;
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_keel-bench"))
+            .args(["--endpoints", &endpoint, "--clients", "2", "--total", "100"])
+            .arg("put")
+            .output()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("keel-bench: put 100/100 requests, "),
+        "{stderr}"
+    );
+    assert!(last.ends_with(", 10 errors, done"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("put · 2 clients"), "{stdout}");
+}
+
 /// Goal: bad configurations are refused, not run.
 #[tokio::test]
 async fn bad_configurations() {
@@ -177,6 +212,7 @@ fn watch_latency_receives_every_event() {
             key: "bench/watched".into(),
             interval: Duration::from_millis(2),
             deadline: Duration::from_secs(10),
+            progress: false,
         }))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.puts, 20);

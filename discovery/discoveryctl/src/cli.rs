@@ -27,6 +27,15 @@ pub struct Cli {
     /// The domain served.
     #[arg(long, env = "SKYDNS_DOMAIN", default_value = discovery_core::zone::DEFAULT_DOMAIN, global = true)]
     pub domain: String,
+    /// Log format (announce's health checks and refreshes): text or json.
+    #[arg(
+        long,
+        env = "DISCOVERYCTL_LOG_FORMAT",
+        value_enum,
+        default_value_t,
+        global = true
+    )]
+    pub log_format: keel_cli::LogFormat,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -41,6 +50,11 @@ pub enum Command {
     Ls(Ls),
     /// Remove the record at a name (with --recursive, every record below it too).
     Rm(Rm),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion {
+        /// The shell.
+        shell: keel_cli::Shell,
+    },
 }
 
 /// `discoveryctl announce NAME HOST:PORT`.

@@ -17,13 +17,11 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Command::Completion { shell } = cli.command {
+        keel_cli::write_completion::<Cli>(shell, "discoveryctl", &mut std::io::stdout());
+        return std::process::ExitCode::SUCCESS;
+    }
+    keel_cli::init_logs(cli.log_format, "info");
     match run(&cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -54,6 +52,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             }
             Command::Ls(args) => records::ls(&client, &zone, args).await,
             Command::Rm(args) => records::rm(&client, &zone, args).await,
+            Command::Completion { .. } => Ok(()),
         }
     })
 }

@@ -129,9 +129,15 @@ pub struct Args {
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false")]
     pub verbose: bool,
+    /// Log format: text or json (one object per line).
+    #[arg(long, env = "SKYDNS_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: keel_cli::LogFormat,
     /// Print the version and exit.
     #[arg(long)]
     pub version: bool,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    pub completion: Option<keel_cli::Shell>,
 }
 
 /// Checked settings.

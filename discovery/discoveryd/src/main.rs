@@ -16,19 +16,17 @@ fn main() -> anyhow::Result<()> {
         println!("discoveryd version {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
+    if let Some(shell) = args.completion {
+        keel_cli::write_completion::<Args>(shell, "discoveryd", &mut std::io::stdout());
+        return Ok(());
+    }
     // hickory's server logs every request at INFO; SkyDNS logs queries only with -verbose.
     let level = if args.verbose {
         "debug"
     } else {
         "info,hickory_server=warn"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    keel_cli::init_logs(args.log_format, level);
     let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let settings = args.settings(&resolv_conf).context("bad flags")?;
     let base = discoveryd::run::Base { args, resolv_conf };

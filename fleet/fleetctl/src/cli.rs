@@ -183,6 +183,18 @@ pub enum Command {
     /// Explain where a unit may run: every machine's verdict on it
     #[command(help_template = command_template!("why"), before_help = "    For every machine in the cluster, the rule that keeps the unit off it, or the\n    score it gets there; for a pending unit, the reason the engine stored.\n\n    fleetctl why foo.service")]
     Why(WhyArgs),
+    /// Print a shell completion script
+    #[command(help_template = command_template!("completion"), before_help = "    Prints a completion script for bash, zsh, fish, elvish or powershell.\n\n    fleetctl completion bash > /usr/share/bash-completion/completions/fleetctl")]
+    Completion(CompletionArgs),
+}
+
+/// Arguments of `completion`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = OPTIONS)]
+pub struct CompletionArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub shell: keel_cli::Shell,
 }
 
 /// Arguments of `cat` and `verify`.

@@ -114,6 +114,12 @@ async fn dispatch(cli: Cli, poll: Poll, mut console: Console<'_>) -> i32 {
             return 0;
         }
         Some(Command::Version) => return inspect::version(&mut console),
+        Some(Command::Completion(args)) => {
+            let mut script = Vec::new();
+            keel_cli::write_completion::<Cli>(args.shell, "fleetctl", &mut script);
+            console.out_text(&String::from_utf8_lossy(&script));
+            return 0;
+        }
         Some(Command::Verify(_)) => return inspect::verify(&mut console),
         Some(Command::Ssh(_)) => return unsupported(&mut console, "fleetctl ssh"),
         Some(Command::FdForward(_)) => return unsupported(&mut console, "fleetctl fd-forward"),
@@ -150,7 +156,11 @@ async fn run_command(session: &mut Session<'_>, command: &Command) -> i32 {
         Command::Run(args) => run::run(session, args).await,
         Command::Drain(args) => drain::drain(session, args, true).await,
         Command::Uncordon(args) => drain::drain(session, args, false).await,
-        Command::Version | Command::Verify(_) | Command::Ssh(_) | Command::FdForward(_) => {
+        Command::Version
+        | Command::Completion(_)
+        | Command::Verify(_)
+        | Command::Ssh(_)
+        | Command::FdForward(_) => {
             // Answered in `dispatch` before a client exists.
             1
         }

@@ -11,10 +11,7 @@ fn main() -> anyhow::Result<()> {
         Err(code) => code,
         Ok(cli) => {
             if cli.debug {
-                tracing_subscriber::fmt()
-                    .with_writer(std::io::stderr)
-                    .with_env_filter(tracing_subscriber::EnvFilter::new("fleetctl=debug"))
-                    .init();
+                keel_cli::init_logs(keel_cli::LogFormat::Text, "fleetctl=debug");
             }
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

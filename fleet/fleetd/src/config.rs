@@ -28,6 +28,8 @@ pub enum ListenAddress {
 pub struct Config {
     /// `verbosity`: > 0 enables debug logs. Default 0.
     pub verbosity: u32,
+    /// `log_format` (Keel's): `text` (default) or `json`, one object per line.
+    pub log_format: keel_cli::LogFormat,
     /// `etcd_servers`: Keel's client URLs. Default fleet's
     /// `http://127.0.0.1:2379,http://127.0.0.1:4001`.
     pub etcd_servers: Vec<String>,
@@ -139,6 +141,7 @@ const KEYS: &[&str] = &[
     "engine_rebalance_interval",
     "dns_domain",
     "dns_prefix",
+    "log_format",
 ];
 
 /// Deprecated in fleet: logged and ignored.
@@ -256,6 +259,10 @@ impl Raw {
         Ok(Config {
             verbosity: self.parse("verbosity", "0", |text| {
                 text.trim().parse::<u32>().map_err(|e| e.to_string())
+            })?,
+            log_format: self.parse("log_format", "text", |text| {
+                <keel_cli::LogFormat as clap::ValueEnum>::from_str(text.trim(), true)
+                    .map_err(|_| "expected text or json".to_owned())
             })?,
             etcd_servers: self.parse(
                 "etcd_servers",

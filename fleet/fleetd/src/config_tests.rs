@@ -41,6 +41,23 @@ fn defaults_are_fleets() {
     assert_eq!(config.engine_rebalance_moves, 0);
     assert_eq!(config.engine_rebalance_interval, Duration::from_secs(30));
     assert!(config.ignored_keys.is_empty());
+    assert_eq!(config.log_format, keel_cli::LogFormat::Text);
+}
+
+#[test]
+fn log_format_takes_text_or_json() {
+    // Goal: `log_format` (FLEET_LOG_FORMAT) asks for JSON logs; anything else is refused
+    // naming the key, its source and the choices.
+    let config = Config::from_sources(None, &env(&[("FLEET_LOG_FORMAT", "json")])).expect("valid");
+    assert_eq!(config.log_format, keel_cli::LogFormat::Json);
+    let error =
+        Config::from_sources(Some("log_format = xml\n"), &BTreeMap::new()).expect_err("refused");
+    let text = error.to_string();
+    assert!(
+        text.starts_with("invalid value \"xml\" for log_format (from the config file)")
+            && text.contains("text or json"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -21,6 +21,9 @@ struct Args {
     /// Print the version and exit.
     #[arg(long)]
     version: bool,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    completion: Option<keel_cli::Shell>,
 }
 
 /// The configuration from `--config` and the `FLEET_*` environment.
@@ -35,11 +38,14 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     let environment: BTreeMap<String, String> = std::env::vars()
         .filter(|(key, _)| key.starts_with("FLEET_"))
         .collect();
-    let config = Config::from_sources(file.as_deref(), &environment)?;
+    Ok(Config::from_sources(file.as_deref(), &environment)?)
+}
+
+/// Logs each configuration key fleetd does not know (once logging is set up).
+fn warn_ignored(config: &Config) {
     for key in &config.ignored_keys {
         tracing::warn!(%key, "unknown configuration key ignored");
     }
-    Ok(config)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,19 +54,18 @@ fn main() -> anyhow::Result<()> {
         println!("fleetd version {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
+    if let Some(shell) = args.completion {
+        keel_cli::write_completion::<Args>(shell, "fleetd", &mut std::io::stdout());
+        return Ok(());
+    }
     let config = load_config(args.config.as_deref())?;
     let level = if config.verbosity > 0 {
         "debug"
     } else {
         "info"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    keel_cli::init_logs(config.log_format, level);
+    warn_ignored(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,7 +75,11 @@ fn main() -> anyhow::Result<()> {
         // Ends with the process: it only turns signals into the daemon's tokens.
         tokio::spawn(handle_signals(signals.clone(), SignalStreams::new()?));
         let path = args.config.clone();
-        let reload = move || load_config(path.as_deref()).map_err(|error| format!("{error:#}"));
+        let reload = move || {
+            let config = load_config(path.as_deref()).map_err(|error| format!("{error:#}"))?;
+            warn_ignored(&config);
+            Ok(config)
+        };
         fleetd::daemon::run(config, reload, signals)
             .await
             .context("fleetd failed")

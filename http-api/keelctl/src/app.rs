@@ -56,8 +56,7 @@ async fn sync(cli: &Cli, client: &Client) -> Result<(), Failure> {
 /// The command's failure: what to print on stderr and the exit code.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Completion { shell } = &cli.command {
-        let mut command = <Cli as clap::CommandFactory>::command();
-        clap_complete::generate(*shell, &mut command, "keelctl", &mut std::io::stdout());
+        keel_cli::write_completion::<Cli>(*shell, "keelctl", &mut std::io::stdout());
         return Ok(());
     }
     let client = client(&cli)?;

@@ -171,7 +171,7 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion {
         /// The shell.
-        shell: clap_complete::Shell,
+        shell: keel_cli::Shell,
     },
 }
 

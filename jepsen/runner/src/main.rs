@@ -5,6 +5,7 @@
 //! 2 when the harness failed or the checker could not decide. The artifact directory is printed
 //! as the last line.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -144,6 +145,11 @@ enum Command {
         #[arg(long, default_value_t = 20_000_000)]
         step_budget: u64,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion {
+        /// The shell.
+        shell: keel_cli::Shell,
+    },
 }
 
 fn random_seed() -> u64 {
@@ -179,7 +185,13 @@ fn watch_signals() {
                     _ = terminate.recv() => {}
                 }
                 if round == 0 {
-                    eprintln!("\njepsen: interrupted; healing and tearing the lab down");
+                    // On a terminal, off the progress bar's line first.
+                    let lead = if std::io::stderr().is_terminal() {
+                        "\n"
+                    } else {
+                        ""
+                    };
+                    eprintln!("{lead}jepsen: interrupted; healing and tearing the lab down");
                     jepsen::run::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
                 } else {
                     std::process::exit(2);
@@ -201,6 +213,10 @@ fn main() -> ExitCode {
 
 fn real_main() -> anyhow::Result<u8> {
     match Cli::parse().command {
+        Command::Completion { shell } => {
+            keel_cli::write_completion::<Cli>(shell, "jepsen", &mut std::io::stdout());
+            Ok(0)
+        }
         Command::DelayHolder {
             queue,
             delay_ms,
@@ -329,7 +345,6 @@ fn real_main() -> anyhow::Result<u8> {
             match &outcome {
                 RunOutcome::Skipped(why) => println!("{why}"),
                 RunOutcome::Finished { dir, results } => {
-                    eprintln!();
                     eprintln!(
                         "verdict: {} · ops invoked {} ok {} fail {} info {} · faults {} · \
                          anomalies {} · lost writes {}",

@@ -5,7 +5,6 @@
 //! history that cannot be written) ends the run as a harness failure, never as valid.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::IsTerminal;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,6 +20,7 @@ use testkit::Cluster;
 use tokio::time::Instant;
 
 use crate::nemesis::{Family, Nemesis};
+use crate::progress::{self, load_line, phase_label, LoadStatus, Progress};
 use crate::recorder::Recorder;
 use crate::report::{self, Anomaly, PhaseResult, Results};
 use crate::watch::{self, WatchPhase};
@@ -192,21 +192,6 @@ impl RunOutcome {
     }
 }
 
-/// Shows progress: a status line on a terminal, occasional plain lines otherwise.
-struct Progress {
-    terminal: bool,
-}
-
-impl Progress {
-    fn line(&self, text: &str) {
-        if self.terminal {
-            eprint!("\r\x1b[2K{text}\n");
-        } else {
-            eprintln!("{text}");
-        }
-    }
-}
-
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<String>()
@@ -235,11 +220,9 @@ pub fn run(config: &RunConfig) -> std::io::Result<RunOutcome> {
         .join(format!("{stamp}-seed{}", config.seed));
     std::fs::create_dir_all(&dir)?;
     let dir = dir.canonicalize()?;
-    let progress = Progress {
-        terminal: std::io::stderr().is_terminal(),
-    };
+    let progress = Arc::new(Progress::stderr());
     progress.line(&format!(
-        "jepsen: seed {} · {} members · workloads {} · artifacts {}",
+        "seed {} · {} members · workloads {} · artifacts {}",
         config.seed,
         config.nodes,
         config
@@ -275,6 +258,7 @@ pub fn run(config: &RunConfig) -> std::io::Result<RunOutcome> {
         dir: dir.clone(),
         recorder,
         progress,
+        phase: 0,
         phases: Vec::new(),
         anomalies: Vec::new(),
         lost_writes: 0,
@@ -301,7 +285,9 @@ struct RunState<'a> {
     config: &'a RunConfig,
     dir: PathBuf,
     recorder: Arc<Recorder>,
-    progress: Progress,
+    progress: Arc<Progress>,
+    /// The phase running, from 1 (one per workload).
+    phase: usize,
     phases: Vec<PhaseResult>,
     anomalies: Vec<Anomaly>,
     lost_writes: u64,
@@ -310,6 +296,11 @@ struct RunState<'a> {
 }
 
 impl RunState<'_> {
+    /// `phase 1/2 register`: how the lines of the running phase start.
+    fn label(&self, workload: &str) -> String {
+        phase_label(self.phase, self.config.workloads.len(), workload)
+    }
+
     fn execute(
         &mut self,
         families: &[Family],
@@ -400,6 +391,7 @@ impl RunState<'_> {
         let mut failure = None;
         let recorder = Arc::clone(&self.recorder);
         for (number, &workload) in config.workloads.iter().enumerate() {
+            self.phase = number + 1;
             let rng = {
                 let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
                 rng.set_stream(1 + number as u64);
@@ -493,8 +485,8 @@ impl RunState<'_> {
     ) -> Result<(), String> {
         let config = self.config;
         self.progress.line(&format!(
-            "phase {}: {:.0} s of load under faults",
-            workload.name(),
+            "{}: {:.0} s of load under faults",
+            self.label(workload.name()),
             share.as_secs_f64()
         ));
         let started = std::time::Instant::now();
@@ -521,8 +513,8 @@ impl RunState<'_> {
         nemesis_result?;
         heal_result?;
         self.progress.line(&format!(
-            "phase {}: healed, waiting for recovery",
-            workload.name()
+            "{}: healed, waiting for recovery",
+            self.label(workload.name())
         ));
         let recovery_ms = runtime.block_on(converge(env, Duration::from_secs(30)))?;
         let mut phase = PhaseResult {
@@ -563,7 +555,8 @@ impl RunState<'_> {
                 .map_err(|e| e.to_string())?;
                 std::fs::write(self.dir.join("semaphore.json"), text).map_err(|e| e.to_string())?;
                 self.progress.line(&format!(
-                    "phase semaphore: {} holds, {} violations",
+                    "{}: {} holds, {} violations",
+                    self.label("semaphore"),
                     holds.len(),
                     violations.len()
                 ));
@@ -653,9 +646,12 @@ impl RunState<'_> {
             Workload::Units => Loaded::Nothing,
         };
         ticker.abort();
+        self.progress.end_load();
         result
     }
 
+    /// Starts the phase's bar (on a terminal) and a task updating it, or writing a plain
+    /// status line every few seconds, until aborted.
     fn ticker(
         &self,
         workload: Workload,
@@ -663,30 +659,29 @@ impl RunState<'_> {
         end: Instant,
     ) -> tokio::task::JoinHandle<()> {
         let recorder = Arc::clone(&self.recorder);
-        let terminal = self.progress.terminal;
+        let progress = Arc::clone(&self.progress);
+        let (phase, phases) = (self.phase, self.config.workloads.len());
         let name = workload.name();
         let total = end.saturating_duration_since(Instant::now()) + started.elapsed();
+        progress.start_load(total);
         tokio::spawn(async move {
-            let period = Duration::from_secs(if terminal { 1 } else { 10 });
+            let mut interval = tokio::time::interval(progress::BAR_PERIOD);
             loop {
-                tokio::time::sleep(period).await;
-                let counts = recorder.op_counts();
-                let fault = recorder
-                    .current_fault()
-                    .unwrap_or_else(|| "healed".to_owned());
-                let text = format!(
-                    "[{name} {:>4.0}s/{:.0}s] ok {} fail {} info {} | {fault}",
-                    started.elapsed().as_secs_f64(),
-                    total.as_secs_f64(),
-                    counts.ok,
-                    counts.fail,
-                    counts.info
-                );
-                if terminal {
-                    eprint!("\r\x1b[2K{text}");
-                } else {
-                    eprintln!("{text}");
-                }
+                interval.tick().await;
+                progress.update(|| {
+                    let elapsed = started.elapsed();
+                    let fault = recorder.current_fault();
+                    let status = LoadStatus {
+                        phase,
+                        phases,
+                        workload: name,
+                        elapsed,
+                        total,
+                        ops: Some(recorder.op_counts()),
+                        fault: fault.as_deref(),
+                    };
+                    (elapsed, load_line(&status))
+                });
             }
         })
     }

@@ -113,9 +113,11 @@ fn bad_arguments_are_refused() {
     }
 }
 
-/// Goal: a short real run leaves the documented artifacts and says valid. Method: 3 members,
-/// 12 s of register load under partitions and kills; read the printed artifact directory
-/// (the last line) and its `results.json`. Needs root; elsewhere the run reports itself
+/// Goal: a short real run leaves the documented artifacts and says valid, and with stderr
+/// piped (not a terminal) its progress is plain lines: the phase announced, status lines
+/// counting operations, no carriage return or escape sequence. Method: 3 members, 12 s of
+/// register load under partitions and kills; read the printed artifact directory (the last
+/// line), its `results.json` and stderr. Needs root; elsewhere the run reports itself
 /// skipped, which is checked instead.
 #[test]
 fn short_run_writes_artifacts() {
@@ -160,6 +162,20 @@ fn short_run_writes_artifacts() {
         return;
     }
     assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr.contains("jepsen: phase 1/1 register: 12 s of load under faults"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("jepsen: phase 1/1 register, ") && l.contains(" ops, ")),
+        "a status line while the load ran: {stderr}"
+    );
     let dir = PathBuf::from(last);
     let results: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("results.json")).unwrap_or_else(|e| panic!("{e}")),

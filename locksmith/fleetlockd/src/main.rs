@@ -35,9 +35,15 @@ struct Args {
         hide_env_values = true
     )]
     etcd_password: Option<String>,
+    /// Log format: text or json (one object per line).
+    #[arg(long, env = "FLEETLOCKD_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: keel_cli::LogFormat,
     /// Print the version and exit.
     #[arg(long)]
     version: bool,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    completion: Option<keel_cli::Shell>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,13 +52,11 @@ fn main() -> anyhow::Result<()> {
         println!("fleetlockd version {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Some(shell) = args.completion {
+        keel_cli::write_completion::<Args>(shell, "fleetlockd", &mut std::io::stdout());
+        return Ok(());
+    }
+    keel_cli::init_logs(args.log_format, "info");
     let secrets = [
         &args.etcd_cafile,
         &args.etcd_certfile,

@@ -37,6 +37,11 @@ pub async fn run(cli: &Cli, command: &Command) -> Result<String, Failure> {
     if matches!(command, Command::SendNeedReboot) {
         return send_need_reboot().await;
     }
+    if let Command::Completion { shell } = command {
+        let mut script = Vec::new();
+        keel_cli::write_completion::<Cli>(*shell, "locksmithctl", &mut script);
+        return Ok(String::from_utf8_lossy(&script).into_owned());
+    }
     let client = connect(cli)?;
     let store = SemaphoreStore::new(client.clone(), &cli.group);
     store
@@ -66,7 +71,7 @@ pub async fn run(cli: &Cli, command: &Command) -> Result<String, Failure> {
         }
         Command::SetMax { max } => set_max(&store, max.as_deref(), now_ms).await,
         Command::Reboot => reboot(&store, now_ms).await,
-        Command::SendNeedReboot => Ok(String::new()),
+        Command::SendNeedReboot | Command::Completion { .. } => Ok(String::new()),
         Command::Reap { max_hold, reason } => reap(&store, max_hold, reason, now_ms).await,
     }
 }

@@ -93,4 +93,9 @@ pub enum Command {
         #[arg(long, default_value = "held longer than the maximum hold")]
         reason: String,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion {
+        /// The shell.
+        shell: keel_cli::Shell,
+    },
 }

@@ -22,9 +22,15 @@ struct Args {
         default_value = "/usr/share/coreos/update.conf,/etc/coreos/update.conf,/etc/flatcar/update.conf"
     )]
     update_conf: Vec<PathBuf>,
+    /// Log format: text or json (one object per line).
+    #[arg(long, env = "LOCKSMITHD_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: keel_cli::LogFormat,
     /// Print the version and exit.
     #[arg(long)]
     version: bool,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    completion: Option<keel_cli::Shell>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,13 +39,11 @@ fn main() -> anyhow::Result<()> {
         println!("locksmithd version {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Some(shell) = args.completion {
+        keel_cli::write_completion::<Args>(shell, "locksmithd", &mut std::io::stdout());
+        return Ok(());
+    }
+    keel_cli::init_logs(args.log_format, "info");
     let vars = locksmithd::setup::variables(&args.update_conf)?;
     let unsupported = DaemonConfig::unsupported(&vars);
     anyhow::ensure!(

@@ -6,7 +6,6 @@ use clap::Parser;
 use keel_stack::manager::Choice;
 use keel_stack::plan::Flags;
 use keel_stack::run::Options;
-use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -62,24 +61,22 @@ struct Args {
     /// Where the other binaries are (default: beside keel-stack).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
-    /// Log as JSON lines.
-    #[arg(long)]
-    log_json: bool,
+    /// Log format of the stack and of every service it starts: text or json (one object
+    /// per line).
+    #[arg(long, env = "KEEL_STACK_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: keel_cli::LogFormat,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    completion: Option<keel_cli::Shell>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    if args.log_json {
-        logs.json().init();
-    } else {
-        logs.init();
+    if let Some(shell) = args.completion {
+        keel_cli::write_completion::<Args>(shell, "keel-stack", &mut std::io::stdout());
+        return Ok(());
     }
+    keel_cli::init_logs(args.log_format, "info");
     let here = std::env::current_dir().context("cannot read the working directory")?;
     let bin_dir = match args.bin_dir {
         Some(dir) => here.join(dir),
@@ -102,6 +99,7 @@ fn main() -> anyhow::Result<()> {
         reboot_strategy: args.reboot_strategy,
         locksmith_metrics_port: args.locksmith_metrics_port,
         dashboard_addr: args.dashboard_addr,
+        log_format: args.log_format,
     };
     let options = Options {
         flags,

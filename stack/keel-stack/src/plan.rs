@@ -44,6 +44,8 @@ pub struct Flags {
     pub locksmith_metrics_port: u16,
     /// Where the dashboard is served.
     pub dashboard_addr: SocketAddr,
+    /// Every part's log format (each through its own environment variable).
+    pub log_format: keel_cli::LogFormat,
 }
 
 /// Everything the plan depends on: the flags and the manager found for fleetd.
@@ -98,13 +100,33 @@ pub fn fleet_socket(settings: &Settings) -> PathBuf {
 
 /// The parts in start order; they stop in the reverse order.
 pub fn parts(settings: &Settings) -> Vec<Part> {
-    vec![
+    let mut parts = vec![
         keel(settings),
         fleetd(settings),
         discoveryd(settings),
         locksmithd(settings),
         dashboard(settings),
-    ]
+    ];
+    let format = match settings.flags.log_format {
+        keel_cli::LogFormat::Text => "text",
+        keel_cli::LogFormat::Json => "json",
+    };
+    for part in &mut parts {
+        part.env
+            .push((log_format_variable(part.name).to_owned(), format.to_owned()));
+    }
+    parts
+}
+
+/// The environment variable that sets a part's log format.
+fn log_format_variable(part: &str) -> &'static str {
+    match part {
+        "keel" => "KEEL_LOG_FORMAT",
+        "fleetd" => "FLEET_LOG_FORMAT",
+        "discoveryd" => "SKYDNS_LOG_FORMAT",
+        "locksmithd" => "LOCKSMITHD_LOG_FORMAT",
+        _ => "KEEL_DASHBOARD_LOG_FORMAT",
+    }
 }
 
 fn dashboard(settings: &Settings) -> Part {
@@ -415,8 +437,33 @@ mod tests {
             reboot_strategy: "off".into(),
             locksmith_metrics_port: 9154,
             dashboard_addr: "127.0.0.1:8080".parse().unwrap(),
+            log_format: keel_cli::LogFormat::Text,
         };
         Settings { flags, manager }
+    }
+
+    /// Goal: `--log-format json` reaches every part through the variable that part reads
+    /// (keel's KEEL_, fleet's FLEET_, SkyDNS's SKYDNS_ prefix...). Method: the plan with JSON
+    /// logs, each part's environment read.
+    #[test]
+    fn every_part_gets_the_log_format() {
+        let mut settings = settings(Manager::Own {
+            bus: "unix:path=/run/user/1000/bus".into(),
+        });
+        settings.flags.log_format = keel_cli::LogFormat::Json;
+        let plan = parts(&settings);
+        let expected = [
+            ("keel", "KEEL_LOG_FORMAT"),
+            ("fleetd", "FLEET_LOG_FORMAT"),
+            ("discoveryd", "SKYDNS_LOG_FORMAT"),
+            ("locksmithd", "LOCKSMITHD_LOG_FORMAT"),
+            ("dashboard", "KEEL_DASHBOARD_LOG_FORMAT"),
+        ];
+        assert_eq!(plan.len(), expected.len());
+        for (part, (name, variable)) in plan.iter().zip(expected) {
+            assert_eq!(part.name, name);
+            assert_eq!(env(part, variable), Some("json"), "{name}");
+        }
     }
 
     fn env<'a>(part: &'a Part, key: &str) -> Option<&'a str> {

@@ -12,6 +12,7 @@ use testkit::Cluster;
 
 use super::{converge, heal_everything, interrupted, schedule_caught, RunState};
 use crate::nemesis::Nemesis;
+use crate::progress::{load_line, LoadStatus};
 use crate::report::{Anomaly, PhaseResult};
 use crate::units::{self, SETTLE_DEADLINE};
 use crate::workload::Env;
@@ -55,21 +56,24 @@ impl RunState<'_> {
             ));
         }
         self.progress.line(&format!(
-            "phase units: {} units running, {:.0} s under faults",
+            "{}: {} units running, {:.0} s under faults",
+            self.label("units"),
             units.len(),
             share.as_secs_f64()
         ));
         let started = std::time::Instant::now();
         let end = started + share;
-        let schedule = self.faults_until(nemesis, end);
+        let schedule = self.faults_until(nemesis, started, end);
         let load_s = started.elapsed().as_secs_f64();
         let healed = heal_everything(phase.cluster, phase.lab, nemesis);
         schedule?;
         healed?;
         let nodes: Vec<usize> = (0..phase.lab.nodes()).collect();
         nemesis.restart_hosts(&nodes)?;
-        self.progress
-            .line("phase units: healed, waiting for every unit to run once");
+        self.progress.line(&format!(
+            "{}: healed, waiting for every unit to run once",
+            self.label("units")
+        ));
         let recovery_ms = phase
             .runtime
             .block_on(converge(phase.env, Duration::from_secs(30)))?;
@@ -86,20 +90,38 @@ impl RunState<'_> {
         Ok(())
     }
 
-    /// Runs the nemesis schedule until `end` while the units run on their own: they are
-    /// the load.
+    /// Runs the nemesis schedule from `started` until `end` while the units run on their
+    /// own: they are the load.
     fn faults_until(
         &self,
         nemesis: &mut Nemesis<'_>,
+        started: std::time::Instant,
         end: std::time::Instant,
     ) -> Result<(), String> {
         let stop = AtomicBool::new(false);
+        let total = end.saturating_duration_since(started);
+        self.progress.start_load(total);
         std::thread::scope(|scope| {
             let schedule = scope.spawn(|| schedule_caught(nemesis, end, self.config, &stop));
             // The units are the load: they run on their own until the end of the phase.
             while std::time::Instant::now() < end && !interrupted() {
                 std::thread::sleep(Duration::from_millis(100));
+                self.progress.update(|| {
+                    let elapsed = started.elapsed();
+                    let fault = self.recorder.current_fault();
+                    let status = LoadStatus {
+                        phase: self.phase,
+                        phases: self.config.workloads.len(),
+                        workload: "units",
+                        elapsed,
+                        total,
+                        ops: None,
+                        fault: fault.as_deref(),
+                    };
+                    (elapsed, load_line(&status))
+                });
             }
+            self.progress.end_load();
             stop.store(true, Ordering::Relaxed);
             schedule
                 .join()
@@ -131,7 +153,8 @@ impl RunState<'_> {
         .map_err(|e| e.to_string())?;
         std::fs::write(self.dir.join("units.json"), text).map_err(|e| e.to_string())?;
         self.progress.line(&format!(
-            "phase units: {} runs, {} anomalies",
+            "{}: {} runs, {} anomalies",
+            self.label("units"),
             runs.len(),
             findings.len()
         ));

@@ -4,7 +4,6 @@ use anyhow::Context as _;
 use clap::Parser;
 use keel_stack::dashboard::{server, source::Sources};
 use kv_client::{Client, ClientConfig};
-use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
@@ -25,18 +24,21 @@ struct Args {
     /// The discovery records' key prefix.
     #[arg(long, default_value = "skydns")]
     record_prefix: String,
+    /// Log format: text or json (one object per line).
+    #[arg(long, env = "KEEL_DASHBOARD_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: keel_cli::LogFormat,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    completion: Option<keel_cli::Shell>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    if let Some(shell) = args.completion {
+        keel_cli::write_completion::<Args>(shell, "keel-dashboard", &mut std::io::stdout());
+        return Ok(());
+    }
+    keel_cli::init_logs(args.log_format, "info");
     let keel = Client::new(ClientConfig::new(args.keel)).context("Keel's client URLs")?;
     let sources = Sources {
         keel,

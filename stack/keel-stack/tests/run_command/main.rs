@@ -145,6 +145,8 @@ fn start_stack(dir: &Path, ports: &Ports) -> (Stack, String) {
         .arg(format!("--dns-metrics-port={}", ports.metrics))
         .arg(format!("--fleet-link={}", dir.join("fleet.sock").display()))
         .arg("--manager=private")
+        // JSON logs through the stack's variable: every part must write them.
+        .env("KEEL_STACK_LOG_FORMAT", "json")
         // A group of its own, as a terminal's foreground job: SIGINT goes to the group.
         .process_group(0)
         .current_dir(root())
@@ -385,4 +387,34 @@ fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
         !dir.path().join("fleet.sock").exists(),
         "the link to fleet's socket was left"
     );
+    every_log_is_json(&dir.path().join("data"));
+}
+
+/// Every line each part logged (under `logs/`, fleetd's in the private host's directory)
+/// is a JSON object with a level and a message, as `--log-format json` asks; the parts
+/// that always log have logged.
+fn every_log_is_json(data: &Path) {
+    let logs = [
+        ("keel", data.join("logs/keel.log")),
+        ("fleetd", data.join("host/fleetd.log")),
+        ("discoveryd", data.join("logs/discoveryd.log")),
+        ("locksmithd", data.join("logs/locksmithd.log")),
+        ("dashboard", data.join("logs/dashboard.log")),
+    ];
+    for (part, path) in logs {
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("{part}: {}: {error}", path.display()));
+        assert!(
+            part == "locksmithd" || !text.trim().is_empty(),
+            "{part} logged nothing"
+        );
+        for line in text.lines().filter(|line| !line.trim().is_empty()) {
+            let object: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("{part}: not JSON ({error}): {line}"));
+            assert!(
+                object["level"].is_string() && object["fields"].is_object(),
+                "{part}: {line}"
+            );
+        }
+    }
 }
