@@ -101,7 +101,8 @@ pub async fn run(
     signals: Signals,
 ) -> Result<(), DaemonError> {
     let mut listeners = api::inherited()?;
-    listeners.extend(api::bind(&config.api_listen).await?);
+    let unserved = api::not_inherited(&config.api_listen, &listeners);
+    listeners.extend(api::bind(&unserved).await?);
     let tcp: Option<SocketAddr> = listeners.iter().find_map(api::ApiListener::tcp_address);
     let slot = Arc::new(RwLock::new(unavailable_router()));
     let status = Status::default();

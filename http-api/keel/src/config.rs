@@ -89,12 +89,15 @@ pub struct Flags {
     /// Largest client request body in bytes (etcd's default: 1.5 MiB).
     #[arg(long, env = "KEEL_MAX_REQUEST_BYTES", default_value_t = 1_572_864)]
     pub max_request_bytes: usize,
-    /// Log format: `text` or `json`.
-    #[arg(long, env = "KEEL_LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
+    /// Log format: `text` or `json` (one object per line).
+    #[arg(long, env = "KEEL_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: keel_cli::LogFormat,
     /// Print the version and exit.
     #[arg(long)]
     pub version: bool,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    pub completion: Option<keel_cli::Shell>,
 }
 
 /// A validated configuration.
@@ -116,7 +119,7 @@ pub struct Config {
     pub restore: Option<PathBuf>,
     pub election_ticks: usize,
     pub max_request_bytes: usize,
-    pub json_logs: bool,
+    pub log_format: keel_cli::LogFormat,
 }
 
 impl Flags {
@@ -151,11 +154,6 @@ impl Flags {
                 self.heartbeat_interval
             );
         }
-        let json_logs = match self.log_format.as_str() {
-            "text" => false,
-            "json" => true,
-            other => bail!("invalid value {other:?} for flag --log-format: must be text or json"),
-        };
         Ok(Config {
             data_dir: self
                 .data_dir
@@ -179,7 +177,7 @@ impl Flags {
             restore: self.restore,
             snapshot_catch_up_entries: self.snapshot_catch_up_entries,
             max_request_bytes: self.max_request_bytes,
-            json_logs,
+            log_format: self.log_format,
             name: self.name,
         })
     }

@@ -3,6 +3,7 @@
 mod argv;
 mod bootstrap;
 mod config;
+mod notify;
 mod server;
 
 use anyhow::Context;
@@ -23,8 +24,12 @@ fn main() -> anyhow::Result<()> {
         println!("Keel Version: {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
+    if let Some(shell) = flags.completion {
+        keel_cli::write_completion::<Flags>(shell, "keel", &mut std::io::stdout());
+        return Ok(());
+    }
     let config = flags.validate()?;
-    install_tracing(config.json_logs);
+    keel_cli::init_logs(config.log_format, "info,raft=warn");
     if !ignored.is_empty() {
         tracing::info!(flags = %ignored.join(" "), "ignoring etcd flags that have no meaning for keel");
     }
@@ -34,17 +39,4 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(server::run(config))
-}
-
-fn install_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,raft=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }

@@ -129,6 +129,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         });
     }
     tracing::info!(urls = %config.advertise_client_urls.join(","), "ready to serve client requests");
+    tracker.spawn(crate::notify::ready_once_led(
+        node.clone(),
+        shutdown.clone(),
+    ));
     let removed = tokio::select! {
         () = wait_for_signal() => false,
         () = wait_removed(&node) => true,
@@ -137,6 +141,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::error!("this member was removed from the cluster; stopping");
     }
     tracing::info!("shutting down");
+    crate::notify::stopping();
     // A leader hands over first, while it still serves, so the cluster needs no election
     // timeout to go on (a rolling restart costs one quick leader change per member). A
     // member alone has nobody to hand over to.

@@ -44,7 +44,7 @@ mod why;
 pub use error::{ApiError, UNAVAILABLE_MESSAGE};
 pub use inspect::{InspectError, JournalRequest, LocalInspector, UnitInspector};
 pub use router::{router, SERVER_HEADER};
-pub use serve::{bind, inherited, serve, ApiListener, ServeError};
+pub use serve::{bind, inherited, not_inherited, serve, ApiListener, ServeError};
 
 use fleet_core::model::MachineId;
 use fleet_registry::Registry;

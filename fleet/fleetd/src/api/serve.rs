@@ -181,6 +181,33 @@ pub fn inherited() -> Result<Vec<ApiListener>, ServeError> {
     Ok(listeners)
 }
 
+/// The configured addresses that no socket from systemd already serves: a unix path is
+/// skipped when it names the same file as an inherited socket (`/var/run/fleet.sock` and
+/// `fleet.socket`'s `/run/fleet.sock` through the `/var/run` link), since binding it would
+/// replace the socket systemd listens on.
+pub fn not_inherited(addresses: &[ListenAddress], inherited: &[ApiListener]) -> Vec<ListenAddress> {
+    let inherited_paths: Vec<PathBuf> = inherited
+        .iter()
+        .filter_map(|listener| match listener {
+            ApiListener::Unix(_, Some(path)) => Some(same_file_name(path)),
+            _ => None,
+        })
+        .collect();
+    addresses
+        .iter()
+        .filter(|address| match address {
+            ListenAddress::Unix(path) => !inherited_paths.contains(&same_file_name(path)),
+            ListenAddress::Tcp(_) => true,
+        })
+        .cloned()
+        .collect()
+}
+
+/// `path` with its links resolved when it exists, else as given.
+fn same_file_name(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
 /// Serves `router` on one listener: accepts until `shutdown`, each connection driven in a
 /// tracked task (at most [`API_CONNECTIONS_MAX`] at once); then asks every connection to close
 /// after its current response, waits up to `drain_timeout`, and aborts those still open.
@@ -273,4 +300,33 @@ pub async fn serve(
     });
     future::join_all(servers).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    // Goal: a configured unix path that names the socket systemd passed in, directly or
+    // through a link (as /var/run is to /run), is not bound again, so fleetd never replaces
+    // fleet.socket's socket; other addresses are still bound.
+    // Method: an inherited-like listener on dir/run/fleet.sock, a link dir/var-run -> run,
+    // and three configured addresses.
+    #[tokio::test]
+    async fn paths_systemd_serves_are_not_bound_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        std::os::unix::fs::symlink(&run, dir.path().join("var-run")).unwrap();
+        let path = run.join("fleet.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let inherited = [ApiListener::Unix(listener, Some(path.clone()))];
+        let configured = [
+            ListenAddress::Unix(dir.path().join("var-run/fleet.sock")),
+            ListenAddress::Unix(run.join("other.sock")),
+            ListenAddress::Tcp("127.0.0.1:49153".into()),
+        ];
+        let left = not_inherited(&configured, &inherited);
+        assert_eq!(left, configured[1..].to_vec());
+    }
 }
