@@ -1,7 +1,8 @@
 //! Keel's extension routes' JSON that both sides share: `GET /keel/v1/units/{name}/why`,
 //! `PUT /keel/v1/units/{template}/replicas`, `GET /keel/v1/replicas`, the rollout routes
 //! (`PUT`/`GET /keel/v1/units/{name}/rollout`, `GET /keel/v1/rollouts`) and the finished
-//! batch jobs (`GET /keel/v1/completions`).
+//! batch jobs (`GET /keel/v1/completions`) and the machines' allocation
+//! (`GET /keel/v1/allocation`).
 //!
 //! Invariants: every field is camelCase; optional fields are left out when empty, and a
 //! reader accepts them missing (`#[serde(default)]`), so either side may be newer.
@@ -129,6 +130,42 @@ pub struct CompletionList {
     /// By unit name.
     #[serde(default)]
     pub completions: Vec<Completion>,
+}
+
+/// `GET /keel/v1/allocation`: each live machine's capacity and what its units ask of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AllocationList {
+    /// By machine ID.
+    #[serde(default)]
+    pub machines: Vec<MachineAllocation>,
+}
+
+/// One machine's capacity and allocation, as the scheduler counts them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MachineAllocation {
+    /// The machine's ID.
+    pub machine: String,
+    /// Its public IP.
+    #[serde(default)]
+    pub primary_ip: String,
+    /// What it offers to units' `Cpu=` and `Memory=` requests; absent for a machine that
+    /// declares nothing (requests are not checked there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Amount>,
+    /// The requests of the units placed there (and of the global units it takes).
+    #[serde(default)]
+    pub allocated: Amount,
+}
+
+/// CPU and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Amount {
+    /// CPU in millicores (1000 = one core).
+    pub cpu_millis: u64,
+    /// Memory in bytes.
+    pub memory_bytes: u64,
 }
 
 /// `PUT /keel/v1/units/{template}/replicas`: how many numbered instances to keep.

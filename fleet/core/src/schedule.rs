@@ -194,6 +194,19 @@ pub fn plan(snapshot: &ClusterSnapshot) -> Plan {
     pass.into_plan(decisions)
 }
 
+/// What the units placed on each live machine ask of it, as the scheduler counts it: the
+/// requests of every unit placed there and not desired `inactive`, plus those of every global
+/// unit the machine takes. Machines without units are listed with nothing.
+#[must_use]
+pub fn allocation(snapshot: &ClusterSnapshot) -> BTreeMap<MachineId, Resources> {
+    let pass = Pass::new(snapshot);
+    pass.machines
+        .iter()
+        .zip(&pass.views)
+        .map(|(machine, view)| (machine.id.clone(), view.allocated))
+        .collect()
+}
+
 /// Every live machine's verdict on the unit `name` as the cluster stands, or `None` when
 /// there is no such unit. A placed unit is judged as if taken off its machine, so its own
 /// requests and name do not count against it.

@@ -39,6 +39,37 @@ fn selector(item: &str) -> crate::selector::Selector {
 }
 
 #[test]
+fn allocation_sums_placed_and_global_requests_per_machine() {
+    // Goal: a machine's allocation is what the scheduler counts against it: placed units not
+    // desired inactive, and every global unit it takes; an idle machine shows nothing.
+    // Method: two machines, a placed unit, an inactive one, a global one, a pending one.
+    let placed = UnitView {
+        target: Some(id("a")),
+        ..requesting("db.service", 500, GIB)
+    };
+    let inactive = UnitView {
+        target: Some(id("a")),
+        desired: Inactive,
+        ..requesting("old.service", 4000, 4 * GIB)
+    };
+    let global = with(requesting("agent.service", 100, GIB / 4), |r| {
+        r.global = true
+    });
+    let pending = requesting("wait.service", 900, GIB);
+    let allocation = allocation(&snapshot(
+        vec![sized("a", 4000, 8 * GIB), sized("b", 4000, 8 * GIB)],
+        vec![placed, inactive, global, pending],
+    ));
+    let of = |cpu_millis, memory_bytes| Resources {
+        cpu_millis,
+        memory_bytes,
+    };
+    assert_eq!(allocation[&id("a")], of(600, GIB + GIB / 4));
+    assert_eq!(allocation[&id("b")], of(100, GIB / 4));
+    assert_eq!(allocation.len(), 2);
+}
+
+#[test]
 fn a_request_lands_only_where_it_fits_and_is_explained_where_not() {
     // Goal: memory and CPU requests filter machines by what is left; the refusal says what
     // was asked and what is free, in fleetctl's units.

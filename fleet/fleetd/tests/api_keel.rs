@@ -41,7 +41,7 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keel_routes_and_serving_on_one_member() {
-    // Goal: the pending endpoint's answers; a batch job finished on its current file listed
+    // Goal: the pending endpoint's answers; each machine's capacity and allocation; a batch job finished on its current file listed
     // and explained with how it ended, one finished on an older file or unloaded not; status and journal answered on the unit's host,
     // here or through a forward that streams and stops when the client goes away; the 409,
     // 404, 400 and 502 cases; serving on TCP and a unix socket, with stale sockets replaced
@@ -51,6 +51,7 @@ async fn keel_routes_and_serving_on_one_member() {
     let cluster = cluster();
     pending_reasons(&api(&registry(&cluster, "/k-pending/"), 100, M1)).await;
     finished_batch_jobs(&api(&registry(&cluster, "/k-batch/"), 100, M1)).await;
+    allocation_of_machines(&api(&registry(&cluster, "/k-alloc/"), 100, M1)).await;
     inspection_here_and_forwarded(&registry(&cluster, "/k-inspect/")).await;
     unix_socket_serving(&registry(&cluster, "/k-unix/")).await;
 }
@@ -79,6 +80,42 @@ async fn pending_reasons(api: &Api) {
     assert_eq!(reply.text(), golden);
     let missing = get(router, "/keel/v1/units/nope.service/pending").await;
     assert_eq!(missing.error(), (404, "unit does not exist".to_owned()));
+}
+
+/// `GET /keel/v1/allocation`: a machine with capacity shows it and the requests of the
+/// unit placed there (the inactive one does not count); one without capacity shows none.
+async fn allocation_of_machines(api: &Api) {
+    const SIZED: &str = "[Service]\nExecStart=/bin/true\n[X-Fleet]\nCpu=500m\nMemory=256M\n";
+    let (router, registry) = (&api.router, &api.registry);
+    let sized = fleet_registry::wire::MachineObject {
+        id: id(M1),
+        public_ip: "10.0.0.1".into(),
+        metadata: std::collections::BTreeMap::new(),
+        engine_disabled: false,
+        version: "0.1.0".into(),
+        api_url: None,
+        capacity: Some(fleet_core::resources::Resources {
+            cpu_millis: 2000,
+            memory_bytes: 1 << 30,
+        }),
+        cordoned: false,
+    };
+    registry
+        .announce(&sized, Duration::from_secs(600))
+        .await
+        .expect("announces");
+    announce(registry, M2, None).await;
+    create(registry, "web.service", SIZED, DesiredState::Launched).await;
+    place(registry, "web.service", M1).await;
+    create(registry, "old.service", SIZED, DesiredState::Inactive).await;
+    place(registry, "old.service", M1).await;
+    let reply = get(router, "/keel/v1/allocation").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let golden = format!(
+        r#"{{"machines":[{{"machine":"{M1}","primaryIp":"10.0.0.1","capacity":{{"cpuMillis":2000,"memoryBytes":1073741824}},"allocated":{{"cpuMillis":500,"memoryBytes":268435456}}}},{{"machine":"{M2}","primaryIp":"10.0.0.{}","allocated":{{"cpuMillis":0,"memoryBytes":0}}}}]}}"#,
+        M2.len()
+    );
+    assert_eq!(reply.text(), golden);
 }
 
 async fn finished_batch_jobs(api: &Api) {

@@ -21,6 +21,7 @@
 //!
 //! Must not depend on the store's crates: it sees the cluster only through `fleet-registry`.
 
+mod allocation;
 mod completions;
 mod cordon;
 mod current;

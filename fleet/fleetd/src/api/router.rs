@@ -17,8 +17,8 @@
 
 use crate::api::error::ApiError;
 use crate::api::{
-    completions, cordon, discovery, keel, machines, put, replicas, rollout, states, units, why,
-    ApiState,
+    allocation, completions, cordon, discovery, keel, machines, put, replicas, rollout, states,
+    units, why, ApiState,
 };
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
@@ -130,6 +130,10 @@ fn keel_routes(router: Router<ApiState>) -> Router<ApiState> {
         .route(
             "/keel/v1/completions",
             get(completions::list).fallback(only_get),
+        )
+        .route(
+            "/keel/v1/allocation",
+            get(allocation::list).fallback(only_get),
         )
         .route(
             "/keel/v1/machines/{name}/cordon",

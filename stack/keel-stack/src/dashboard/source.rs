@@ -79,6 +79,7 @@ impl Sources {
             Ok(pages) => raw.states = pages.into_iter().flat_map(|p| p.states).collect(),
             Err(error) => raw.errors.push(format!("fleet states: {error}")),
         }
+        self.allocation(raw).await;
         let waiting: Vec<String> = raw
             .units
             .iter()
@@ -99,6 +100,26 @@ impl Sources {
                     raw.pending.insert(name, reason);
                 }
             }
+        }
+    }
+}
+
+impl Sources {
+    /// Each machine's capacity and allocation; left empty (and said) when fleet does not
+    /// answer, so the page shows no allocation rather than a wrong one.
+    async fn allocation(&self, raw: &mut Raw) {
+        let url = format!("{}/keel/v1/allocation", self.fleet);
+        let list = probe::get(&url)
+            .await
+            .map_err(|error| error.to_string())
+            .and_then(|reply| match reply.status {
+                200 => serde_json::from_slice::<fleet_api::keel::AllocationList>(&reply.body)
+                    .map_err(|error| error.to_string()),
+                status => Err(format!("status {status}")),
+            });
+        match list {
+            Ok(list) => raw.allocation = list.machines,
+            Err(error) => raw.errors.push(format!("fleet allocation: {error}")),
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Raw {
     pub states: Vec<UnitState>,
     /// Why each waiting unit waits (`/keel/v1/units/<name>/pending`'s reason).
     pub pending: BTreeMap<String, String>,
+    /// Each machine's capacity and allocation (`/keel/v1/allocation`), when fleet answered.
+    pub allocation: Vec<fleet_api::keel::MachineAllocation>,
     /// Every key and value under locksmith's prefix (`/coreos.com/updateengine/rebootlock`).
     pub semaphores: Vec<(String, String)>,
     /// Every key and value under the discovery prefix.
@@ -64,6 +66,10 @@ pub struct MachineView {
     pub units: usize,
     /// Of those, the ones systemd reports active.
     pub active: usize,
+    /// What it offers to units' CPU and memory requests (none declared: requests unchecked).
+    pub capacity: Option<fleet_api::keel::Amount>,
+    /// The requests of the units placed there; `None` when fleet did not say.
+    pub allocated: Option<fleet_api::keel::Amount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,7 +125,7 @@ pub fn build(raw: &Raw, record_prefix: &str) -> View {
         machines: raw
             .machines
             .iter()
-            .map(|machine| machine_view(machine, &units))
+            .map(|machine| machine_view(machine, &units, &raw.allocation))
             .collect(),
         units,
         unit_states,
@@ -170,9 +176,16 @@ fn unit_view(
     }
 }
 
-fn machine_view(machine: &Machine, units: &[UnitView]) -> MachineView {
+fn machine_view(
+    machine: &Machine,
+    units: &[UnitView],
+    allocation: &[fleet_api::keel::MachineAllocation],
+) -> MachineView {
     let here: Vec<&UnitView> = units.iter().filter(|u| u.machine == machine.id).collect();
+    let allocation = allocation.iter().find(|entry| entry.machine == machine.id);
     MachineView {
+        capacity: allocation.and_then(|entry| entry.capacity),
+        allocated: allocation.map(|entry| entry.allocated),
         id: machine.id.clone(),
         ip: machine.primary_ip.clone(),
         metadata: machine.metadata.clone(),
@@ -240,6 +253,13 @@ fn records(pairs: &[(String, String)], prefix: &str) -> Vec<RecordView> {
 mod tests {
     use super::*;
 
+    fn amount(cpu_millis: u64, memory_bytes: u64) -> fleet_api::keel::Amount {
+        fleet_api::keel::Amount {
+            cpu_millis,
+            memory_bytes,
+        }
+    }
+
     fn raw() -> Raw {
         let member = |id: &str, name: &str| Member {
             id: id.into(),
@@ -281,6 +301,12 @@ mod tests {
                 sub_state: "running".into(),
             }],
             pending: [("big.service".to_owned(), "no machine has 64 GiB".to_owned())].into(),
+            allocation: vec![fleet_api::keel::MachineAllocation {
+                machine: "m1".into(),
+                primary_ip: "10.0.0.1".into(),
+                capacity: Some(amount(2000, 4 << 30)),
+                allocated: amount(500, 1 << 30),
+            }],
             semaphores: vec![
                 (
                     format!("{LOCKSMITH_PREFIX}/semaphore"),
@@ -332,6 +358,8 @@ mod tests {
         );
         assert_eq!(view.machines[0].units, 1);
         assert_eq!(view.machines[0].active, 1);
+        assert_eq!(view.machines[0].capacity, Some(amount(2000, 4 << 30)));
+        assert_eq!(view.machines[0].allocated, Some(amount(500, 1 << 30)));
         assert_eq!(
             view.locks,
             vec![

@@ -120,8 +120,9 @@ async fn drive(dir: &Path, driver_url: &str, url: &str, unit: &str) {
         t.contains("leader")
     })
     .await;
+    // The machine, with its CPU and memory allocation against its detected capacity.
     wait_text(&client, "//div[@id='machines']", |t| {
-        t.contains("127.0.0.1")
+        t.contains("127.0.0.1") && t.contains("CPU 0 cores of") && t.contains("GiB allocated")
     })
     .await;
     let row = format!("//table[@id='units']/tbody/tr[td[1][text()='{unit}']]");

@@ -43,6 +43,25 @@ function renderMembers(view) {
   ]);
 }
 
+// CPU and memory the units placed on a machine ask of it, against what it offers.
+function allocationRows(machine) {
+  if (!machine.allocated) return [];
+  const capacity = machine.capacity;
+  const cores = (millis) => `${(millis / 1000).toFixed(millis % 1000 ? 2 : 0)} cores`;
+  const gib = (bytes) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  const row = (label, used, offered, format) => {
+    const share = offered ? Math.min(100, (100 * used) / offered) : 0;
+    const text = offered ? `${label} ${format(used)} of ${format(offered)} allocated`
+      : `${label} ${format(used)} requested (no capacity declared)`;
+    return [element("div", { class: "allocation" }, text),
+      element("div", { class: "bar" }, element("span", { class: share > 90 ? "full" : "", style: `width:${share}%` }))];
+  };
+  return [
+    ...row("CPU", machine.allocated.cpuMillis, capacity && capacity.cpuMillis, cores),
+    ...row("memory", machine.allocated.memoryBytes, capacity && capacity.memoryBytes, gib),
+  ];
+}
+
 function renderMachines(view) {
   const tiles = view.machines.map((machine) => {
     const share = machine.units ? (100 * machine.active) / machine.units : 0;
@@ -52,7 +71,8 @@ function renderMachines(view) {
       element("div", {}, machine.ip),
       element("div", { class: "muted" }, metadata || "no metadata"),
       element("div", {}, `${machine.active} of ${machine.units} units active`),
-      element("div", { class: "bar" }, element("span", { style: `width:${share}%` })));
+      element("div", { class: "bar" }, element("span", { style: `width:${share}%` })),
+      ...allocationRows(machine));
   });
   $("#machines").replaceChildren(...(tiles.length ? tiles : [element("div", { class: "muted" }, "no machines")]));
 }
