@@ -27,6 +27,16 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// The flag's spelling of the format (`text`, `json`), as the programs read it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
 /// Installs the process's log subscriber on stderr: `RUST_LOG` when set and valid, else
 /// `default_filter` (an `EnvFilter` directive such as `"info,raft=warn"`).
 ///
@@ -94,6 +104,10 @@ mod tests {
         assert_eq!(Demo::parse_from(["demo"]).log_format, LogFormat::Text);
         let json = Demo::parse_from(["demo", "--log-format", "json"]);
         assert_eq!(json.log_format, LogFormat::Json);
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let spelled = Demo::parse_from(["demo", "--log-format", format.as_str()]);
+            assert_eq!(spelled.log_format, format);
+        }
         let error = Demo::try_parse_from(["demo", "--log-format", "xml"]).unwrap_err();
         let text = error.to_string();
         assert!(text.contains("text") && text.contains("json"), "{text}");

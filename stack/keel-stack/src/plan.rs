@@ -83,6 +83,8 @@ pub enum Ready {
 pub struct Part {
     /// Its name in messages and its log's name (`logs/<name>.log`).
     pub name: &'static str,
+    /// The environment variable its program reads its log format from.
+    pub log_format_variable: &'static str,
     pub program: PathBuf,
     pub args: Vec<String>,
     /// Added to the stack's own environment.
@@ -107,26 +109,12 @@ pub fn parts(settings: &Settings) -> Vec<Part> {
         locksmithd(settings),
         dashboard(settings),
     ];
-    let format = match settings.flags.log_format {
-        keel_cli::LogFormat::Text => "text",
-        keel_cli::LogFormat::Json => "json",
-    };
+    let format = settings.flags.log_format.as_str();
     for part in &mut parts {
         part.env
-            .push((log_format_variable(part.name).to_owned(), format.to_owned()));
+            .push((part.log_format_variable.to_owned(), format.to_owned()));
     }
     parts
-}
-
-/// The environment variable that sets a part's log format.
-fn log_format_variable(part: &str) -> &'static str {
-    match part {
-        "keel" => "KEEL_LOG_FORMAT",
-        "fleetd" => "FLEET_LOG_FORMAT",
-        "discoveryd" => "SKYDNS_LOG_FORMAT",
-        "locksmithd" => "LOCKSMITHD_LOG_FORMAT",
-        _ => "KEEL_DASHBOARD_LOG_FORMAT",
-    }
 }
 
 fn dashboard(settings: &Settings) -> Part {
@@ -141,6 +129,7 @@ fn dashboard(settings: &Settings) -> Part {
     ];
     Part {
         name: "dashboard",
+        log_format_variable: "KEEL_DASHBOARD_LOG_FORMAT",
         program: flags.bin_dir.join("keel-dashboard"),
         args: flag_pairs(args),
         env: Vec::new(),
@@ -169,6 +158,7 @@ fn keel(settings: &Settings) -> Part {
     ];
     Part {
         name: "keel",
+        log_format_variable: "KEEL_LOG_FORMAT",
         program: settings.flags.bin_dir.join("keel"),
         args: flag_pairs(args),
         env: Vec::new(),
@@ -214,6 +204,7 @@ fn fleetd(settings: &Settings) -> Part {
     ];
     Part {
         name: "fleetd",
+        log_format_variable: "FLEET_LOG_FORMAT",
         program: settings.flags.bin_dir.join("fleetd"),
         args: Vec::new(),
         env: owned(&env),
@@ -245,6 +236,7 @@ fn discoveryd(settings: &Settings) -> Part {
     ];
     Part {
         name: "discoveryd",
+        log_format_variable: "SKYDNS_LOG_FORMAT",
         program: settings.flags.bin_dir.join("discoveryd"),
         args: args
             .into_iter()
@@ -288,6 +280,7 @@ fn locksmithd(settings: &Settings) -> Part {
     let off = strategy == "off";
     Part {
         name: "locksmithd",
+        log_format_variable: "LOCKSMITHD_LOG_FORMAT",
         program: settings.flags.bin_dir.join("locksmithd"),
         args: Vec::new(),
         env: owned(&env),

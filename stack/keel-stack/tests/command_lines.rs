@@ -5,7 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::path::PathBuf;
+mod common;
+
+use common::bin_dir;
+
 use std::process::Command;
 
 /// How a binary prints its completion script.
@@ -46,12 +49,6 @@ const BINARIES: &[(&str, Completion, &str, &str)] = &[
     ),
     ("jepsen", Completion::Command, "chec", "check"),
 ];
-
-/// The directory cargo put the binaries in (this test runs from its `deps/`).
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_owned()
-}
 
 fn run(name: &str, args: &[&str]) -> String {
     let program = bin_dir().join(name);

@@ -8,7 +8,11 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{bin_dir, root};
+
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use testkit::{free_port, wait_for};
@@ -28,16 +32,6 @@ const UNITS: &[(&str, Option<f64>)] = &[
 /// A unit in a user manager starts in well under a second; a cold debug keel elects itself
 /// in about one.
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The binaries cargo built (this test runs from their `deps/`).
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_owned()
-}
 
 fn install(prefix: &Path, units: &Path) {
     let output = Command::new("bash")
@@ -73,9 +67,10 @@ fn analyze(args: &[&str], unit: &Path) -> std::process::Output {
 // --offline with each unit's threshold.
 #[test]
 fn install_puts_verified_sandboxed_units_in_place() {
-    if !Path::new("/usr/bin/systemd-analyze").exists() {
-        panic!("systemd-analyze is missing: scripts/test.sh installs systemd");
-    }
+    assert!(
+        Path::new("/usr/bin/systemd-analyze").exists(),
+        "systemd-analyze is missing: scripts/test.sh installs systemd"
+    );
     let dir = tempfile::tempdir().unwrap();
     let (prefix, units) = (dir.path().join("usr"), dir.path().join("units"));
     install(&prefix, &units);

@@ -4,8 +4,9 @@
 //! and `PUT /api/units/<name>/replicas` (`{"count": N}`), passed to fleet's API.
 //!
 //! The document is rebuilt by one task, on every change Keel's watch of `/` reports (fleet,
-//! locksmith and the records all live there) and at least every [`REFRESH`] (raft
-//! positions move without a key changing); the page never polls.
+//! locksmith and the records all live there; the changes that arrive while a document is
+//! built fold into one rebuild) and at least every [`REFRESH`] (raft positions move without a
+//! key changing); the page never polls.
 
 use super::source::Sources;
 use super::view::{build, View};
@@ -16,13 +17,16 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use kv_client::WatchOptions;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+/// Queued changes folded into one rebuild, at most.
+const COALESCED_MAX: usize = 10_000;
 
 /// The longest the document goes without a rebuild.
 pub const REFRESH: Duration = Duration::from_secs(1);
@@ -81,6 +85,20 @@ async fn refresh(sources: Sources, publish: watch::Sender<Arc<View>>, shutdown: 
                     tick.tick().await;
                     changes = sources.keel.watch("/", WatchOptions::default().recursive());
                 }
+            }
+        }
+        // The changes that came while the last document was built need one rebuild, not
+        // one each (a rebuild reads fleet's whole state); at most a bounded number at once.
+        for _ in 0..COALESCED_MAX {
+            match changes.next().now_or_never() {
+                Some(Some(Ok(_))) => {}
+                // Ended or failing: watch again from now (a failure then waits for the
+                // tick above, as any other).
+                Some(_) => {
+                    changes = sources.keel.watch("/", WatchOptions::default().recursive());
+                    break;
+                }
+                None => break,
             }
         }
         let view = build(&sources.gather().await, &sources.record_prefix);
