@@ -13,6 +13,6 @@ keel_require_cargo
 # RocksDB's bindings need libclang; its C++ build needs a compiler. The private user
 # manager needs systemd, its bus and util-linux's namespace tools.
 keel_install_packages libclang-dev clang build-essential \
-  systemd dbus dbus-user-session util-linux
+  systemd dbus dbus-user-session util-linux iproute2 procps
 cargo build --bins
 exec target/debug/keel-stack "$@"

@@ -34,14 +34,14 @@ const LOG_TAIL_LINES: usize = 20;
 
 /// A running part.
 pub struct Child {
-    pub name: &'static str,
+    pub name: String,
     log: PathBuf,
     /// The log's length when this run of the part started.
     log_start: u64,
     process: std::process::Child,
-    /// For a part in the host: `process` is its `nsenter`, and the program's PID is found
-    /// through the host.
-    in_host: bool,
+    /// For a part in a host (its index, [`Place::Host`]): `process` is its `nsenter`, and
+    /// the program's PID is found through the host.
+    host: Option<usize>,
 }
 
 impl Child {
@@ -67,7 +67,7 @@ impl Child {
             command
         } else {
             tracing::warn!(
-                part = part.name,
+                part = %part.name,
                 "no {SETPRIV} (util-linux): the part outlives the stack if the stack is killed"
             );
             Command::new(&part.program)
@@ -82,11 +82,11 @@ impl Child {
             .spawn()
             .map_err(StackError::io("starting", &part.program))?;
         Ok(Child {
-            name: part.name,
+            name: part.name.clone(),
             log,
             log_start,
             process,
-            in_host: false,
+            host: None,
         })
     }
 
@@ -95,7 +95,12 @@ impl Child {
     /// # Errors
     /// The log cannot be opened or `nsenter` cannot be started.
     pub fn start_in_host(part: &Part, host: &keel_host::Host) -> Result<Child, StackError> {
-        debug_assert_eq!(part.place, Place::Host);
+        let Place::Host(index) = part.place else {
+            return Err(StackError::Flag(format!(
+                "{} runs on the machine",
+                part.name
+            )));
+        };
         let program = part.program.display().to_string();
         let args: Vec<&str> = part.args.iter().map(String::as_str).collect();
         let env: Vec<(&str, &str)> = part
@@ -111,12 +116,17 @@ impl Child {
         let log_start = std::fs::metadata(&log).map_or(0, |meta| meta.len());
         let process = host.spawn(&program, &args, &env)?;
         Ok(Child {
-            name: part.name,
+            name: part.name.clone(),
             log,
             log_start,
             process,
-            in_host: true,
+            host: Some(index),
         })
+    }
+
+    /// The index of the host it runs in ([`Place::Host`]), `None` on the machine.
+    pub fn host(&self) -> Option<usize> {
+        self.host
     }
 
     /// Its exit status once it has exited.
@@ -147,7 +157,7 @@ impl Child {
     /// The program's PID: the child's own, or for a part in the host the program that its
     /// `nsenter` started.
     fn program_pid(&self, host: Option<&keel_host::Host>) -> Option<u32> {
-        if self.in_host {
+        if self.host.is_some() {
             host.and_then(|host| host.program_pid(&self.process))
         } else {
             Some(self.process.id())
@@ -155,7 +165,7 @@ impl Child {
     }
 
     /// SIGTERM, then SIGKILL after [`STOP_DEADLINE`]; waits until it has exited. `host` is
-    /// the private manager's, for a part inside it.
+    /// the one it runs in ([`Child::host`]), for a part inside one.
     pub fn stop(&mut self, host: Option<&keel_host::Host>) {
         if self.exited().is_some() {
             return;
@@ -167,7 +177,7 @@ impl Child {
             .is_some_and(|pid| kill_process(pid, Signal::TERM).is_ok());
         if !signalled {
             tracing::warn!(
-                part = self.name,
+                part = %self.name,
                 "no process to send SIGTERM to; killing it"
             );
         }
@@ -179,7 +189,7 @@ impl Child {
             std::thread::sleep(STOP_POLL);
         }
         if signalled {
-            tracing::warn!(part = self.name, "did not stop after SIGTERM; killing it");
+            tracing::warn!(part = %self.name, "did not stop after SIGTERM; killing it");
         }
         let _ = self.process.kill();
         let _ = self.process.wait();

@@ -3,7 +3,8 @@
 //! is ready: the systemd manager fleetd drives (the caller's own, or a private one), `keel`,
 //! `fleetd`, `discoveryd`, `locksmithd` and the [`dashboard`]; prints one line per service once all are up, writes
 //! an environment file for the command-line tools, and stops everything it started on
-//! SIGINT or SIGTERM, in reverse order. It links no service crate: like any user, it sees
+//! SIGINT or SIGTERM, in reverse order. With `--hosts N` fleetd runs once in each of N test
+//! hosts in network namespaces instead (testkit's lab), for a multi-machine demo. It links no service crate: like any user, it sees
 //! them only through their executables and public APIs (`docs/operations.md`, "The whole
 //! stack on one machine").
 //!
@@ -44,14 +45,14 @@ pub enum StackError {
     /// A part was not ready in time, or exited while starting.
     #[error("{part} did not come up: {reason}\n{log}")]
     NotReady {
-        part: &'static str,
+        part: String,
         reason: String,
         log: String,
     },
     /// A part exited while the stack ran.
     #[error("{part} exited with {status}; the stack stopped\n{log}")]
     Exited {
-        part: &'static str,
+        part: String,
         status: std::process::ExitStatus,
         log: String,
     },

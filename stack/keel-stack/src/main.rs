@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use keel_stack::manager::Choice;
+use keel_stack::manager::{Choice, HostsRequest};
 use keel_stack::plan::Flags;
 use keel_stack::run::Options;
 use std::net::SocketAddr;
@@ -54,6 +54,14 @@ struct Args {
     /// The systemd manager fleetd drives.
     #[arg(long, value_enum, default_value_t = Choice::Auto)]
     manager: Choice,
+    /// Run N test hosts instead (root): each a private systemd --user in a network
+    /// namespace of its own with one fleetd, for a multi-machine demo on one machine.
+    #[arg(long, value_name = "N")]
+    hosts: Option<usize>,
+    /// The /24 of the test hosts' bridge, as three octets: the machine is .1, host hN
+    /// is .(10+N). It must not be routed here already.
+    #[arg(long, default_value = "10.90.0", requires = "hosts")]
+    hosts_net: String,
     /// Also reach fleet's API at this path, a symbolic link made when the path is free
     /// (fleetctl's default endpoint); `none`: no link.
     #[arg(long, default_value = "/var/run/fleet.sock")]
@@ -104,6 +112,10 @@ fn main() -> anyhow::Result<()> {
     let options = Options {
         flags,
         manager: args.manager,
+        hosts: args.hosts.map(|count| HostsRequest {
+            count,
+            net: args.hosts_net,
+        }),
         fleet_link: (args.fleet_link != "none").then(|| PathBuf::from(args.fleet_link)),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -14,6 +14,23 @@ pub enum Manager {
     /// A private `systemd --user` in a host of its own (keel-host); fleetd runs inside it
     /// and reaches its manager on this bus address (as the host sees it).
     Private { bus: String },
+    /// Test hosts, each in a network namespace of its own on a bridge (`--hosts N`), one
+    /// fleetd in each; they reach Keel at `bridge`, the machine's address on the bridge.
+    Hosts {
+        bridge: std::net::IpAddr,
+        hosts: Vec<TestHost>,
+    },
+}
+
+/// One test host of [`Manager::Hosts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestHost {
+    /// Its name (`h1`, `h2`, ...), also its fleet metadata `host=<name>`.
+    pub name: String,
+    /// Its manager's session bus, as the host sees it.
+    pub bus: String,
+    /// Its address on the bridge: fleet's public IP and API address there.
+    pub address: std::net::IpAddr,
 }
 
 /// What the flags say; paths are absolute.
@@ -60,8 +77,9 @@ pub struct Settings {
 pub enum Place {
     /// A child process of the stack, on the machine.
     Machine,
-    /// Inside the private manager's host (its mount and PID namespaces).
-    Host,
+    /// Inside a host of the manager (its mount and PID namespaces): the private manager's
+    /// (0) or a test host's (its index).
+    Host(usize),
 }
 
 /// When a part counts as up.
@@ -82,7 +100,7 @@ pub enum Ready {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
     /// Its name in messages and its log's name (`logs/<name>.log`).
-    pub name: &'static str,
+    pub name: String,
     /// The environment variable its program reads its log format from.
     pub log_format_variable: &'static str,
     pub program: PathBuf,
@@ -95,20 +113,56 @@ pub struct Part {
     pub line: String,
 }
 
-/// fleetd's API socket.
+/// fleetd's API socket (the first test host's, with `--hosts`).
 pub fn fleet_socket(settings: &Settings) -> PathBuf {
-    settings.flags.data_dir.join("fleet.sock")
+    match &settings.manager {
+        Manager::Hosts { hosts, .. } => match hosts.first() {
+            Some(host) => host_fleet_socket(settings, host),
+            None => settings.flags.data_dir.join("fleet.sock"),
+        },
+        _ => settings.flags.data_dir.join("fleet.sock"),
+    }
+}
+
+/// A test host's fleetd API socket, in its directory of the stack's data.
+fn host_fleet_socket(settings: &Settings, host: &TestHost) -> PathBuf {
+    host_dir(&settings.flags.data_dir, &host.name).join("fleet.sock")
+}
+
+/// Where test host `name` keeps its files (its machine ID among them).
+pub fn host_dir(data_dir: &Path, name: &str) -> PathBuf {
+    data_dir.join("hosts").join(name)
+}
+
+/// fleet's HTTP API, as the machine reaches it (the first test host's, with `--hosts`).
+pub fn fleet_api(settings: &Settings) -> String {
+    let port = settings.flags.fleet_api_port;
+    match &settings.manager {
+        Manager::Hosts { hosts, .. } if !hosts.is_empty() => {
+            format!("http://{}:{port}", hosts[0].address)
+        }
+        _ => format!("http://127.0.0.1:{port}"),
+    }
 }
 
 /// The parts in start order; they stop in the reverse order.
 pub fn parts(settings: &Settings) -> Vec<Part> {
-    let mut parts = vec![
-        keel(settings),
-        fleetd(settings),
+    let mut parts = vec![keel(settings)];
+    match &settings.manager {
+        Manager::Hosts { bridge, hosts } => parts.extend(
+            hosts
+                .iter()
+                .enumerate()
+                .map(|(index, host)| host_fleetd(settings, *bridge, index, host)),
+        ),
+        Manager::Own { bus } => parts.push(fleetd(settings, bus, Place::Machine)),
+        Manager::Private { bus } => parts.push(fleetd(settings, bus, Place::Host(0))),
+    }
+    parts.extend([
         discoveryd(settings),
         locksmithd(settings),
         dashboard(settings),
-    ];
+    ]);
     let format = settings.flags.log_format.as_str();
     for part in &mut parts {
         part.env
@@ -122,13 +176,10 @@ fn dashboard(settings: &Settings) -> Part {
     let args = [
         ("--listen", flags.dashboard_addr.to_string()),
         ("--keel", flags.keel_client_url.clone()),
-        (
-            "--fleet",
-            format!("http://127.0.0.1:{}", flags.fleet_api_port),
-        ),
+        ("--fleet", fleet_api(settings)),
     ];
     Part {
-        name: "dashboard",
+        name: "dashboard".into(),
         log_format_variable: "KEEL_DASHBOARD_LOG_FORMAT",
         program: flags.bin_dir.join("keel-dashboard"),
         args: flag_pairs(args),
@@ -144,20 +195,29 @@ fn dashboard(settings: &Settings) -> Part {
 fn keel(settings: &Settings) -> Part {
     let client = settings.flags.keel_client_url.clone();
     let peer = settings.flags.keel_peer_url.clone();
+    // With test hosts Keel also listens on the bridge, and advertises only that address:
+    // every client, on the machine or in a host, reaches it there.
+    let (listen, advertise) = match &settings.manager {
+        Manager::Hosts { bridge, .. } => {
+            let url = bridge_url(&client, *bridge);
+            (format!("{client},{url}"), url)
+        }
+        _ => (client.clone(), client.clone()),
+    };
     let args = [
         ("--name", "default".to_owned()),
         (
             "--data-dir",
             path_text(&settings.flags.data_dir.join("keel")),
         ),
-        ("--listen-client-urls", client.clone()),
-        ("--advertise-client-urls", client.clone()),
+        ("--listen-client-urls", listen),
+        ("--advertise-client-urls", advertise),
         ("--listen-peer-urls", peer.clone()),
         ("--initial-advertise-peer-urls", peer.clone()),
         ("--initial-cluster", format!("default={peer}")),
     ];
     Part {
-        name: "keel",
+        name: "keel".into(),
         log_format_variable: "KEEL_LOG_FORMAT",
         program: settings.flags.bin_dir.join("keel"),
         args: flag_pairs(args),
@@ -170,22 +230,20 @@ fn keel(settings: &Settings) -> Part {
     }
 }
 
-fn fleetd(settings: &Settings) -> Part {
+/// The one fleetd of the caller's own manager (on the machine) or of the private one.
+fn fleetd(settings: &Settings, bus: &str, place: Place) -> Part {
     let socket = fleet_socket(settings);
-    let (bus, place, units, how) = match &settings.manager {
-        Manager::Own { bus } => (
-            bus.clone(),
-            Place::Machine,
+    let (units, how) = match place {
+        Place::Machine => (
             settings.flags.data_dir.join("fleet-units"),
             "your systemd --user",
         ),
-        Manager::Private { bus } => (
-            bus.clone(),
-            Place::Host,
+        Place::Host(_) => (
             PathBuf::from("/run/fleet/units"),
             "a private systemd --user",
         ),
     };
+    let bus = bus.to_owned();
     let env = [
         ("FLEET_ETCD_SERVERS", settings.flags.keel_client_url.clone()),
         ("FLEET_SYSTEMD_USER", "true".to_owned()),
@@ -203,7 +261,7 @@ fn fleetd(settings: &Settings) -> Part {
         ("DBUS_SESSION_BUS_ADDRESS", bus),
     ];
     Part {
-        name: "fleetd",
+        name: "fleetd".into(),
         log_format_variable: "FLEET_LOG_FORMAT",
         program: settings.flags.bin_dir.join("fleetd"),
         args: Vec::new(),
@@ -218,6 +276,58 @@ fn fleetd(settings: &Settings) -> Part {
             settings.flags.fleet_api_port
         ),
     }
+}
+
+/// The fleetd of test host `index`: Keel on the bridge, its API on its own address, its
+/// units published with that address, metadata `host=<name>`.
+fn host_fleetd(
+    settings: &Settings,
+    bridge: std::net::IpAddr,
+    index: usize,
+    host: &TestHost,
+) -> Part {
+    let socket = host_fleet_socket(settings, host);
+    let api = format!("http://{}:{}", host.address, settings.flags.fleet_api_port);
+    let env = [
+        (
+            "FLEET_ETCD_SERVERS",
+            bridge_url(&settings.flags.keel_client_url, bridge),
+        ),
+        ("FLEET_SYSTEMD_USER", "true".to_owned()),
+        ("FLEET_UNITS_DIRECTORY", "/run/fleet/units".to_owned()),
+        (
+            "FLEET_API_LISTEN",
+            format!("unix://{},{api}", path_text(&socket)),
+        ),
+        ("FLEET_PUBLIC_IP", host.address.to_string()),
+        ("FLEET_METADATA", format!("host={}", host.name)),
+        ("FLEET_DNS_DOMAIN", settings.flags.domain.clone()),
+        ("DBUS_SESSION_BUS_ADDRESS", host.bus.clone()),
+    ];
+    Part {
+        name: format!("fleetd-{}", host.name),
+        log_format_variable: "FLEET_LOG_FORMAT",
+        program: settings.flags.bin_dir.join("fleetd"),
+        args: Vec::new(),
+        env: owned(&env),
+        place: Place::Host(index),
+        ready: Ready::FleetMachine {
+            socket: socket.clone(),
+        },
+        line: format!(
+            "fleet {}: unix://{} and {api} (test host {}, metadata host={})",
+            host.name,
+            path_text(&socket),
+            host.address,
+            host.name
+        ),
+    }
+}
+
+/// Keel's client URL with the bridge's address in place of its IP (same port).
+fn bridge_url(client: &str, bridge: std::net::IpAddr) -> String {
+    let port = check_keel_url("--keel-client-url", client).map_or(2379, |a| a.port());
+    format!("http://{}", SocketAddr::new(bridge, port))
 }
 
 fn discoveryd(settings: &Settings) -> Part {
@@ -235,7 +345,7 @@ fn discoveryd(settings: &Settings) -> Part {
         ),
     ];
     Part {
-        name: "discoveryd",
+        name: "discoveryd".into(),
         log_format_variable: "SKYDNS_LOG_FORMAT",
         program: settings.flags.bin_dir.join("discoveryd"),
         args: args
@@ -279,7 +389,7 @@ fn locksmithd(settings: &Settings) -> Part {
     ];
     let off = strategy == "off";
     Part {
-        name: "locksmithd",
+        name: "locksmithd".into(),
         log_format_variable: "LOCKSMITHD_LOG_FORMAT",
         program: settings.flags.bin_dir.join("locksmithd"),
         args: Vec::new(),
@@ -474,7 +584,7 @@ mod tests {
         let plan = parts(&settings(Manager::Private {
             bus: "unix:path=/run/user/0/bus".into(),
         }));
-        let names: Vec<&str> = plan.iter().map(|part| part.name).collect();
+        let names: Vec<&str> = plan.iter().map(|part| part.name.as_str()).collect();
         assert_eq!(
             names,
             ["keel", "fleetd", "discoveryd", "locksmithd", "dashboard"]
@@ -496,7 +606,7 @@ mod tests {
             }
         );
         let fleetd = &plan[1];
-        assert_eq!(fleetd.place, Place::Host);
+        assert_eq!(fleetd.place, Place::Host(0));
         assert_eq!(
             env(fleetd, "FLEET_ETCD_SERVERS"),
             Some("http://127.0.0.1:2379")
@@ -559,6 +669,71 @@ mod tests {
         );
         assert!(matches!(plan[3].ready, Ready::Logged { .. }));
         assert_eq!(plan[3].line, "locksmith: reboot strategy etcd-lock");
+    }
+
+    /// Goal: with test hosts there is one fleetd per host, each in its host, on its own
+    /// address and socket, with metadata naming its host, reaching Keel on the bridge; Keel
+    /// listens on loopback and the bridge and advertises the bridge; the dashboard and
+    /// fleetctl's socket are the first host's. Method: the plan for two hosts, read field by
+    /// field.
+    #[test]
+    fn test_hosts_get_a_fleetd_each() {
+        let host = |i: u8| TestHost {
+            name: format!("h{i}"),
+            bus: format!("unix:path=/run/user/0/bus{i}"),
+            address: std::net::IpAddr::from([10, 90, 0, 10 + i]),
+        };
+        let settings = settings(Manager::Hosts {
+            bridge: [10, 90, 0, 1].into(),
+            hosts: vec![host(1), host(2)],
+        });
+        let plan = parts(&settings);
+        let names: Vec<&str> = plan.iter().map(|part| part.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "keel",
+                "fleetd-h1",
+                "fleetd-h2",
+                "discoveryd",
+                "locksmithd",
+                "dashboard"
+            ]
+        );
+        let keel = &plan[0];
+        assert!(keel.args.windows(2).any(|w| w
+            == [
+                "--listen-client-urls",
+                "http://127.0.0.1:2379,http://10.90.0.1:2379"
+            ]));
+        assert!(keel
+            .args
+            .windows(2)
+            .any(|w| w == ["--advertise-client-urls", "http://10.90.0.1:2379"]));
+        for (i, fleetd) in plan[1..3].iter().enumerate() {
+            let n = i + 1;
+            assert_eq!(fleetd.place, Place::Host(i));
+            assert_eq!(
+                env(fleetd, "FLEET_ETCD_SERVERS"),
+                Some("http://10.90.0.1:2379")
+            );
+            let address = format!("10.90.0.{}", 10 + n);
+            assert_eq!(env(fleetd, "FLEET_PUBLIC_IP"), Some(address.as_str()));
+            let listen = format!("unix:///srv/stack/hosts/h{n}/fleet.sock,http://{address}:49153");
+            assert_eq!(env(fleetd, "FLEET_API_LISTEN"), Some(listen.as_str()));
+            let metadata = format!("host=h{n}");
+            assert_eq!(env(fleetd, "FLEET_METADATA"), Some(metadata.as_str()));
+            let bus = format!("unix:path=/run/user/0/bus{n}");
+            assert_eq!(env(fleetd, "DBUS_SESSION_BUS_ADDRESS"), Some(bus.as_str()));
+        }
+        assert!(plan[5]
+            .args
+            .windows(2)
+            .any(|w| w == ["--fleet", "http://10.90.0.11:49153"]));
+        assert_eq!(
+            fleet_socket(&settings),
+            PathBuf::from("/srv/stack/hosts/h1/fleet.sock")
+        );
     }
 
     /// Goal: the environment file names every tool's variable, each value one shell word.

@@ -5,7 +5,7 @@
 //! and is reported with the end of its log.
 
 use crate::child::Child;
-use crate::manager::{self, Choice, Running};
+use crate::manager::{self, Choice, HostsRequest, Running};
 use crate::plan::{self, Flags, Manager, Part, Place, Ready, Settings};
 use crate::{probe, StackError};
 use std::path::{Path, PathBuf};
@@ -26,6 +26,8 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 pub struct Options {
     pub flags: Flags,
     pub manager: Choice,
+    /// `--hosts N`: test hosts in namespaces instead of one manager.
+    pub hosts: Option<HostsRequest>,
     /// A second path for fleet's API socket (a symbolic link), such as fleetctl's default.
     pub fleet_link: Option<PathBuf>,
 }
@@ -42,6 +44,14 @@ impl Options {
     /// starts.
     fn check(&self) -> Result<(), StackError> {
         plan::check_addresses(&self.flags).map_err(StackError::Flag)?;
+        if let Some(hosts) = &self.hosts {
+            hosts.check()?;
+            if self.manager == Choice::Own {
+                return Err(StackError::Flag(
+                    "--hosts runs fleetd in test hosts: --manager own cannot go with it".into(),
+                ));
+            }
+        }
         let probe = self.settings(Manager::Own { bus: String::new() });
         for part in plan::parts(&probe) {
             if !part.program.is_file() {
@@ -86,7 +96,10 @@ pub async fn run(options: Options) -> Result<(), StackError> {
         std::fs::create_dir_all(&dir).map_err(StackError::io("creating", &dir))?;
     }
     let mut signals = Signals::new()?;
-    let manager = manager::start(options.manager, data)?;
+    let manager = match &options.hosts {
+        Some(request) => manager::start_hosts(request, data)?,
+        None => manager::start(options.manager, data)?,
+    };
     let settings = options.settings(manager.plan());
     let mut started = Vec::new();
     let mut link = None;
@@ -106,8 +119,8 @@ pub async fn run(options: Options) -> Result<(), StackError> {
     };
     eprintln!("keel-stack: stopping");
     for child in started.iter_mut().rev() {
-        child.stop(manager.host());
-        tracing::info!(part = child.name, "stopped");
+        child.stop(child.host().and_then(|index| manager.host(index)));
+        tracing::info!(part = %child.name, "stopped");
     }
     if let Some(path) = link {
         unlink_fleet_socket(&path, &plan::fleet_socket(&settings));
@@ -126,9 +139,16 @@ async fn bring_up(
 ) -> Result<bool, StackError> {
     let logs = settings.flags.data_dir.join("logs");
     for part in plan::parts(settings) {
-        let mut child = match (part.place, manager.host()) {
-            (Place::Host, Some(host)) => Child::start_in_host(&part, host)?,
-            _ => Child::start_on_machine(&part, &logs)?,
+        let mut child = match part.place {
+            Place::Host(index) => match manager.host(index) {
+                Some(host) => Child::start_in_host(&part, host)?,
+                None => {
+                    return Err(StackError::NoManager {
+                        reason: format!("{} has no host {index} to run in", part.name),
+                    })
+                }
+            },
+            Place::Machine => Child::start_on_machine(&part, &logs)?,
         };
         let ready = tokio::select! {
             ready = wait_ready(&part, &mut child) => Some(ready),
@@ -142,7 +162,7 @@ async fn bring_up(
         match ready {
             None => return Ok(false),
             Some(Err(error)) => return Err(error),
-            Some(Ok(())) => tracing::info!(part = part.name, "ready"),
+            Some(Ok(())) => tracing::info!(part = %part.name, "ready"),
         }
     }
     Ok(true)
@@ -152,7 +172,7 @@ async fn bring_up(
 async fn wait_ready(part: &Part, child: &mut Child) -> Result<(), StackError> {
     let deadline = Instant::now() + READY_DEADLINE;
     let not_ready = |child: &Child, reason: String| StackError::NotReady {
-        part: part.name,
+        part: part.name.clone(),
         reason,
         log: child.log_tail(),
     };
@@ -218,7 +238,7 @@ async fn watch(started: &mut [Child], signals: &mut Signals) -> Result<(), Stack
                 for child in started.iter_mut() {
                     if let Some(status) = child.exited() {
                         return Err(StackError::Exited {
-                            part: child.name,
+                            part: child.name.clone(),
                             status,
                             log: child.log_tail(),
                         });

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod browser;
+mod hosts;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt as _;
@@ -129,9 +130,8 @@ struct Ports {
 
 /// Runs the README's run command with `ports`, data under `dir`, and waits for its lines.
 fn start_stack(dir: &Path, ports: &Ports) -> (Stack, String) {
-    let out_path = dir.join("stack.out");
-    let err_path = dir.join("stack.err");
-    let child = Command::new("bash")
+    let mut command = Command::new("bash");
+    command
         .arg(root().join("scripts/run.sh"))
         .arg(format!("--data-dir={}", dir.join("data").display()))
         .arg(format!(
@@ -147,28 +147,83 @@ fn start_stack(dir: &Path, ports: &Ports) -> (Stack, String) {
         .arg("--manager=private")
         // JSON logs through the stack's variable: every part must write them.
         .env("KEEL_STACK_LOG_FORMAT", "json")
-        // A group of its own, as a terminal's foreground job: SIGINT goes to the group.
-        .process_group(0)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut stack = Stack { child };
-    let out = wait_for(UP_DEADLINE, "the stack's ready lines", || {
-        if let Ok(Some(status)) = stack.child.try_wait() {
-            panic!(
-                "the run command exited with {status}:\n{}",
-                std::fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        let out = std::fs::read_to_string(&out_path).unwrap_or_default();
-        out.lines()
-            .any(|line| line.starts_with("stop: "))
-            .then_some(out)
-    });
-    (stack, out)
+        .current_dir(root());
+    Stack::start(&mut command, dir, UP_DEADLINE)
+}
+
+impl Stack {
+    /// Starts `command` (a stack) in a process group of its own, as a terminal's foreground
+    /// job (SIGINT goes to the group), its output in `dir`'s `stack.out` and `stack.err`;
+    /// waits for its lines.
+    fn start(command: &mut Command, dir: &Path, deadline: Duration) -> (Stack, String) {
+        let child = command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.join("stack.out")).unwrap())
+            .stderr(std::fs::File::create(dir.join("stack.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut stack = Stack { child };
+        let out = stack.wait_lines(dir, deadline);
+        (stack, out)
+    }
+
+    /// Waits until the stack (its output in `dir`'s `stack.out` and `stack.err`) has
+    /// printed its `stop:` line, and returns what it printed.
+    fn wait_lines(&mut self, dir: &Path, deadline: Duration) -> String {
+        wait_for(deadline, "the stack's ready lines", || {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "the stack exited with {status}:\n{}",
+                    std::fs::read_to_string(dir.join("stack.err")).unwrap_or_default()
+                );
+            }
+            let out = std::fs::read_to_string(dir.join("stack.out")).unwrap_or_default();
+            out.lines()
+                .any(|line| line.starts_with("stop: "))
+                .then_some(out)
+        })
+    }
+
+    /// Ctrl-C in a terminal: SIGINT to the whole process group, which must reach only the
+    /// stack (every part and every host are in groups of their own); then the stack must
+    /// exit 0 and none of the processes that ran below it be left.
+    fn interrupt_and_check_nothing_is_left(&mut self, dir: &Path) {
+        let before = descendants(self.child.id());
+        let group = format!("-{}", self.child.id());
+        assert!(Command::new("kill")
+            .args(["-INT", "--", &group])
+            .status()
+            .unwrap()
+            .success());
+        let status = wait_for(STOP_DEADLINE, "the stack to exit", || {
+            self.child.try_wait().unwrap()
+        });
+        let log = std::fs::read_to_string(dir.join("stack.err")).unwrap_or_default();
+        assert!(status.success(), "{status}: {log}");
+        let left: Vec<u32> = before
+            .iter()
+            .filter(|(pid, start)| parent_and_start(**pid).is_some_and(|(_, now)| now == **start))
+            .map(|(pid, _)| *pid)
+            .collect();
+        assert!(
+            left.is_empty(),
+            "still running after the stack stopped: {left:?}"
+        );
+    }
+}
+
+/// Asks `dig` for `name`'s A record at `127.0.0.1:<dns>` until it has an answer.
+fn dig_until_answered(dns: u16, name: &str) -> String {
+    wait_for(UNIT_DEADLINE, &format!("{name} in DNS"), || {
+        let dig = Command::new("dig")
+            .args(["+short", "@127.0.0.1", "-p", &dns.to_string()])
+            .args([name, "A"])
+            .output()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&dig.stdout).trim().to_owned();
+        (!answer.is_empty()).then_some(answer)
+    })
 }
 
 /// `fleetctl start` of a unit with an `[X-Discovery]` section, until `dig` resolves it;
@@ -191,16 +246,7 @@ fn use_the_tools(dir: &Path, dns: u16) {
     .unwrap();
     let submitted = with_env(dir, &env, "fleetctl submit page.service");
     assert!(submitted.status.success(), "{}", text(&submitted));
-    let answer = wait_for(UNIT_DEADLINE, "hello.skydns.local in DNS", || {
-        let dig = Command::new("dig")
-            .args(["+short", "@127.0.0.1", "-p", &dns.to_string()])
-            .args(["hello.skydns.local", "A"])
-            .output()
-            .unwrap();
-        let answer = String::from_utf8_lossy(&dig.stdout).trim().to_owned();
-        (!answer.is_empty()).then_some(answer)
-    });
-    assert_eq!(answer, "127.0.0.1");
+    assert_eq!(dig_until_answered(dns, "hello.skydns.local"), "127.0.0.1");
     let units = with_env(dir, &env, "fleetctl list-units --no-legend");
     assert!(text(&units).contains("active"), "{}", text(&units));
     let status = with_env(dir, &env, "locksmithctl status");
@@ -356,33 +402,12 @@ fn the_run_command_brings_up_the_stack_and_sigint_stops_it_all() {
     assert_eq!(line_value(&out, "dashboard"), Some(page.clone()), "{out}");
     browser::the_page_shows_the_stack_and_starts_a_unit(dir.path(), &page, "page.service");
 
-    let before = descendants(stack.child.id());
+    let running = descendants(stack.child.id());
     assert!(
-        before.len() >= 5,
-        "keel, the host, fleetd, discoveryd, the unit: {before:?}"
+        running.len() >= 5,
+        "keel, the host, fleetd, discoveryd, the unit: {running:?}"
     );
-    // Ctrl-C in a terminal: SIGINT to the whole process group, which must reach only the
-    // stack (every part and the private manager's host are in groups of their own).
-    let group = format!("-{}", stack.child.id());
-    assert!(Command::new("kill")
-        .args(["-INT", "--", &group])
-        .status()
-        .unwrap()
-        .success());
-    let status = wait_for(STOP_DEADLINE, "the stack to exit", || {
-        stack.child.try_wait().unwrap()
-    });
-    let log = std::fs::read_to_string(dir.path().join("stack.err")).unwrap_or_default();
-    assert!(status.success(), "{status}: {log}");
-    let left: Vec<u32> = before
-        .iter()
-        .filter(|(pid, start)| parent_and_start(**pid).is_some_and(|(_, now)| now == **start))
-        .map(|(pid, _)| *pid)
-        .collect();
-    assert!(
-        left.is_empty(),
-        "still running after the stack stopped: {left:?}"
-    );
+    stack.interrupt_and_check_nothing_is_left(dir.path());
     assert!(
         !dir.path().join("fleet.sock").exists(),
         "the link to fleet's socket was left"

@@ -1,0 +1,119 @@
+//! `keel-stack --hosts 2`: two test hosts in network namespaces, one fleetd on each, as the
+//! multi-machine demo runs it (root, as on CI).
+
+use super::{dig_until_answered, free_port, text, with_env, Stack};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The test hosts' /24: no other test's lab uses it.
+const NET: &str = "10.91.0";
+
+/// The namespaces and bridge `keel-stack` names after [`NET`].
+const NAMESPACES: [&str; 2] = ["ks10910h1", "ks10910h2"];
+const BRIDGE: &str = "ks10910br";
+
+/// The binaries are built before the tests run (`cargo build --bins`).
+const UP_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Removes the lab by name when the test fails before the stack removed it.
+struct LabLeftovers;
+
+impl Drop for LabLeftovers {
+    fn drop(&mut self) {
+        for namespace in NAMESPACES {
+            if Path::new("/run/netns").join(namespace).exists() {
+                let _ = Command::new("ip")
+                    .args(["netns", "del", namespace])
+                    .status();
+            }
+        }
+        if lab_link_exists() {
+            let _ = Command::new("ip").args(["link", "del", BRIDGE]).status();
+        }
+    }
+}
+
+fn lab_link_exists() -> bool {
+    Command::new("ip")
+        .args(["link", "show", BRIDGE])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+fn lab_namespaces() -> Vec<String> {
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| NAMESPACES.contains(name))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Starts `keel-stack --hosts 2` on free ports with data under `dir`; waits for its lines.
+fn start(dir: &Path, dns: u16) -> (Stack, String) {
+    let bin = super::root().join("target/debug");
+    let mut command = Command::new(bin.join("keel-stack"));
+    command
+        .args(["--hosts", "2", "--hosts-net", NET, "--fleet-link", "none"])
+        .arg(format!("--data-dir={}", dir.join("data").display()))
+        .arg(format!(
+            "--keel-client-url=http://127.0.0.1:{}",
+            free_port()
+        ))
+        .arg(format!("--keel-peer-url=http://127.0.0.1:{}", free_port()))
+        .arg(format!("--fleet-api-port={}", free_port()))
+        .arg(format!("--dashboard-addr=127.0.0.1:{}", free_port()))
+        .arg(format!("--dns-addr=127.0.0.1:{dns}"))
+        .arg(format!("--dns-metrics-port={}", free_port()))
+        .arg(format!("--locksmith-metrics-port={}", free_port()));
+    Stack::start(&mut command, dir, UP_DEADLINE)
+}
+
+/// Goal: `--hosts 2` runs two machines that fleet tells apart (their own addresses and
+/// metadata), a unit placed on the second resolves in DNS to that host's address, and
+/// SIGINT removes every process, namespace and the bridge it made. Method: start it on free
+/// ports and its own /24, `fleetctl list-machines` through the environment file, `fleetctl
+/// start` a unit with `MachineMetadata=host=h2` and an `[X-Discovery]` section, `dig` its
+/// name, then SIGINT to the stack's group and look for what is left.
+#[test]
+fn two_test_hosts_each_run_a_fleetd_and_go_away_on_sigint() {
+    if testkit::host::available().is_err()
+        || !testkit::reference_tools_present(&[("/usr/bin/dig", "bind9-dnsutils")])
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let leftovers = LabLeftovers;
+    let dns = free_port();
+    let (mut stack, out) = start(dir.path(), dns);
+    for (host, address) in [("h1", "10.91.0.11"), ("h2", "10.91.0.12")] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("fleet {host}: ")) && l.contains(address)),
+            "{out}"
+        );
+    }
+    let env = dir.path().join("data/env");
+    let machines = with_env(dir.path(), &env, "fleetctl list-machines --no-legend");
+    let listed = text(&machines);
+    assert!(listed.contains("10.91.0.11\thost=h1"), "{listed}");
+    assert!(listed.contains("10.91.0.12\thost=h2"), "{listed}");
+    std::fs::write(
+        dir.path().join("web.service"),
+        "[Service]\nExecStart=/bin/sleep infinity\n\n[X-Fleet]\nMachineMetadata=host=h2\n\n\
+         [X-Discovery]\nName=web\nPort=80\n",
+    )
+    .unwrap();
+    let started = with_env(dir.path(), &env, "fleetctl start web.service");
+    assert!(started.status.success(), "{}", text(&started));
+    assert_eq!(dig_until_answered(dns, "web.skydns.local"), "10.91.0.12");
+    assert_eq!(lab_namespaces().len(), 2);
+    stack.interrupt_and_check_nothing_is_left(dir.path());
+    assert_eq!(lab_namespaces(), Vec::<String>::new(), "namespaces left");
+    assert!(!lab_link_exists(), "the bridge {BRIDGE} was left");
+    drop(leftovers);
+}
