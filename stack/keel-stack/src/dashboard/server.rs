@@ -3,11 +3,12 @@
 //! the document each time it changes; `PUT /api/units/<name>` (`{"desiredState": ...}`)
 //! and `PUT /api/units/<name>/replicas` (`{"count": N}`), passed to fleet's API.
 //!
-//! The document is rebuilt by one task, on every change Keel's watch of `/` reports (fleet,
-//! locksmith and the records all live there; the changes that arrive while a document is
-//! built fold into one rebuild) and at least every [`REFRESH`] (raft positions move without a
+//! The document is rebuilt by one task, on every change Keel's watches of `/` (locksmith,
+//! the records) and of fleet's prefix report (the changes that arrive while a document is
+//! built fold into one rebuild; fleet's state changes are also counted, [`super::history`]) and at least every [`REFRESH`] (raft positions move without a
 //! key changing); the page never polls.
 
+use super::history::{Tally, FLEET_PREFIX};
 use super::source::Sources;
 use super::view::{build, View};
 use crate::probe;
@@ -51,7 +52,12 @@ pub async fn serve(
     sources: Sources,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let first = Arc::new(build(&sources.gather().await, &sources.record_prefix));
+    let first = Arc::new(build(
+        &sources.gather().await,
+        &sources.record_prefix,
+        &Tally::default(),
+        unix_seconds(),
+    ));
     let (publish, view) = watch::channel(first);
     let fleet = sources.fleet.clone();
     tokio::spawn(refresh(sources, publish, shutdown.clone()));
@@ -69,39 +75,92 @@ pub async fn serve(
         .await
 }
 
-/// Rebuilds the document on each change of Keel and every [`REFRESH`], publishing it when it
-/// differs from the last.
-async fn refresh(sources: Sources, publish: watch::Sender<Arc<View>>, shutdown: CancellationToken) {
-    let mut changes = sources.keel.watch("/", WatchOptions::default().recursive());
-    let mut tick = tokio::time::interval(REFRESH);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-            event = changes.next() => {
-                if !matches!(event, Some(Ok(_))) {
-                    // Ended or failing (history cleared, Keel away): watch again from now,
-                    // after the next tick, which keeps the document current meanwhile.
-                    tick.tick().await;
-                    changes = sources.keel.watch("/", WatchOptions::default().recursive());
-                }
-            }
+/// One watch of the dashboard: a path of Keel, watched recursively from now.
+struct Feed {
+    keel: kv_client::Client,
+    path: &'static str,
+    stream: kv_client::Watch,
+}
+
+impl Feed {
+    fn new(keel: &kv_client::Client, path: &'static str) -> Feed {
+        Feed {
+            keel: keel.clone(),
+            path,
+            stream: keel.watch(path, WatchOptions::default().recursive()),
         }
-        // The changes that came while the last document was built need one rebuild, not
-        // one each (a rebuild reads fleet's whole state); at most a bounded number at once.
+    }
+
+    /// Watches again from now (after the stream ended or failed: history cleared, Keel
+    /// away).
+    fn restart(&mut self) {
+        self.stream = self
+            .keel
+            .watch(self.path, WatchOptions::default().recursive());
+    }
+
+    /// The changes that came while the last document was built need one rebuild, not one
+    /// each (a rebuild reads fleet's whole state): counts each, at most a bounded number at
+    /// once; an ended or failing stream is watched again.
+    fn drain(&mut self, tally: &mut Tally) {
         for _ in 0..COALESCED_MAX {
-            match changes.next().now_or_never() {
-                Some(Some(Ok(_))) => {}
-                // Ended or failing: watch again from now (a failure then waits for the
-                // tick above, as any other).
+            match self.stream.next().now_or_never() {
+                Some(Some(Ok(event))) => count(tally, &event),
                 Some(_) => {
-                    changes = sources.keel.watch("/", WatchOptions::default().recursive());
+                    self.restart();
                     break;
                 }
                 None => break,
             }
         }
-        let view = build(&sources.gather().await, &sources.record_prefix);
+    }
+}
+
+/// Counts a watch's next item; true when the watch ended or failed.
+fn take(tally: &mut Tally, item: Option<Result<kv_client::Event, kv_client::ClientError>>) -> bool {
+    match item {
+        Some(Ok(event)) => {
+            count(tally, &event);
+            false
+        }
+        _ => true,
+    }
+}
+
+/// Rebuilds the document on each change of Keel and every [`REFRESH`], publishing it when it
+/// differs from the last. Two watches: `/` (locksmith's keys, the records), and fleet's
+/// prefix, which a watch of `/` does not see (a hidden `_` segment below the watched path,
+/// as in etcd); the second also feeds the failure and restart counts.
+async fn refresh(sources: Sources, publish: watch::Sender<Arc<View>>, shutdown: CancellationToken) {
+    let mut feeds = [
+        Feed::new(&sources.keel, "/"),
+        Feed::new(&sources.keel, FLEET_PREFIX),
+    ];
+    let mut tally = Tally::default();
+    let mut tick = tokio::time::interval(REFRESH);
+    loop {
+        let [all, fleet] = &mut feeds;
+        // Which watch ended or failed, if one did.
+        let stopped = tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => None,
+            item = all.stream.next() => take(&mut tally, item).then_some(0),
+            item = fleet.stream.next() => take(&mut tally, item).then_some(1),
+        };
+        if let Some(feed) = stopped {
+            // Watch again after the next tick, which keeps the document current meanwhile.
+            tick.tick().await;
+            feeds[feed].restart();
+        }
+        for feed in &mut feeds {
+            feed.drain(&mut tally);
+        }
+        let view = build(
+            &sources.gather().await,
+            &sources.record_prefix,
+            &tally,
+            unix_seconds(),
+        );
         publish.send_if_modified(|current| {
             let changed = **current != view;
             if changed {
@@ -110,6 +169,27 @@ async fn refresh(sources: Sources, publish: watch::Sender<Arc<View>>, shutdown: 
             changed
         });
     }
+}
+
+/// Counts a change of a state report in `tally` (see [`super::history`]).
+fn count(tally: &mut Tally, event: &kv_client::Event) {
+    let before = event
+        .prev_node
+        .as_ref()
+        .and_then(|node| node.value.as_deref());
+    tally.record(
+        &event.node.key,
+        before,
+        event.node.value.as_deref(),
+        unix_seconds(),
+    );
+}
+
+/// Seconds since the Unix epoch (0 before it).
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 async fn index() -> impl IntoResponse {

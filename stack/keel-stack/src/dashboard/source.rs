@@ -105,21 +105,33 @@ impl Sources {
 }
 
 impl Sources {
-    /// Each machine's capacity and allocation; left empty (and said) when fleet does not
-    /// answer, so the page shows no allocation rather than a wrong one.
+    /// Each machine's capacity and allocation, and the templates' replica counts; each left
+    /// empty (and said) when fleet does not answer, so the page shows none rather than a
+    /// wrong one.
     async fn allocation(&self, raw: &mut Raw) {
-        let url = format!("{}/keel/v1/allocation", self.fleet);
-        let list = probe::get(&url)
+        match self
+            .keel_json::<fleet_api::keel::AllocationList>("allocation")
             .await
-            .map_err(|error| error.to_string())
-            .and_then(|reply| match reply.status {
-                200 => serde_json::from_slice::<fleet_api::keel::AllocationList>(&reply.body)
-                    .map_err(|error| error.to_string()),
-                status => Err(format!("status {status}")),
-            });
-        match list {
+        {
             Ok(list) => raw.allocation = list.machines,
             Err(error) => raw.errors.push(format!("fleet allocation: {error}")),
+        }
+        match self
+            .keel_json::<fleet_api::keel::ReplicaList>("replicas")
+            .await
+        {
+            Ok(list) => raw.replicas = list.replicas,
+            Err(error) => raw.errors.push(format!("fleet replicas: {error}")),
+        }
+    }
+
+    /// `GET /keel/v1/<path>` of fleet's API, decoded.
+    async fn keel_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
+        let url = format!("{}/keel/v1/{path}", self.fleet);
+        let reply = probe::get(&url).await.map_err(|error| error.to_string())?;
+        match reply.status {
+            200 => serde_json::from_slice(&reply.body).map_err(|error| error.to_string()),
+            status => Err(format!("status {status}")),
         }
     }
 }

@@ -1,8 +1,11 @@
 //! What the dashboard shows, built without I/O from what the public APIs answered
 //! ([`Raw`]): Keel's members with their raft position and the leader, fleet's machines and
 //! units (desired and current state, host, why a unit waits), the reboot semaphores and the
-//! DNS records. The page renders this document as it is; nothing is decided in the browser.
+//! DNS records, templates with their replicas, failures and restarts over time
+//! ([`super::history`]). The page renders this document as it is; nothing is decided in the
+//! browser.
 
+use super::history::{Counts, HistoryView, Tally};
 use fleet_api::entities::{Machine, Unit, UnitState};
 use kv_client::Member;
 use serde::Serialize;
@@ -24,6 +27,8 @@ pub struct Raw {
     pub pending: BTreeMap<String, String>,
     /// Each machine's capacity and allocation (`/keel/v1/allocation`), when fleet answered.
     pub allocation: Vec<fleet_api::keel::MachineAllocation>,
+    /// The templates' replica counts (`/keel/v1/replicas`), when fleet answered.
+    pub replicas: Vec<fleet_api::keel::ReplicaSet>,
     /// Every key and value under locksmith's prefix (`/coreos.com/updateengine/rebootlock`).
     pub semaphores: Vec<(String, String)>,
     /// Every key and value under the discovery prefix.
@@ -40,6 +45,10 @@ pub struct View {
     pub units: Vec<UnitView>,
     /// Units by their systemd active state (`active`, `failed`, ...; `-` for none yet).
     pub unit_states: BTreeMap<String, usize>,
+    /// Templates (`NAME@.service`), each with its replica count and instances.
+    pub templates: Vec<TemplateView>,
+    /// Failures and restarts over the last minutes, and since the dashboard started.
+    pub history: HistoryView,
     pub locks: Vec<LockView>,
     pub records: Vec<RecordView>,
     pub errors: Vec<String>,
@@ -83,6 +92,19 @@ pub struct UnitView {
     pub sub: String,
     /// Why it waits for a machine, when it does.
     pub pending: Option<String>,
+    /// Its failures and restarts since the dashboard started.
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TemplateView {
+    pub name: String,
+    /// The replica count fleet keeps (`fleetctl scale`), when one was set.
+    pub replicas: Option<u32>,
+    /// Its numbered instances (`NAME@<n>.service`) that exist, and those systemd reports
+    /// active.
+    pub instances: usize,
+    pub active: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,8 +125,9 @@ pub struct RecordView {
 /// locksmith's key prefix of the semaphores.
 pub const LOCKSMITH_PREFIX: &str = "/coreos.com/updateengine/rebootlock";
 
-/// The document for `raw`; records live under `/<record_prefix>`.
-pub fn build(raw: &Raw, record_prefix: &str) -> View {
+/// The document for `raw` and the counts in `tally` at `now` (seconds); records live
+/// under `/<record_prefix>`.
+pub fn build(raw: &Raw, record_prefix: &str, tally: &Tally, now: u64) -> View {
     let states: BTreeMap<&str, &UnitState> = raw
         .states
         .iter()
@@ -113,7 +136,11 @@ pub fn build(raw: &Raw, record_prefix: &str) -> View {
     let units: Vec<UnitView> = raw
         .units
         .iter()
-        .map(|unit| unit_view(unit, states.get(unit.name.as_str()).copied(), &raw.pending))
+        .map(|unit| {
+            let mut view = unit_view(unit, states.get(unit.name.as_str()).copied(), &raw.pending);
+            view.counts = tally.unit(&unit.name);
+            view
+        })
         .collect();
     let mut unit_states = BTreeMap::new();
     for unit in &units {
@@ -127,8 +154,10 @@ pub fn build(raw: &Raw, record_prefix: &str) -> View {
             .iter()
             .map(|machine| machine_view(machine, &units, &raw.allocation))
             .collect(),
+        templates: templates(&units, &raw.replicas),
         units,
         unit_states,
+        history: tally.view(now),
         locks: locks(&raw.semaphores),
         records: records(&raw.records, record_prefix),
         errors: raw.errors.clone(),
@@ -173,7 +202,42 @@ fn unit_view(
         active: or_dash(state.map_or("", |s| s.active_state.as_str())),
         sub: or_dash(state.map_or("", |s| s.sub_state.as_str())),
         pending: pending.get(&unit.name).cloned(),
+        counts: Counts::default(),
     }
+}
+
+/// `NAME@.suffix`'s `(NAME@, .suffix)`, when `name` is a template.
+fn template_parts(name: &str) -> Option<(&str, &str)> {
+    let at = name.find('@')?;
+    let rest = &name[at + 1..];
+    rest.starts_with('.').then(|| (&name[..=at], rest))
+}
+
+/// The templates among the units, with their instances and replica counts.
+fn templates(units: &[UnitView], replicas: &[fleet_api::keel::ReplicaSet]) -> Vec<TemplateView> {
+    units
+        .iter()
+        .filter_map(|unit| {
+            let (head, tail) = template_parts(&unit.name)?;
+            let instances: Vec<&UnitView> = units
+                .iter()
+                .filter(|other| {
+                    other.name.len() > head.len() + tail.len()
+                        && other.name.starts_with(head)
+                        && other.name.ends_with(tail)
+                })
+                .collect();
+            Some(TemplateView {
+                name: unit.name.clone(),
+                replicas: replicas
+                    .iter()
+                    .find(|set| set.template == unit.name)
+                    .map(|set| set.count),
+                instances: instances.len(),
+                active: instances.iter().filter(|u| u.active == "active").count(),
+            })
+        })
+        .collect()
 }
 
 fn machine_view(
@@ -285,6 +349,20 @@ mod tests {
                     options: vec![],
                 },
                 Unit {
+                    name: "app@.service".into(),
+                    desired_state: "inactive".into(),
+                    current_state: "inactive".into(),
+                    machine_id: String::new(),
+                    options: vec![],
+                },
+                Unit {
+                    name: "app@1.service".into(),
+                    desired_state: "launched".into(),
+                    current_state: "launched".into(),
+                    machine_id: "m1".into(),
+                    options: vec![],
+                },
+                Unit {
                     name: "big.service".into(),
                     desired_state: "launched".into(),
                     current_state: "inactive".into(),
@@ -301,6 +379,11 @@ mod tests {
                 sub_state: "running".into(),
             }],
             pending: [("big.service".to_owned(), "no machine has 64 GiB".to_owned())].into(),
+            replicas: vec![fleet_api::keel::ReplicaSet {
+                template: "app@.service".into(),
+                count: 2,
+                ..Default::default()
+            }],
             allocation: vec![fleet_api::keel::MachineAllocation {
                 machine: "m1".into(),
                 primary_ip: "10.0.0.1".into(),
@@ -335,7 +418,15 @@ mod tests {
     /// Method: one raw round of every source, the document read field by field.
     #[test]
     fn the_view_joins_every_source() {
-        let view = build(&raw(), "skydns");
+        let mut tally = Tally::default();
+        let failed = r#"{"activeState":"failed","subState":"failed"}"#;
+        tally.record(
+            "/_coreos.com/fleet/states/web.service/m1",
+            None,
+            Some(failed),
+            100,
+        );
+        let view = build(&raw(), "skydns", &tally, 100);
         assert_eq!(view.members.len(), 2);
         assert!(!view.members[0].leader && !view.members[0].up);
         assert!(view.members[1].leader && view.members[1].up);
@@ -348,15 +439,32 @@ mod tests {
             (web.active.as_str(), web.sub.as_str(), web.machine.as_str()),
             ("active", "running", "m1")
         );
-        let big = &view.units[1];
+        assert_eq!(
+            web.counts,
+            Counts {
+                failures: 1,
+                restarts: 0
+            }
+        );
+        assert_eq!(view.history.total.failures, 1);
+        assert_eq!(
+            view.templates,
+            vec![TemplateView {
+                name: "app@.service".into(),
+                replicas: Some(2),
+                instances: 1,
+                active: 0,
+            }]
+        );
+        let big = &view.units[3];
         assert_eq!(big.machine, "-");
         assert_eq!(big.active, "-");
         assert_eq!(big.pending.as_deref(), Some("no machine has 64 GiB"));
         assert_eq!(
             view.unit_states,
-            [("-".to_owned(), 1), ("active".to_owned(), 1)].into()
+            [("-".to_owned(), 3), ("active".to_owned(), 1)].into()
         );
-        assert_eq!(view.machines[0].units, 1);
+        assert_eq!(view.machines[0].units, 2, "web and app@1");
         assert_eq!(view.machines[0].active, 1);
         assert_eq!(view.machines[0].capacity, Some(amount(2000, 4 << 30)));
         assert_eq!(view.machines[0].allocated, Some(amount(500, 1 << 30)));

@@ -1,7 +1,9 @@
 //! The dashboard in a real browser: Debian's headless chromium, driven through
 //! chromium-driver (WebDriver) by fantoccini. It loads the page of a running stack, checks
 //! that members, machines and units are shown, starts a unit with the page's button and
-//! waits until the page shows it running; screenshots are kept under
+//! waits until the page shows it running, reads a failing unit's failure and restart
+//! counts, scales a template from the page until both instances run; screenshots are kept
+//! under
 //! `target/artefacts/dashboard/`.
 
 use fantoccini::{ClientBuilder, Locator};
@@ -137,5 +139,47 @@ async fn drive(dir: &Path, driver_url: &str, url: &str, unit: &str) {
     .await;
     let shot = client.screenshot().await.unwrap();
     std::fs::write(artefacts().join("2-started.png"), shot).unwrap();
+    failures_and_restarts_are_counted(&client).await;
+    a_template_is_scaled_from_the_page(&client).await;
+    let shot = client.screenshot().await.unwrap();
+    std::fs::write(artefacts().join("3-scaled.png"), shot).unwrap();
     client.close().await.unwrap();
+}
+
+/// `crash.service` (started by the test) fails and is restarted by systemd, then by
+/// fleet's agent, over and over: its row counts failures and restarts, and the plot's
+/// legend counts them too (other units never fail).
+async fn failures_and_restarts_are_counted(client: &fantoccini::Client) {
+    let row = "//table[@id='units']/tbody/tr[td[1][text()='crash.service']]";
+    let some = |t: &str| t.parse::<u64>().is_ok_and(|n| n >= 1);
+    wait_text(client, &format!("{row}/td[6]"), some).await;
+    wait_text(client, &format!("{row}/td[7]"), some).await;
+    let hello = "//table[@id='units']/tbody/tr[td[1][text()='hello.service']]";
+    wait_text(client, &format!("{hello}/td[6]"), |t| t == "0").await;
+    wait_text(client, "//div[@id='failure-legend']", |t| {
+        let total = |name: &str| {
+            t.split(name)
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        total("failures ").is_some_and(|n| n >= 1) && total("restarts ").is_some_and(|n| n >= 1)
+    })
+    .await;
+}
+
+/// `web@.service` (submitted, never scaled) is scaled to two from the page; both instances
+/// run.
+async fn a_template_is_scaled_from_the_page(client: &fantoccini::Client) {
+    let row = "//table[@id='templates']/tbody/tr[td[1][text()='web@.service']]";
+    wait_text(client, &format!("{row}/td[2]"), |t| t == "not scaled").await;
+    let input = client
+        .find(Locator::XPath(&format!("{row}//input")))
+        .await
+        .unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("2").await.unwrap();
+    click(client, &format!("{row}//button[@data-action='scale']")).await;
+    wait_text(client, &format!("{row}/td[2]"), |t| t == "2").await;
+    wait_text(client, &format!("{row}/td[3]"), |t| t == "2 of 2").await;
 }

@@ -246,6 +246,25 @@ fn use_the_tools(dir: &Path, dns: u16) {
     .unwrap();
     let submitted = with_env(dir, &env, "fleetctl submit page.service");
     assert!(submitted.status.success(), "{}", text(&submitted));
+    // For the page's counts: fails, is restarted by systemd twice, hits its start limit,
+    // and fleet's agent starts it again. For its scale control: a template, submitted only.
+    std::fs::write(
+        dir.join("crash.service"),
+        "[Unit]\nStartLimitBurst=3\nStartLimitIntervalSec=60\n\n[Service]\nExecStart=/bin/false\n\
+         Restart=on-failure\nRestartSec=1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("web@.service"),
+        "[Service]\nExecStart=/bin/sleep infinity\n",
+    )
+    .unwrap();
+    let more = with_env(
+        dir,
+        &env,
+        "fleetctl start --no-block crash.service && fleetctl submit web@.service",
+    );
+    assert!(more.status.success(), "{}", text(&more));
     assert_eq!(dig_until_answered(dns, "hello.skydns.local"), "127.0.0.1");
     let units = with_env(dir, &env, "fleetctl list-units --no-legend");
     assert!(text(&units).contains("active"), "{}", text(&units));

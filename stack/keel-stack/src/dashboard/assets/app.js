@@ -1,6 +1,7 @@
 // The Keel dashboard: renders the document the server pushes as `view` events
 // (GET /api/events) and keeps a few minutes of history for the plots. Start and stop go to
-// PUT /api/units/<name>; everything shown comes from the server's document.
+// PUT /api/units/<name>, scale to PUT /api/units/<template>/replicas; everything shown comes
+// from the server's document.
 "use strict";
 
 const HISTORY = 300; // samples kept for the plots: five minutes of one-second updates
@@ -91,6 +92,10 @@ function stateBadge(unit) {
   return badge(unit.active === "-" ? unit.current : `${unit.active} (${unit.sub})`, kind);
 }
 
+function countCell(value, kind) {
+  return element("td", { class: `count ${value ? kind : "muted"}` }, value);
+}
+
 function renderUnits(view) {
   rows("#units", view.units, (unit) => [
     element("td", { class: "mono" }, unit.name),
@@ -98,10 +103,38 @@ function renderUnits(view) {
     stateBadge(unit),
     element("td", { class: "mono" }, unit.machine === "-" ? "-" : unit.machine.slice(0, 12)),
     unit.pending || "",
+    countCell(unit.counts.failures, "bad"),
+    countCell(unit.counts.restarts, "warn"),
     unit.desired === "launched"
       ? element("button", { "data-action": "stop", onclick: () => setDesired(unit.name, "loaded") }, "stop")
       : element("button", { "data-action": "start", onclick: () => setDesired(unit.name, "launched") }, "start"),
   ]);
+}
+
+async function scale(template, input) {
+  const count = Number(input.value);
+  if (!Number.isInteger(count) || count < 0) {
+    alert(`${template}: a replica count is a whole number`);
+    return;
+  }
+  const reply = await fetch(`/api/units/${encodeURIComponent(template)}/replicas`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ count }),
+  });
+  if (!reply.ok) alert(`${template}: ${reply.status} ${await reply.text()}`);
+}
+
+function renderTemplates(view) {
+  rows("#templates", view.templates, (template) => {
+    const input = element("input", { type: "number", min: "0", value: String(template.replicas ?? template.instances) });
+    return [
+      element("td", { class: "mono" }, template.name),
+      template.replicas === null ? element("td", { class: "muted" }, "not scaled") : template.replicas,
+      `${template.active} of ${template.instances}`,
+      element("td", {}, input, element("button", { "data-action": "scale", onclick: () => scale(template.name, input) }, "scale")),
+    ];
+  });
 }
 
 function renderLocks(view) {
@@ -172,6 +205,18 @@ function renderPlots() {
     element("span", {}, element("i", { style: `background:${s.color}` }), `${s.name} ${last[s.name] ?? 0}`)));
 }
 
+function renderFailures(view) {
+  const history = view.history;
+  plot($("#failure-rate"), [
+    { color: "#f5b83d", values: history.restarts },
+    { color: "#ff6b6b", values: history.failures },
+  ]);
+  $("#failure-caption").textContent = `per ${history.bucket_seconds} s, last ${(history.bucket_seconds * history.failures.length) / 60} minutes`;
+  $("#failure-legend").replaceChildren(
+    element("span", {}, element("i", { style: "background:#ff6b6b" }), `failures ${history.total.failures}`),
+    element("span", {}, element("i", { style: "background:#f5b83d" }), `restarts ${history.total.restarts}`));
+}
+
 const rendered = {};
 
 function changed(section, part) {
@@ -194,6 +239,9 @@ function render(view) {
   changed("members", view.members) && renderMembers(view);
   changed("machines", view.machines) && renderMachines(view);
   changed("units", view.units) && renderUnits(view);
+  // Rebuilt only when the templates change, so a count being typed is not replaced.
+  changed("templates", view.templates) && renderTemplates(view);
+  changed("history", view.history) && renderFailures(view);
   changed("locks", view.locks) && renderLocks(view);
   changed("records", view.records) && renderRecords(view);
   remember(view);
