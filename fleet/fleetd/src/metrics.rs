@@ -11,12 +11,15 @@
 //! - `fleet_engine_reconcile_duration_seconds`: each full scheduling pass, reading the
 //!   caches to the last write;
 //! - `fleet_engine_scheduling_latency_seconds`: from the pass that first saw a unit wanting a
-//!   machine to the pass that placed it.
+//!   machine to the pass that placed it;
+//! - `fleet_api_requests_total{method,code}`: requests this fleetd's API answered (every
+//!   path, `/metrics` too), by method and status code.
 //!
 //! Invariants: recording is atomics (a histogram's observe, a gauge's set); a scrape reads
 //! them only, never Keel.
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -31,6 +34,12 @@ struct DesiredLabels {
     desired_state: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    code: u16,
+}
+
 /// fleetd's registry and its series.
 #[derive(Debug)]
 pub struct Metrics {
@@ -41,6 +50,7 @@ pub struct Metrics {
     pending: Gauge,
     reconcile: Histogram,
     scheduling: Histogram,
+    requests: Family<RequestLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -84,7 +94,14 @@ impl Default for Metrics {
             "From the pass that first saw a unit wanting a machine to the pass that placed it",
             scheduling.clone(),
         );
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "fleet_api_requests",
+            "Requests the API answered, by method and status code",
+            requests.clone(),
+        );
         Metrics {
+            requests,
             registry,
             engine_leader,
             machines,
@@ -126,6 +143,21 @@ impl Metrics {
     /// A unit was placed `waited` after a pass first saw it wanting a machine.
     pub fn scheduled(&self, waited: Duration) {
         self.scheduling.observe(waited.as_secs_f64());
+    }
+
+    /// The API answered a `method` request with `code`.
+    pub fn answered(&self, method: &axum::http::Method, code: u16) {
+        let method = match *method {
+            axum::http::Method::GET => "GET",
+            axum::http::Method::PUT => "PUT",
+            axum::http::Method::DELETE => "DELETE",
+            axum::http::Method::POST => "POST",
+            axum::http::Method::HEAD => "HEAD",
+            _ => "other",
+        };
+        self.requests
+            .get_or_create(&RequestLabels { method, code })
+            .inc();
     }
 
     /// The text format.

@@ -41,7 +41,8 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keel_routes_and_serving_on_one_member() {
-    // Goal: the pending endpoint's answers; each machine's capacity and allocation; a batch job finished on its current file listed
+    // Goal: the pending endpoint's answers; the API's answers counted in its metrics by
+    // method and code; each machine's capacity and allocation; a batch job finished on its current file listed
     // and explained with how it ended, one finished on an older file or unloaded not; status and journal answered on the unit's host,
     // here or through a forward that streams and stops when the client goes away; the 409,
     // 404, 400 and 502 cases; serving on TCP and a unix socket, with stale sockets replaced
@@ -49,7 +50,9 @@ async fn keel_routes_and_serving_on_one_member() {
     // Method: one member; routers over their own registry prefixes with fake inspectors; a
     // second fleetd served on 127.0.0.1:0 as the remote host; hyper over a unix socket.
     let cluster = cluster();
-    pending_reasons(&api(&registry(&cluster, "/k-pending/"), 100, M1)).await;
+    let pending = api(&registry(&cluster, "/k-pending/"), 100, M1);
+    pending_reasons(&pending).await;
+    requests_are_counted(&pending).await;
     finished_batch_jobs(&api(&registry(&cluster, "/k-batch/"), 100, M1)).await;
     allocation_of_machines(&api(&registry(&cluster, "/k-alloc/"), 100, M1)).await;
     inspection_here_and_forwarded(&registry(&cluster, "/k-inspect/")).await;
@@ -80,6 +83,27 @@ async fn pending_reasons(api: &Api) {
     assert_eq!(reply.text(), golden);
     let missing = get(router, "/keel/v1/units/nope.service/pending").await;
     assert_eq!(missing.error(), (404, "unit does not exist".to_owned()));
+}
+
+/// After [`pending_reasons`] (two 404s and one 200, all GETs), `/metrics` counts them: the
+/// requests that reached it before it, and not the one that reads it.
+async fn requests_are_counted(api: &Api) {
+    let text = get(&api.router, "/metrics").await.text();
+    for line in [
+        r#"fleet_api_requests_total{method="GET",code="404"} 2"#,
+        r#"fleet_api_requests_total{method="GET",code="200"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
+    let put = put(&api.router, "/keel/v1/units/p.service/replicas", "{").await;
+    assert_eq!(put.status, StatusCode::BAD_REQUEST);
+    let text = get(&api.router, "/metrics").await.text();
+    for line in [
+        r#"fleet_api_requests_total{method="GET",code="200"} 2"#,
+        r#"fleet_api_requests_total{method="PUT",code="400"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
 }
 
 /// `GET /keel/v1/allocation`: a machine with capacity shows it and the requests of the

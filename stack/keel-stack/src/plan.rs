@@ -177,6 +177,24 @@ fn dashboard(settings: &Settings) -> Part {
         ("--listen", flags.dashboard_addr.to_string()),
         ("--keel", flags.keel_client_url.clone()),
         ("--fleet", fleet_api(settings)),
+        (
+            "--metrics",
+            format!(
+                "keel={}/metrics",
+                flags.keel_client_url.trim_end_matches('/')
+            ),
+        ),
+        (
+            "--metrics",
+            format!("fleet={}/metrics", fleet_api(settings)),
+        ),
+        (
+            "--metrics",
+            format!(
+                "dns=http://{}/metrics",
+                SocketAddr::new(flags.dns_addr.ip(), flags.dns_metrics_port)
+            ),
+        ),
     ];
     Part {
         name: "dashboard".into(),
@@ -646,6 +664,19 @@ mod tests {
             .windows(2)
             .any(|w| w == ["--fleet", "http://127.0.0.1:49153"]));
         assert_eq!(dashboard.line, "dashboard: http://127.0.0.1:8080/");
+        for source in [
+            "keel=http://127.0.0.1:2379/metrics",
+            "fleet=http://127.0.0.1:49153/metrics",
+            "dns=http://127.0.0.1:9153/metrics",
+        ] {
+            assert!(
+                dashboard
+                    .args
+                    .windows(2)
+                    .any(|w| w == ["--metrics", source]),
+                "{source}"
+            );
+        }
     }
 
     /// Goal: with the caller's own manager fleetd runs on the machine, on that bus, with

@@ -150,13 +150,19 @@ async fn metrics(State(state): State<ApiState>) -> Response {
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
 
-/// Answers 503 until the machine is registered.
+/// Answers 503 until the machine is registered; counts every answer in the metrics.
 async fn readiness_gate(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    if state.is_ready() {
+    let method = request.method().clone();
+    let response = if state.is_ready() {
         next.run(request).await
     } else {
         ApiError::unavailable().into_response()
-    }
+    };
+    state
+        .status()
+        .metrics()
+        .answered(&method, response.status().as_u16());
+    response
 }
 
 fn is_json(response: &Response) -> bool {

@@ -24,12 +24,34 @@ struct Args {
     /// The discovery records' key prefix.
     #[arg(long, default_value = "skydns")]
     record_prefix: String,
+    /// A daemon's metrics page, as NAME=URL (NAME: keel, fleet or dns), for the page's
+    /// request-rate plot; repeatable.
+    #[arg(long = "metrics", value_name = "NAME=URL", value_parser = metrics_source)]
+    metrics: Vec<(String, String)>,
     /// Log format: text or json (one object per line).
     #[arg(long, env = "KEEL_DASHBOARD_LOG_FORMAT", value_enum, default_value_t)]
     log_format: keel_cli::LogFormat,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) and exit.
     #[arg(long, value_name = "SHELL")]
     completion: Option<keel_cli::Shell>,
+}
+
+/// `NAME=URL` with a daemon name the dashboard knows the request counter of.
+fn metrics_source(text: &str) -> Result<(String, String), String> {
+    let (name, url) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected NAME=URL"))?;
+    if keel_stack::dashboard::requests::counter_of(name).is_none() {
+        let names: Vec<&str> = keel_stack::dashboard::requests::COUNTERS
+            .iter()
+            .map(|(daemon, _)| *daemon)
+            .collect();
+        return Err(format!("{name:?}: not one of {}", names.join(", ")));
+    }
+    if !url.starts_with("http://") {
+        return Err(format!("{url:?}: expected an http:// URL"));
+    }
+    Ok((name.to_owned(), url.to_owned()))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         keel,
         fleet: args.fleet.trim_end_matches('/').to_owned(),
         record_prefix: args.record_prefix,
+        metrics: args.metrics,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -9,6 +9,7 @@
 //! serves the page, the document and the events, and passes unit actions to fleet.
 
 pub mod history;
+pub mod requests;
 pub mod server;
 pub mod source;
 pub mod view;

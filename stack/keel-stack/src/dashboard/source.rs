@@ -19,6 +19,8 @@ pub struct Sources {
     pub fleet: String,
     /// The discovery records' prefix (`skydns`).
     pub record_prefix: String,
+    /// Daemons' `/metrics` pages, by daemon name ([`super::requests::COUNTERS`]).
+    pub metrics: Vec<(String, String)>,
 }
 
 impl Sources {
@@ -42,7 +44,32 @@ impl Sources {
         let records = format!("/{}", self.record_prefix);
         raw.records = self.leaves(&records, &mut raw.errors).await;
         self.fleet(&mut raw).await;
+        self.requests(&mut raw).await;
         raw
+    }
+
+    /// Each daemon's request counter, from its `/metrics` page.
+    async fn requests(&self, raw: &mut Raw) {
+        for (name, url) in &self.metrics {
+            let Some(counter) = super::requests::counter_of(name) else {
+                continue;
+            };
+            let total = match probe::get(url).await {
+                Ok(reply) if reply.status == 200 => {
+                    let text = String::from_utf8_lossy(&reply.body);
+                    super::requests::total(&text, counter)
+                        .ok_or_else(|| format!("no {counter} in {url}"))
+                }
+                Ok(reply) => Err(format!("{url} answered {}", reply.status)),
+                Err(error) => Err(format!("{url}: {error}")),
+            };
+            match total {
+                Ok(total) => {
+                    raw.requests.insert(name.clone(), total);
+                }
+                Err(error) => raw.errors.push(format!("{name} metrics: {error}")),
+            }
+        }
     }
 
     /// Every leaf under `key`, as key and value; none when it does not exist.

@@ -33,6 +33,8 @@ pub struct Raw {
     pub semaphores: Vec<(String, String)>,
     /// Every key and value under the discovery prefix.
     pub records: Vec<(String, String)>,
+    /// Each daemon's request counter (its `/metrics`), by daemon name.
+    pub requests: BTreeMap<String, f64>,
     pub errors: Vec<String>,
 }
 
@@ -49,6 +51,8 @@ pub struct View {
     pub templates: Vec<TemplateView>,
     /// Failures and restarts over the last minutes, and since the dashboard started.
     pub history: HistoryView,
+    /// Each daemon's requests served so far (the page plots their rate), by daemon name.
+    pub requests: BTreeMap<String, f64>,
     pub locks: Vec<LockView>,
     pub records: Vec<RecordView>,
     pub errors: Vec<String>,
@@ -158,6 +162,7 @@ pub fn build(raw: &Raw, record_prefix: &str, tally: &Tally, now: u64) -> View {
         units,
         unit_states,
         history: tally.view(now),
+        requests: raw.requests.clone(),
         locks: locks(&raw.semaphores),
         records: records(&raw.records, record_prefix),
         errors: raw.errors.clone(),
@@ -408,6 +413,7 @@ mod tests {
                 ),
                 ("/skydns/local/skydns/bad".into(), "not json".into()),
             ],
+            requests: [("keel".to_owned(), 42.0)].into(),
             errors: vec![],
         }
     }
@@ -447,6 +453,7 @@ mod tests {
             }
         );
         assert_eq!(view.history.total.failures, 1);
+        assert_eq!(view.requests, [("keel".to_owned(), 42.0)].into());
         assert_eq!(
             view.templates,
             vec![TemplateView {

@@ -140,6 +140,14 @@ async fn drive(dir: &Path, driver_url: &str, url: &str, unit: &str) {
     let shot = client.screenshot().await.unwrap();
     std::fs::write(artefacts().join("2-started.png"), shot).unwrap();
     failures_and_restarts_are_counted(&client).await;
+    // Every daemon's request rate is plotted; Keel's is never 0 (the dashboard reads it).
+    wait_text(&client, "//div[@id='request-legend']", |t| {
+        t.contains("fleet ")
+            && t.contains("dns ")
+            && t.contains("keel ")
+            && !t.contains("keel 0.0/s")
+    })
+    .await;
     a_template_is_scaled_from_the_page(&client).await;
     let shot = client.screenshot().await.unwrap();
     std::fs::write(artefacts().join("3-scaled.png"), shot).unwrap();

@@ -7,6 +7,9 @@
 const HISTORY = 300; // samples kept for the plots: five minutes of one-second updates
 const history = { commits: [], states: [] };
 let lastCommit = null;
+// Per daemon: its request rates (the plot) and its last total with the time it was read.
+const requestHistory = {};
+const REQUEST_COLORS = { keel: "#4fb3ff", fleet: "#3ecf8e", dns: "#c792ea" };
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -183,6 +186,14 @@ function remember(view) {
     }
     lastCommit = { index: leader.raft_index, at: now };
   }
+  for (const [name, total] of Object.entries(view.requests)) {
+    const entry = requestHistory[name] || (requestHistory[name] = { rates: [], last: null });
+    if (!entry.last || now - entry.last.at >= 1) {
+      if (entry.last) entry.rates.push(Math.max(0, (total - entry.last.total) / (now - entry.last.at)));
+      entry.last = { total, at: now };
+      while (entry.rates.length > HISTORY) entry.rates.shift();
+    }
+  }
   const states = view.unit_states;
   const active = states.active || 0, failed = states.failed || 0;
   const total = Object.values(states).reduce((a, b) => a + b, 0);
@@ -192,6 +203,12 @@ function remember(view) {
 
 function renderPlots() {
   plot($("#commit-rate"), [{ color: "#4fb3ff", values: history.commits }]);
+  const daemons = Object.entries(requestHistory);
+  plot($("#request-rate"), daemons.map(([name, entry]) => ({ color: REQUEST_COLORS[name] || "#dde6ef", values: entry.rates })));
+  $("#request-legend").replaceChildren(...daemons.map(([name, entry]) => {
+    const rate = entry.rates.length ? entry.rates[entry.rates.length - 1] : 0;
+    return element("span", {}, element("i", { style: `background:${REQUEST_COLORS[name] || "#dde6ef"}` }), `${name} ${rate.toFixed(1)}/s`);
+  }));
   const series = [
     { name: "active", color: "#3ecf8e" },
     { name: "failed", color: "#ff6b6b" },
