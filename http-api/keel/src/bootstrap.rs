@@ -118,6 +118,7 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
 /// their peer URLs) for the id the cluster gave this member when it was added, the cluster id
 /// and the current members. Tries each member in turn for up to 30 s.
 fn join(config: &Config) -> anyhow::Result<MemberIdentity> {
+    use kv_http::peer::JoinError;
     use std::io::Write as _;
     let own = &config.advertise_peer_urls;
     let others: Vec<&String> = config
@@ -136,22 +137,23 @@ fn join(config: &Config) -> anyhow::Result<MemberIdentity> {
             let Some(address) = kv_http::peer::peer_address(url) else {
                 continue;
             };
-            let attempt = (|| -> Result<kv_http::peer::JoinAnswer, String> {
+            let attempt = (|| -> Result<kv_http::peer::JoinAnswer, JoinError> {
+                let io = |e: std::io::Error| JoinError::Unreadable(e.to_string());
                 let socket = std::net::ToSocketAddrs::to_socket_addrs(&address)
-                    .map_err(|e| e.to_string())?
+                    .map_err(io)?
                     .next()
-                    .ok_or("no address")?;
+                    .ok_or_else(|| JoinError::Unreadable("no address".into()))?;
                 let mut stream = std::net::TcpStream::connect_timeout(
                     &socket,
                     std::time::Duration::from_secs(2),
                 )
-                .map_err(|e| e.to_string())?;
+                .map_err(io)?;
                 stream
                     .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(io)?;
                 stream
                     .write_all(&kv_http::peer::join_request(own))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(io)?;
                 kv_http::peer::read_join_answer(&mut stream)
             })();
             match attempt {
@@ -170,10 +172,8 @@ fn join(config: &Config) -> anyhow::Result<MemberIdentity> {
                         initial_members: answer.members,
                     });
                 }
-                Err(error) if error.contains("add it first") => {
-                    bail!("cannot join the cluster: {error}")
-                }
-                Err(error) => last_error = format!("{url}: {error}"),
+                Err(JoinError::Refused(reason)) => bail!("cannot join the cluster: {reason}"),
+                Err(JoinError::Unreadable(error)) => last_error = format!("{url}: {error}"),
             }
         }
         if std::time::Instant::now() > deadline {

@@ -590,27 +590,46 @@ pub fn join_request(peer_urls: &[String]) -> Vec<u8> {
     bytes
 }
 
+/// Why a join brought no identity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The member answered and refused, in its words (no member has these peer URLs: add
+    /// it first); asking again will not help.
+    #[error("{0}")]
+    Refused(String),
+    /// No answer could be read or understood; another member, or a later try, may do.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
 /// Reads the answer to `join_request` (blocking: the joining member asks before it starts).
 ///
 /// # Errors
-/// The peer's refusal in its words, or an I/O or format problem.
-pub fn read_join_answer(stream: &mut impl std::io::Read) -> Result<JoinAnswer, String> {
+/// [`JoinError::Refused`] with the peer's refusal, [`JoinError::Unreadable`] for an I/O or
+/// format problem.
+pub fn read_join_answer(stream: &mut impl std::io::Read) -> Result<JoinAnswer, JoinError> {
+    let unreadable = |text: String| JoinError::Unreadable(text);
     let mut head = [0u8; 5];
     stream
         .read_exact(&mut head)
-        .map_err(|e| format!("reading the answer: {e}"))?;
+        .map_err(|e| unreadable(format!("reading the answer: {e}")))?;
     let length = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
     if length > JOIN_BYTES_MAX {
-        return Err("answer too large".into());
+        return Err(unreadable("answer too large".into()));
     }
     let mut body = vec![0u8; length];
     stream
         .read_exact(&mut body)
-        .map_err(|e| format!("reading the answer: {e}"))?;
-    let body = String::from_utf8(body).map_err(|_| "answer is not text".to_owned())?;
+        .map_err(|e| unreadable(format!("reading the answer: {e}")))?;
+    let body = String::from_utf8(body).map_err(|_| unreadable("answer is not text".into()))?;
     if head[0] != ACCEPTED {
-        return Err(body);
+        return Err(JoinError::Refused(body));
     }
+    parse_join_answer(&body).map_err(unreadable)
+}
+
+/// The accepted answer's lines: `cluster <id>`, `member <id>`, `peer <id> <urls>`.
+fn parse_join_answer(body: &str) -> Result<JoinAnswer, String> {
     let mut answer = JoinAnswer {
         cluster_id: 0,
         member_id: 0,
@@ -678,4 +697,50 @@ async fn answer_join(
     answer.extend_from_slice(&u32::try_from(text.len()).unwrap_or(0).to_be_bytes());
     answer.extend_from_slice(text.as_bytes());
     stream.get_mut().write_all(&answer).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+    use super::*;
+
+    fn answer(status: u8, body: &str) -> Vec<u8> {
+        let mut bytes = vec![status];
+        bytes.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes());
+        bytes.extend_from_slice(body.as_bytes());
+        bytes
+    }
+
+    /// Goal: a joining member tells a refusal (stop: asking again will not help) from an
+    /// answer it could not read (try another member), by kind and not by its text. Method:
+    /// an accepted answer, a refusal, a truncated answer and a malformed line.
+    #[test]
+    fn join_answers_are_told_apart_by_kind() {
+        let accepted = answer(
+            ACCEPTED,
+            "cluster a1\nmember b2\npeer b2 http://x:1,http://y:2\n",
+        );
+        let parsed = read_join_answer(&mut accepted.as_slice()).unwrap();
+        assert_eq!((parsed.cluster_id, parsed.member_id), (0xa1, 0xb2));
+        assert_eq!(
+            parsed.members,
+            vec![(0xb2, vec!["http://x:1".to_owned(), "http://y:2".to_owned()])]
+        );
+        let refused = answer(WRONG_MEMBER, "no member has peer URLs http://z:3");
+        assert_eq!(
+            read_join_answer(&mut refused.as_slice()).unwrap_err(),
+            JoinError::Refused("no member has peer URLs http://z:3".into())
+        );
+        let truncated = &accepted[..accepted.len() - 4];
+        assert!(matches!(
+            read_join_answer(&mut &truncated[..]),
+            Err(JoinError::Unreadable(_))
+        ));
+        let odd = answer(ACCEPTED, "cluster a1\nsomething else\n");
+        assert!(matches!(
+            read_join_answer(&mut odd.as_slice()),
+            Err(JoinError::Unreadable(_))
+        ));
+    }
 }

@@ -43,12 +43,9 @@ pub struct Backup {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    let mut hash = v2store::Fnv1a::new();
+    hash.write_bytes(bytes);
+    hash.finish()
 }
 
 /// Encodes a backup of `store` taken at `raft_index`.

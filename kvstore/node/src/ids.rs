@@ -47,17 +47,13 @@ impl std::fmt::Display for ClusterId {
 /// FNV-1a, 64 bit: a stable hash (unlike std's `RandomState`) so that every member derives the
 /// same ids from the same flags, as etcd derives member ids from peer URLs and the token.
 fn fnv1a(parts: &[&[u8]]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut hash = v2store::Fnv1a::new();
     for part in parts {
-        for byte in *part {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        hash.write_bytes(part);
         // A separator so that ("ab","c") and ("a","bc") differ.
-        hash ^= 0xff;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        hash.write_bytes(&[0xff]);
     }
-    hash
+    hash.finish()
 }
 
 /// The id of a member, derived from its sorted peer URLs and the cluster token (etcd derives
@@ -111,6 +107,15 @@ mod tests {
             member_id(&a, "t"),
             NodeId(fnv1a(&[b"http://a:1", b"http://b:2", b"t"]))
         );
+    }
+
+    // Goal: member IDs stay what earlier versions derived (they are in every data directory
+    // and every peer's configuration). Method: one ID computed by hand with FNV-1a 64 and a
+    // 0xff byte after each part.
+    #[test]
+    fn member_ids_keep_their_values() {
+        let urls = vec!["http://a:1".to_string(), "http://b:2".to_string()];
+        assert_eq!(member_id(&urls, "t"), NodeId(0x9b25_b02e_40ce_3486));
     }
 
     // Goal: the cluster id depends on the member set and token only.

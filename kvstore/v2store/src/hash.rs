@@ -1,41 +1,51 @@
-//! A hand-written FNV-1a hasher for `Store::content_hash`.
+//! The one FNV-1a hasher of the store's crates: `Store::content_hash`, and (re-exported as
+//! `v2store::Fnv1a`) the node's member and cluster IDs and its backup checksum.
 //!
 //! Owns: a hash that is the same on every replica, platform and run. std's `RandomState` is
 //! seeded per process, so it must never be used for anything replicas compare.
 
 /// FNV-1a, 64-bit (<http://www.isthe.com/chongo/tech/comp/fnv/>).
-pub(crate) struct Fnv1a {
+#[derive(Debug, Clone)]
+pub struct Fnv1a {
     state: u64,
 }
 
 const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0000_0100_0000_01b3;
 
+impl Default for Fnv1a {
+    fn default() -> Fnv1a {
+        Fnv1a::new()
+    }
+}
+
 impl Fnv1a {
-    pub(crate) fn new() -> Fnv1a {
+    #[must_use]
+    pub fn new() -> Fnv1a {
         Fnv1a {
             state: OFFSET_BASIS,
         }
     }
 
-    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) {
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
         for byte in bytes {
             self.state ^= u64::from(*byte);
             self.state = self.state.wrapping_mul(PRIME);
         }
     }
 
-    pub(crate) fn write_u64(&mut self, value: u64) {
+    pub fn write_u64(&mut self, value: u64) {
         self.write_bytes(&value.to_le_bytes());
     }
 
     /// Length first, so that ("ab","c") and ("a","bc") hash differently.
-    pub(crate) fn write_str(&mut self, text: &str) {
+    pub fn write_str(&mut self, text: &str) {
         self.write_u64(text.len() as u64);
         self.write_bytes(text.as_bytes());
     }
 
-    pub(crate) fn finish(&self) -> u64 {
+    #[must_use]
+    pub fn finish(&self) -> u64 {
         self.state
     }
 }

@@ -28,6 +28,7 @@ mod watch;
 mod tests;
 
 pub use error::StoreError;
+pub use hash::Fnv1a;
 pub use mutation::Mutation;
 pub use store::{Store, StoreStats};
 pub use time::Time;
