@@ -345,6 +345,17 @@ impl Lab {
         );
     }
 
+    /// Removes what a lab of `config` (or a larger one with its names, up to `nodes`
+    /// namespaces) left behind: processes in its namespaces, the namespaces, their veths and
+    /// the bridge. For an owner that may have run with more nodes before it crashed.
+    pub fn clean(config: LabConfig) {
+        Lab {
+            config,
+            torn_down: true,
+        }
+        .remove_leftovers();
+    }
+
     /// Tears the lab down now (also done on drop).
     pub fn down(&mut self) {
         if !self.torn_down {

@@ -1,12 +1,13 @@
 //! `keel-stack`: the whole Keel stack on one machine in one command. It starts the other
 //! binaries (found beside its own executable) as child processes, each once the one before
 //! is ready: the systemd manager fleetd drives (the caller's own, or a private one), `keel`,
-//! `fleetd`, `discoveryd`, `locksmithd` and the [`dashboard`]; prints one line per service once all are up, writes
-//! an environment file for the command-line tools, and stops everything it started on
-//! SIGINT or SIGTERM, in reverse order. With `--hosts N` fleetd runs once in each of N test
-//! hosts in network namespaces instead (testkit's lab), for a multi-machine demo. It links no service crate: like any user, it sees
-//! them only through their executables and public APIs (`docs/operations.md`, "The whole
-//! stack on one machine").
+//! `fleetd`, `discoveryd`, `locksmithd` and the [`dashboard`]; prints one line per service
+//! once all are up, writes an environment file for the command-line tools, and stops
+//! everything it started on SIGINT or SIGTERM, in reverse order. With `--hosts N` fleetd
+//! runs once in each of N test hosts in network namespaces instead (testkit's lab), for a
+//! multi-machine demo. It links no service crate: like any user, it sees them only through
+//! their executables and public APIs (`docs/operations.md`, "The whole stack on one
+//! machine").
 //!
 //! The decisions are in [`plan`] (no I/O); [`manager`], [`child`] and [`probe`] do the
 //! processes and the checks; [`run`] puts them in order.

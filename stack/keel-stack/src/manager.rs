@@ -36,11 +36,12 @@ pub struct HostsRequest {
 }
 
 impl HostsRequest {
-    /// The three octets, when `net` is three octets.
+    /// The three octets, when `net` is three octets of a private /24 (10/8, 172.16/12,
+    /// 192.168/16).
     fn octets(&self) -> Result<[u8; 3], StackError> {
         let bad = || {
             StackError::Flag(format!(
-                "--hosts-net: {:?} must be three octets, such as 10.90.0",
+                "--hosts-net: {:?} must be the first three octets of a private /24, such as 10.90.0",
                 self.net
             ))
         };
@@ -49,7 +50,26 @@ impl HostsRequest {
             .split('.')
             .map(|octet| octet.parse::<u8>().map_err(|_| bad()))
             .collect::<Result<_, _>>()?;
-        parts.try_into().map_err(|_| bad())
+        let octets: [u8; 3] = parts.try_into().map_err(|_| bad())?;
+        let private = matches!(octets, [10, _, _] | [192, 168, _])
+            || (octets[0] == 172 && (16..32).contains(&octets[1]));
+        if private {
+            Ok(octets)
+        } else {
+            Err(bad())
+        }
+    }
+
+    /// The lab's names: namespaces `ks<tag>h<N>`, bridge `ks<tag>br`, with a tag that no
+    /// other net shares (three digits per octet).
+    fn lab_config(&self, octets: [u8; 3]) -> LabConfig {
+        let tag: String = octets.iter().map(|octet| format!("{octet:03}")).collect();
+        LabConfig {
+            nodes: self.count,
+            net: octets.map(|octet| octet.to_string()).join("."),
+            prefix: format!("ks{tag}h"),
+            bridge: format!("ks{tag}br"),
+        }
     }
 
     /// Refuses a count or net the stack cannot use.
@@ -67,16 +87,42 @@ impl HostsRequest {
     }
 }
 
+/// Takes the lab's lock (`/run/<bridge>.lock`, held until the returned file is dropped).
+///
+/// # Errors
+/// Another `keel-stack --hosts` on this net holds it, or the file cannot be opened.
+fn lock_lab(config: &LabConfig) -> Result<std::fs::File, StackError> {
+    let path = PathBuf::from(format!("/run/{}.lock", config.bridge));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(StackError::io("opening", &path))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(_) => Err(StackError::Flag(format!(
+            "--hosts-net {}: another keel-stack --hosts runs on this net (it holds {})",
+            config.net,
+            path.display()
+        ))),
+    }
+}
+
 /// An address the lab gave, as an IP.
 fn lab_address(text: &str) -> Result<IpAddr, StackError> {
     text.parse()
         .map_err(|_| StackError::Flag(format!("--hosts-net: {text:?} is not an address")))
 }
 
-/// The test hosts and their lab; the hosts stop before the lab's namespaces go.
+/// The test hosts and their lab; the hosts stop before the lab's namespaces go, and the
+/// lab's lock is let go last.
 pub struct TestHosts {
     hosts: Vec<keel_host::Host>,
     lab: Lab,
+    /// Held while the lab lives: a second stack on the same net is refused instead of
+    /// removing this one's namespaces as leftovers.
+    _lock: std::fs::File,
     bridge: IpAddr,
     addresses: Vec<IpAddr>,
 }
@@ -151,17 +197,18 @@ pub fn start_hosts(request: &HostsRequest, data_dir: &Path) -> Result<Running, S
         });
     }
     let octets = request.octets()?;
-    let tag: String = octets.iter().map(u8::to_string).collect();
-    let lab = Lab::up(LabConfig {
-        nodes: request.count,
-        net: request.net.clone(),
-        prefix: format!("ks{tag}h"),
-        bridge: format!("ks{tag}br"),
-    })
-    .map_err(|error| StackError::NoManager {
+    let config = request.lab_config(octets);
+    let lock = lock_lab(&config)?;
+    // What a killed run left, with as many hosts as it may have had.
+    Lab::clean(LabConfig {
+        nodes: HOSTS_MAX,
+        ..config.clone()
+    });
+    let lab = Lab::up(config).map_err(|error| StackError::NoManager {
         reason: format!("the test hosts' network: {error}"),
     })?;
     let mut test = TestHosts {
+        _lock: lock,
         hosts: Vec::new(),
         bridge: lab_address(&lab.harness_address())?,
         addresses: Vec::new(),
@@ -255,6 +302,63 @@ fn machine_id(path: &Path) -> Result<String, StackError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Goal: `--hosts-net` takes three octets of a private /24 only, and every net gets lab
+    /// names of its own (`10.90.0` and `109.0.0` must not share them). Method: good and bad
+    /// nets through `octets`, then the names of two nets.
+    #[test]
+    fn host_nets_are_private_and_named_apart() {
+        let request = |net: &str| HostsRequest {
+            count: 2,
+            net: net.into(),
+        };
+        for good in [
+            "10.90.0",
+            "172.16.5",
+            "172.31.255",
+            "192.168.7",
+            "010.090.000",
+        ] {
+            assert!(request(good).octets().is_ok(), "{good}");
+        }
+        for bad in [
+            "127.0.0",
+            "0.0.0",
+            "224.1.1",
+            "172.32.0",
+            "8.8.8",
+            "10.90",
+            "10.90.0.1",
+            "10.x.0",
+            "",
+        ] {
+            assert!(request(bad).octets().is_err(), "{bad}");
+        }
+        let one = request("10.90.0").lab_config([10, 90, 0]);
+        let other = request("109.0.0").lab_config([109, 0, 0]);
+        assert_eq!(one.prefix, "ks010090000h");
+        assert_eq!(one.bridge, "ks010090000br");
+        assert_ne!(one.prefix, other.prefix);
+        assert_eq!(
+            request("010.090.000").lab_config([10, 90, 0]).net,
+            "10.90.0"
+        );
+        assert!(
+            one.bridge.len() <= 15,
+            "an interface name has at most 15 bytes"
+        );
+        assert!(request("10.0.0").check().is_ok());
+        let zero = HostsRequest {
+            count: 0,
+            net: "10.0.0".into(),
+        };
+        assert!(zero.check().is_err());
+        let many = HostsRequest {
+            count: HOSTS_MAX + 1,
+            net: "10.0.0".into(),
+        };
+        assert!(many.check().is_err());
+    }
 
     /// Goal: the machine ID is made once and then kept, and a damaged file is replaced.
     /// Method: three reads of one path, the file overwritten with garbage before the third.

@@ -664,6 +664,16 @@ mod tests {
             .windows(2)
             .any(|w| w == ["--fleet", "http://127.0.0.1:49153"]));
         assert_eq!(dashboard.line, "dashboard: http://127.0.0.1:8080/");
+    }
+
+    /// Goal: the dashboard reads every daemon's request counter where that daemon serves
+    /// its metrics. Method: the default plan's dashboard arguments.
+    #[test]
+    fn the_dashboard_reads_every_daemons_metrics() {
+        let plan = parts(&settings(Manager::Private {
+            bus: "unix:path=/run/user/0/bus".into(),
+        }));
+        let dashboard = &plan[4];
         for source in [
             "keel=http://127.0.0.1:2379/metrics",
             "fleet=http://127.0.0.1:49153/metrics",

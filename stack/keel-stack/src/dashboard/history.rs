@@ -65,7 +65,9 @@ pub fn classify(before: Option<&str>, after: Option<&str>) -> Option<Change> {
     if after.active == "failed" && was_active != "failed" {
         return Some(Change::Failure);
     }
-    let auto_restart = after.sub == "auto-restart" && was_sub != "auto-restart";
+    // `auto-restart`, and systemd 254's `auto-restart-queued` after it: one restart.
+    let auto_restart =
+        after.sub.starts_with("auto-restart") && !was_sub.starts_with("auto-restart");
     let started_again =
         was_active == "failed" && matches!(after.active.as_str(), "activating" | "active");
     (auto_restart || started_again).then_some(Change::Restart)
@@ -187,6 +189,20 @@ mod tests {
         assert_eq!(case(None, s("failed", "failed")), Some(Change::Failure));
         assert_eq!(case(s("failed", "failed"), s("failed", "failed")), None);
         assert_eq!(
+            case(
+                s("active", "running"),
+                s("activating", "auto-restart-queued")
+            ),
+            Some(Change::Restart)
+        );
+        assert_eq!(
+            case(
+                s("activating", "auto-restart"),
+                s("activating", "auto-restart-queued")
+            ),
+            None
+        );
+        assert_eq!(
             case(s("active", "running"), s("activating", "auto-restart")),
             Some(Change::Restart)
         );
@@ -280,7 +296,22 @@ mod tests {
                 restarts: 1
             }
         );
-        tally.record(key, Some(&fail), Some(&restart), 5000);
-        assert_eq!(tally.buckets.len(), 1, "old buckets are dropped");
+    }
+
+    /// Goal: buckets older than the plot's window are dropped, not kept forever. Method: two
+    /// changes far apart.
+    #[test]
+    fn old_buckets_are_dropped() {
+        let mut tally = Tally::default();
+        let key = "/_coreos.com/fleet/states/web.service/m1";
+        let fail = state("failed", "failed");
+        tally.record(key, None, Some(&fail), 1000);
+        tally.record(
+            key,
+            Some(&fail),
+            Some(&state("activating", "auto-restart")),
+            5000,
+        );
+        assert_eq!(tally.buckets.len(), 1);
     }
 }

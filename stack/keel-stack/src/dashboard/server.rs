@@ -5,8 +5,9 @@
 //!
 //! The document is rebuilt by one task, on every change Keel's watches of `/` (locksmith,
 //! the records) and of fleet's prefix report (the changes that arrive while a document is
-//! built fold into one rebuild; fleet's state changes are also counted, [`super::history`]) and at least every [`REFRESH`] (raft positions move without a
-//! key changing); the page never polls.
+//! built fold into one rebuild, at most one per [`REBUILD_GAP`]; fleet's state changes are
+//! also counted, [`super::history`]) and at least every [`REFRESH`] (raft positions move
+//! without a key changing); the page never polls.
 
 use super::history::{Tally, FLEET_PREFIX};
 use super::source::Sources;
@@ -32,6 +33,9 @@ const COALESCED_MAX: usize = 10_000;
 /// The longest the document goes without a rebuild.
 pub const REFRESH: Duration = Duration::from_secs(1);
 
+/// The shortest time between two rebuilds.
+pub const REBUILD_GAP: Duration = Duration::from_millis(250);
+
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
@@ -56,7 +60,7 @@ pub async fn serve(
         &sources.gather().await,
         &sources.record_prefix,
         &Tally::default(),
-        unix_seconds(),
+        seconds(),
     ));
     let (publish, view) = watch::channel(first);
     let fleet = sources.fleet.clone();
@@ -138,6 +142,7 @@ async fn refresh(sources: Sources, publish: watch::Sender<Arc<View>>, shutdown: 
     ];
     let mut tally = Tally::default();
     let mut tick = tokio::time::interval(REFRESH);
+    let mut last = tokio::time::Instant::now();
     loop {
         let [all, fleet] = &mut feeds;
         // Which watch ended or failed, if one did.
@@ -147,19 +152,29 @@ async fn refresh(sources: Sources, publish: watch::Sender<Arc<View>>, shutdown: 
             item = all.stream.next() => take(&mut tally, item).then_some(0),
             item = fleet.stream.next() => take(&mut tally, item).then_some(1),
         };
+        // Watch again after the next tick, which keeps the document current meanwhile; and
+        // at most one rebuild per REBUILD_GAP: a burst of fleet's writes (a crash loop, a
+        // scale to a hundred) is counted change by change but read once.
+        let wait = match stopped {
+            Some(_) => tokio::time::Instant::now() + REFRESH,
+            None => last + REBUILD_GAP,
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep_until(wait) => {}
+        }
         if let Some(feed) = stopped {
-            // Watch again after the next tick, which keeps the document current meanwhile.
-            tick.tick().await;
             feeds[feed].restart();
         }
         for feed in &mut feeds {
             feed.drain(&mut tally);
         }
+        last = tokio::time::Instant::now();
         let view = build(
             &sources.gather().await,
             &sources.record_prefix,
             &tally,
-            unix_seconds(),
+            seconds(),
         );
         publish.send_if_modified(|current| {
             let changed = **current != view;
@@ -181,15 +196,18 @@ fn count(tally: &mut Tally, event: &kv_client::Event) {
         &event.node.key,
         before,
         event.node.value.as_deref(),
-        unix_seconds(),
+        seconds(),
     );
 }
 
-/// Seconds since the Unix epoch (0 before it).
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
+/// Seconds on a monotonic clock (since its first reading): the counts' buckets never move
+/// back with the wall clock.
+fn seconds() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs()
 }
 
 async fn index() -> impl IntoResponse {

@@ -105,8 +105,8 @@ pub struct TemplateView {
     pub name: String,
     /// The replica count fleet keeps (`fleetctl scale`), when one was set.
     pub replicas: Option<u32>,
-    /// Its numbered instances (`NAME@<n>.service`) that exist, and those systemd reports
-    /// active.
+    /// Its instances that exist (`NAME@<instance>.service`, numbered by `fleetctl scale` or
+    /// named by hand), and those systemd reports active.
     pub instances: usize,
     pub active: usize,
 }
@@ -329,6 +329,39 @@ mod tests {
         }
     }
 
+    fn units() -> Vec<Unit> {
+        vec![
+            Unit {
+                name: "web.service".into(),
+                desired_state: "launched".into(),
+                current_state: "launched".into(),
+                machine_id: "m1".into(),
+                options: vec![],
+            },
+            Unit {
+                name: "app@.service".into(),
+                desired_state: "inactive".into(),
+                current_state: "inactive".into(),
+                machine_id: String::new(),
+                options: vec![],
+            },
+            Unit {
+                name: "app@1.service".into(),
+                desired_state: "launched".into(),
+                current_state: "launched".into(),
+                machine_id: "m1".into(),
+                options: vec![],
+            },
+            Unit {
+                name: "big.service".into(),
+                desired_state: "launched".into(),
+                current_state: "inactive".into(),
+                machine_id: String::new(),
+                options: vec![],
+            },
+        ]
+    }
+
     fn raw() -> Raw {
         let member = |id: &str, name: &str| Member {
             id: id.into(),
@@ -345,36 +378,7 @@ mod tests {
                 primary_ip: "10.0.0.1".into(),
                 metadata: [("zone".to_owned(), "a".to_owned())].into(),
             }],
-            units: vec![
-                Unit {
-                    name: "web.service".into(),
-                    desired_state: "launched".into(),
-                    current_state: "launched".into(),
-                    machine_id: "m1".into(),
-                    options: vec![],
-                },
-                Unit {
-                    name: "app@.service".into(),
-                    desired_state: "inactive".into(),
-                    current_state: "inactive".into(),
-                    machine_id: String::new(),
-                    options: vec![],
-                },
-                Unit {
-                    name: "app@1.service".into(),
-                    desired_state: "launched".into(),
-                    current_state: "launched".into(),
-                    machine_id: "m1".into(),
-                    options: vec![],
-                },
-                Unit {
-                    name: "big.service".into(),
-                    desired_state: "launched".into(),
-                    current_state: "inactive".into(),
-                    machine_id: String::new(),
-                    options: vec![],
-                },
-            ],
+            units: units(),
             states: vec![UnitState {
                 name: "web.service".into(),
                 hash: "h".into(),
@@ -424,15 +428,7 @@ mod tests {
     /// Method: one raw round of every source, the document read field by field.
     #[test]
     fn the_view_joins_every_source() {
-        let mut tally = Tally::default();
-        let failed = r#"{"activeState":"failed","subState":"failed"}"#;
-        tally.record(
-            "/_coreos.com/fleet/states/web.service/m1",
-            None,
-            Some(failed),
-            100,
-        );
-        let view = build(&raw(), "skydns", &tally, 100);
+        let view = build(&raw(), "skydns", &Tally::default(), 100);
         assert_eq!(view.members.len(), 2);
         assert!(!view.members[0].leader && !view.members[0].up);
         assert!(view.members[1].leader && view.members[1].up);
@@ -444,24 +440,6 @@ mod tests {
         assert_eq!(
             (web.active.as_str(), web.sub.as_str(), web.machine.as_str()),
             ("active", "running", "m1")
-        );
-        assert_eq!(
-            web.counts,
-            Counts {
-                failures: 1,
-                restarts: 0
-            }
-        );
-        assert_eq!(view.history.total.failures, 1);
-        assert_eq!(view.requests, [("keel".to_owned(), 42.0)].into());
-        assert_eq!(
-            view.templates,
-            vec![TemplateView {
-                name: "app@.service".into(),
-                replicas: Some(2),
-                instances: 1,
-                active: 0,
-            }]
         );
         let big = &view.units[3];
         assert_eq!(big.machine, "-");
@@ -496,6 +474,41 @@ mod tests {
                 name: "x1.web.skydns.local.".into(),
                 host: "10.0.0.1".into(),
                 port: Some(8080)
+            }]
+        );
+    }
+
+    /// Goal: the counts, the templates and the request totals reach the document: a
+    /// unit's failures from the tally, a template with its replica count and instances, each
+    /// daemon's request total. Method: the raw round with one failure in the tally.
+    #[test]
+    fn counts_templates_and_requests_join_their_sources() {
+        let mut tally = Tally::default();
+        let failed = r#"{"activeState":"failed","subState":"failed"}"#;
+        tally.record(
+            "/_coreos.com/fleet/states/web.service/m1",
+            None,
+            Some(failed),
+            100,
+        );
+        let view = build(&raw(), "skydns", &tally, 100);
+        assert_eq!(
+            view.units[0].counts,
+            Counts {
+                failures: 1,
+                restarts: 0
+            }
+        );
+        assert_eq!(view.units[1].counts, Counts::default());
+        assert_eq!(view.history.total.failures, 1);
+        assert_eq!(view.requests, [("keel".to_owned(), 42.0)].into());
+        assert_eq!(
+            view.templates,
+            vec![TemplateView {
+                name: "app@.service".into(),
+                replicas: Some(2),
+                instances: 1,
+                active: 0,
             }]
         );
     }

@@ -10,27 +10,25 @@ use std::time::Duration;
 const NET: &str = "10.91.0";
 
 /// The namespaces and bridge `keel-stack` names after [`NET`].
-const NAMESPACES: [&str; 2] = ["ks10910h1", "ks10910h2"];
-const BRIDGE: &str = "ks10910br";
+const PREFIX: &str = "ks010091000h";
+const NAMESPACES: [&str; 2] = ["ks010091000h1", "ks010091000h2"];
+const BRIDGE: &str = "ks010091000br";
 
 /// The binaries are built before the tests run (`cargo build --bins`).
 const UP_DEADLINE: Duration = Duration::from_secs(120);
 
-/// Removes the lab by name when the test fails before the stack removed it.
+/// Removes the lab by name (every process in its namespaces killed first, then the
+/// namespaces, their veths and the bridge) when the test fails before the stack removed it.
 struct LabLeftovers;
 
 impl Drop for LabLeftovers {
     fn drop(&mut self) {
-        for namespace in NAMESPACES {
-            if Path::new("/run/netns").join(namespace).exists() {
-                let _ = Command::new("ip")
-                    .args(["netns", "del", namespace])
-                    .status();
-            }
-        }
-        if lab_link_exists() {
-            let _ = Command::new("ip").args(["link", "del", BRIDGE]).status();
-        }
+        testkit::lab::Lab::clean(testkit::lab::LabConfig {
+            nodes: NAMESPACES.len(),
+            net: NET.into(),
+            prefix: PREFIX.into(),
+            bridge: BRIDGE.into(),
+        });
     }
 }
 
@@ -73,9 +71,38 @@ fn start(dir: &Path, dns: u16) -> (Stack, String) {
     Stack::start(&mut command, dir, UP_DEADLINE)
 }
 
+/// Another `keel-stack --hosts` on the same net, while the first runs, exits at once with
+/// a clear error instead of removing the running lab's namespaces as leftovers.
+fn a_second_stack_on_the_net_is_refused(dir: &Path) {
+    let bin = super::root().join("target/debug");
+    let second = Command::new(bin.join("keel-stack"))
+        .args(["--hosts", "1", "--hosts-net", NET, "--fleet-link", "none"])
+        .arg(format!("--data-dir={}", dir.join("second").display()))
+        .arg(format!(
+            "--keel-client-url=http://127.0.0.1:{}",
+            free_port()
+        ))
+        .arg(format!("--keel-peer-url=http://127.0.0.1:{}", free_port()))
+        .arg(format!("--fleet-api-port={}", free_port()))
+        .arg(format!("--dashboard-addr=127.0.0.1:{}", free_port()))
+        .arg(format!("--dns-addr=127.0.0.1:{}", free_port()))
+        .arg(format!("--dns-metrics-port={}", free_port()))
+        .arg(format!("--locksmith-metrics-port={}", free_port()))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = text(&second);
+    assert!(!second.status.success(), "{said}");
+    assert!(
+        said.contains("another keel-stack --hosts runs on this net"),
+        "{said}"
+    );
+}
+
 /// Goal: `--hosts 2` runs two machines that fleet tells apart (their own addresses and
-/// metadata), a unit placed on the second resolves in DNS to that host's address, and
-/// SIGINT removes every process, namespace and the bridge it made. Method: start it on free
+/// metadata), a unit placed on the second resolves in DNS to that host's address, a second
+/// stack on the same net is refused while it runs, and SIGINT removes every process,
+/// namespace and the bridge it made. Method: start it on free
 /// ports and its own /24, `fleetctl list-machines` through the environment file, `fleetctl
 /// start` a unit with `MachineMetadata=host=h2` and an `[X-Discovery]` section, `dig` its
 /// name, then SIGINT to the stack's group and look for what is left.
@@ -112,6 +139,12 @@ fn two_test_hosts_each_run_a_fleetd_and_go_away_on_sigint() {
     assert!(started.status.success(), "{}", text(&started));
     assert_eq!(dig_until_answered(dns, "web.skydns.local"), "10.91.0.12");
     assert_eq!(lab_namespaces().len(), 2);
+    a_second_stack_on_the_net_is_refused(dir.path());
+    assert_eq!(
+        lab_namespaces().len(),
+        2,
+        "the running stack's lab was left alone"
+    );
     stack.interrupt_and_check_nothing_is_left(dir.path());
     assert_eq!(lab_namespaces(), Vec::<String>::new(), "namespaces left");
     assert!(!lab_link_exists(), "the bridge {BRIDGE} was left");

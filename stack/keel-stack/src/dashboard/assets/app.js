@@ -115,11 +115,13 @@ function renderUnits(view) {
 }
 
 async function scale(template, input) {
-  const count = Number(input.value);
-  if (!Number.isInteger(count) || count < 0) {
+  const text = input.value.trim();
+  const count = Number(text);
+  if (text === "" || !Number.isInteger(count) || count < 0) {
     alert(`${template}: a replica count is a whole number`);
     return;
   }
+  if (count === 0 && !confirm(`Scale ${template} to 0? Every instance stops.`)) return;
   const reply = await fetch(`/api/units/${encodeURIComponent(template)}/replicas`, {
     method: "PUT",
     headers: { "content-type": "application/json" },
@@ -186,6 +188,9 @@ function remember(view) {
     }
     lastCommit = { index: leader.raft_index, at: now };
   }
+  // A daemon whose metrics were not read this round starts a new series when it is back,
+  // rather than being drawn as if current.
+  for (const name of Object.keys(requestHistory)) if (!(name in view.requests)) delete requestHistory[name];
   for (const [name, total] of Object.entries(view.requests)) {
     const entry = requestHistory[name] || (requestHistory[name] = { rates: [], last: null });
     if (!entry.last || now - entry.last.at >= 1) {
@@ -256,7 +261,8 @@ function render(view) {
   changed("members", view.members) && renderMembers(view);
   changed("machines", view.machines) && renderMachines(view);
   changed("units", view.units) && renderUnits(view);
-  // Rebuilt only when the templates change, so a count being typed is not replaced.
+  // Rebuilt only when the templates change (a count, an instance's state): a count being
+  // typed is replaced then, and only then.
   changed("templates", view.templates) && renderTemplates(view);
   changed("history", view.history) && renderFailures(view);
   changed("locks", view.locks) && renderLocks(view);
