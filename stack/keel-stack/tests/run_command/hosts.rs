@@ -51,43 +51,36 @@ fn lab_namespaces() -> Vec<String> {
         .collect()
 }
 
-/// Starts `keel-stack --hosts 2` on free ports with data under `dir`; waits for its lines.
-fn start(dir: &Path, dns: u16) -> (Stack, String) {
+/// `keel-stack --hosts <hosts>` on [`NET`] and free ports (DNS on `dns`), data in `data`.
+fn stack_command(hosts: &str, data: &Path, dns: u16) -> Command {
     let bin = super::root().join("target/debug");
+    let port = |flag: &str| format!("--{flag}={}", free_port());
     let mut command = Command::new(bin.join("keel-stack"));
     command
-        .args(["--hosts", "2", "--hosts-net", NET, "--fleet-link", "none"])
-        .arg(format!("--data-dir={}", dir.join("data").display()))
+        .args(["--hosts", hosts, "--hosts-net", NET, "--fleet-link", "none"])
+        .arg(format!("--data-dir={}", data.display()))
         .arg(format!(
             "--keel-client-url=http://127.0.0.1:{}",
             free_port()
         ))
         .arg(format!("--keel-peer-url=http://127.0.0.1:{}", free_port()))
-        .arg(format!("--fleet-api-port={}", free_port()))
         .arg(format!("--dashboard-addr=127.0.0.1:{}", free_port()))
         .arg(format!("--dns-addr=127.0.0.1:{dns}"))
-        .arg(format!("--dns-metrics-port={}", free_port()))
-        .arg(format!("--locksmith-metrics-port={}", free_port()));
+        .args([port("fleet-api-port"), port("dns-metrics-port")])
+        .arg(port("locksmith-metrics-port"));
+    command
+}
+
+/// Starts `keel-stack --hosts 2` on free ports with data under `dir`; waits for its lines.
+fn start(dir: &Path, dns: u16) -> (Stack, String) {
+    let mut command = stack_command("2", &dir.join("data"), dns);
     Stack::start(&mut command, dir, UP_DEADLINE)
 }
 
 /// Another `keel-stack --hosts` on the same net, while the first runs, exits at once with
 /// a clear error instead of removing the running lab's namespaces as leftovers.
 fn a_second_stack_on_the_net_is_refused(dir: &Path) {
-    let bin = super::root().join("target/debug");
-    let second = Command::new(bin.join("keel-stack"))
-        .args(["--hosts", "1", "--hosts-net", NET, "--fleet-link", "none"])
-        .arg(format!("--data-dir={}", dir.join("second").display()))
-        .arg(format!(
-            "--keel-client-url=http://127.0.0.1:{}",
-            free_port()
-        ))
-        .arg(format!("--keel-peer-url=http://127.0.0.1:{}", free_port()))
-        .arg(format!("--fleet-api-port={}", free_port()))
-        .arg(format!("--dashboard-addr=127.0.0.1:{}", free_port()))
-        .arg(format!("--dns-addr=127.0.0.1:{}", free_port()))
-        .arg(format!("--dns-metrics-port={}", free_port()))
-        .arg(format!("--locksmith-metrics-port={}", free_port()))
+    let second = stack_command("1", &dir.join("second"), free_port())
         .stdin(Stdio::null())
         .output()
         .unwrap();
