@@ -28,54 +28,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let opened = bootstrap::open(&config)?;
     let (id, cluster_id) = (opened.node_id(), opened.cluster_id());
     tracing::info!(name = %config.name, id = %id, cluster = %cluster_id, data_dir = %config.data_dir.display(), "starting member");
-    // Peers as the recovered state knows them (members added since the cluster began are in
-    // its snapshot); members added by entries replayed later join the transport on apply.
-    let known: Vec<(u64, Vec<String>)> = opened
-        .state
-        .members
-        .iter()
-        .map(|m| (m.id.0, m.peer_urls.clone()))
-        .collect();
-    let peers: Vec<NodeId> = known
-        .iter()
-        .map(|(p, _)| NodeId(*p))
-        .filter(|p| *p != id)
-        .collect();
-    let addresses = peer_addresses(&known)?;
+    let (peers, addresses) = known_peers(&opened)?;
     let client_listeners = bind_all(&config.listen_client, "client").await?;
     let peer_listeners = bind_all(&config.listen_peer, "peer").await?;
     let (transport, queues, peer_stats) = peer::transport(&peers);
     let request_timeout = REQUEST_TIMEOUT_BASE
         + 2 * config.tick_interval * u32::try_from(config.election_ticks).unwrap_or(u32::MAX);
-    let ticks = |duration: Duration| {
-        (duration.as_millis() / config.tick_interval.as_millis().max(1)).max(1) as u64
-    };
-    let node_config = NodeConfig {
-        id,
-        name: config.name.clone(),
-        client_urls: config.advertise_client_urls.clone(),
-        election_ticks: config.election_ticks,
-        election_ticks_max: 2 * config.election_ticks,
-        heartbeat_ticks: 1,
-        request_timeout_ticks: ticks(request_timeout),
-        expire_interval_ticks: ticks(EXPIRE_INTERVAL),
-        retry_ticks: ticks(Duration::from_secs(1)),
-        snapshot_entries: config.snapshot_count,
-        catch_up_entries: config.snapshot_catch_up_entries,
-        first_seq: 0,
-    };
     let durations = std::sync::Arc::new(kv_http::metrics::RaftDurations::default());
-    let observer: std::sync::Arc<dyn kvstore::Observer> = durations.clone();
-    let (node, raft_thread) = kvstore::thread::spawn(
-        node_config,
-        config.tick_interval,
-        opened.storage,
+    let (node, raft_thread) = spawn_raft(
+        &config,
+        opened,
         transport,
-        opened.state,
-        opened.applied,
-        Some(observer),
-    )
-    .context("starting the raft loop")?;
+        request_timeout,
+        durations.clone(),
+    )?;
 
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
@@ -109,25 +75,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         start_time: kvstore::thread::wall_now(),
     };
     let router = kv_http::client_router(Api::new(node.clone(), api_config, peer_stats, &durations));
-    for listener in client_listeners {
-        let router = router.clone();
-        let shutdown = shutdown.clone();
-        tracker.spawn(async move {
-            // Small replies and watch events go out at once, as Go's net package does for
-            // etcd: without TCP_NODELAY a watch event waits for the client's delayed ACK.
-            let listener = listener.tap_io(|stream| {
-                if let Err(error) = stream.set_nodelay(true) {
-                    tracing::debug!(%error, "cannot set TCP_NODELAY on a client connection");
-                }
-            });
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "client listener failed");
-            }
-        });
-    }
+    serve_clients(client_listeners, &router, &tracker, &shutdown);
     tracing::info!(urls = %config.advertise_client_urls.join(","), "ready to serve client requests");
     tracker.spawn(crate::notify::ready_once_led(
         node.clone(),
@@ -137,25 +85,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         () = wait_for_signal() => false,
         () = wait_removed(&node) => true,
     };
+    stop(&node, raft_thread, &tracker, &shutdown, removed).await
+}
+
+/// Stops the member: tells systemd, hands leadership over, stops serving (waiting up to
+/// [`SHUTDOWN_DRAIN`] for requests in flight), then the raft loop.
+///
+/// # Errors
+/// The raft loop could not be stopped, or the member was `removed` from the cluster.
+async fn stop(
+    node: &kvstore::NodeHandle,
+    raft_thread: kvstore::thread::RaftThread,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+    removed: bool,
+) -> anyhow::Result<()> {
     if removed {
         tracing::error!("this member was removed from the cluster; stopping");
     }
     tracing::info!("shutting down");
     crate::notify::stopping();
-    // A leader hands over first, while it still serves, so the cluster needs no election
-    // timeout to go on (a rolling restart costs one quick leader change per member). A
-    // member alone has nobody to hand over to.
-    let others = node.state().members.len() > 1;
-    if others && node.progress().role() == kvstore::Role::Leader {
-        match node.transfer_leadership().await {
-            Some(leader) => {
-                tracing::info!(leader = %leader, "handed leadership over before stopping")
-            }
-            None => tracing::warn!(
-                "could not hand leadership over; the cluster will elect a new leader"
-            ),
-        }
-    }
+    hand_over(node).await;
     shutdown.cancel();
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_DRAIN, tracker.wait())
@@ -177,6 +127,96 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the raft loop on the opened storage and state.
+///
+/// # Errors
+/// The raft loop did not start.
+fn spawn_raft(
+    config: &Config,
+    opened: bootstrap::Opened,
+    transport: peer::PeerTransport,
+    request_timeout: Duration,
+    observer: std::sync::Arc<dyn kvstore::Observer>,
+) -> anyhow::Result<(kvstore::NodeHandle, kvstore::thread::RaftThread)> {
+    let node_config = node_config(config, opened.node_id(), request_timeout);
+    kvstore::thread::spawn(
+        node_config,
+        config.tick_interval,
+        opened.storage,
+        transport,
+        opened.state,
+        opened.applied,
+        Some(observer),
+    )
+    .context("starting the raft loop")
+}
+
+/// The raft loop's settings from the flags, its durations in ticks.
+fn node_config(config: &Config, id: NodeId, request_timeout: Duration) -> NodeConfig {
+    let ticks = |duration: Duration| {
+        (duration.as_millis() / config.tick_interval.as_millis().max(1)).max(1) as u64
+    };
+    NodeConfig {
+        id,
+        name: config.name.clone(),
+        client_urls: config.advertise_client_urls.clone(),
+        election_ticks: config.election_ticks,
+        election_ticks_max: 2 * config.election_ticks,
+        heartbeat_ticks: 1,
+        request_timeout_ticks: ticks(request_timeout),
+        expire_interval_ticks: ticks(EXPIRE_INTERVAL),
+        retry_ticks: ticks(Duration::from_secs(1)),
+        snapshot_entries: config.snapshot_count,
+        catch_up_entries: config.snapshot_catch_up_entries,
+        first_seq: 0,
+    }
+}
+
+/// Serves the client API on every listener until `shutdown`.
+fn serve_clients(
+    listeners: Vec<tokio::net::TcpListener>,
+    router: &axum::Router,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    for listener in listeners {
+        let router = router.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            // Small replies and watch events go out at once, as Go's net package does for
+            // etcd: without TCP_NODELAY a watch event waits for the client's delayed ACK.
+            let listener = listener.tap_io(|stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY on a client connection");
+                }
+            });
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "client listener failed");
+            }
+        });
+    }
+}
+
+/// A leader hands over first, while it still serves, so the cluster needs no election
+/// timeout to go on (a rolling restart costs one quick leader change per member). A member
+/// alone has nobody to hand over to.
+async fn hand_over(node: &kvstore::NodeHandle) {
+    let others = node.state().members.len() > 1;
+    if others && node.progress().role() == kvstore::Role::Leader {
+        match node.transfer_leadership().await {
+            Some(leader) => {
+                tracing::info!(leader = %leader, "handed leadership over before stopping")
+            }
+            None => tracing::warn!(
+                "could not hand leadership over; the cluster will elect a new leader"
+            ),
+        }
+    }
+}
+
 /// Resolves once this member knows it was removed from the cluster.
 async fn wait_removed(node: &kvstore::NodeHandle) {
     let mut interval = tokio::time::interval(Duration::from_millis(100));
@@ -186,6 +226,30 @@ async fn wait_removed(node: &kvstore::NodeHandle) {
             return;
         }
     }
+}
+
+/// The other members as the recovered state knows them (members added since the cluster
+/// began are in its snapshot; those added by entries replayed later join the transport on
+/// apply), and every member's peer address.
+///
+/// # Errors
+/// A member without a usable peer URL.
+fn known_peers(
+    opened: &bootstrap::Opened,
+) -> anyhow::Result<(Vec<NodeId>, HashMap<NodeId, String>)> {
+    let id = opened.node_id();
+    let known: Vec<(u64, Vec<String>)> = opened
+        .state
+        .members
+        .iter()
+        .map(|m| (m.id.0, m.peer_urls.clone()))
+        .collect();
+    let peers = known
+        .iter()
+        .map(|(p, _)| NodeId(*p))
+        .filter(|p| *p != id)
+        .collect();
+    Ok((peers, peer_addresses(&known)?))
 }
 
 fn peer_addresses(members: &[(u64, Vec<String>)]) -> anyhow::Result<HashMap<NodeId, String>> {
